@@ -8,9 +8,15 @@ same set-weights rules, so the contract tests run against both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from math import isfinite
 from typing import Protocol
 
+from bittensor.intents import normalize
+from bittensor.intents.weights import clip_to_max_weight
+from bittensor.result import BittensorError
+from bittensor.settings import U16_MAX
 from bittensor.sp_core import Keypair
 
 
@@ -39,6 +45,61 @@ class WeightRules:
 
 class ChainError(Exception):
     """A chain operation was refused (not registered, rate limited, too few weights, ...)."""
+
+
+class NotRegisteredError(ChainError):
+    """The hotkey holds no uid on the subnet."""
+
+
+class RateLimitedError(ChainError):
+    """The hotkey set weights less than ``weights_rate_limit`` blocks ago; retry later."""
+
+
+class NoValidatorPermitError(ChainError):
+    """The hotkey lacks a validator permit, which the chain requires to weight other uids."""
+
+
+def max_weight_limit_u16(rules: WeightRules) -> int:
+    """The rules' ``max_weight_limit`` as the u16 the chain stores (65535 = no limit)."""
+    return max(0, min(U16_MAX, round(rules.max_weight_limit * U16_MAX)))
+
+
+def conform_weights(
+    weights: Mapping[int, float], rules: WeightRules, own_uid: int | None = None
+) -> dict[int, int]:
+    """Fit ``weights`` to the subnet's rules exactly as the SDK's ``SetWeights`` does.
+
+    The steps are the SDK's own functions in the SDK's order: sort by uid, clip to
+    ``max_weight_limit`` (``bittensor.intents.weights.clip_to_max_weight``), scale so the
+    largest is 65535 and round to u16 dropping zeros (``bittensor.intents.normalize``), then
+    require ``min_allowed_weights`` non-zero entries. A single weight on ``own_uid`` (a
+    self-weight) is exempt from the clip and the minimum, as on chain.
+
+    Raises ``ChainError`` for negative or non-finite weights, an all-zero set, or too few
+    non-zero weights.
+    """
+    uids = sorted(int(uid) for uid in weights)
+    values = [float(weights[uid]) for uid in uids]
+    if any(not isfinite(v) or v < 0 for v in values):
+        raise ChainError("weights must be finite and non-negative")
+    if any(uid < 0 or uid > U16_MAX for uid in uids):
+        raise ChainError("uids must be in 0..65535")
+    is_self_weight = own_uid is not None and uids == [own_uid]
+    limit_u16 = max_weight_limit_u16(rules)
+    try:
+        if not is_self_weight and limit_u16 < U16_MAX and sum(values) > 0:
+            values = clip_to_max_weight(values, limit_u16 / U16_MAX)
+        out_uids, out_values = normalize(uids, values)
+    except BittensorError as error:
+        raise ChainError(str(error)) from error
+    if not out_uids:
+        raise ChainError("all weights are zero; nothing to set")
+    if not is_self_weight and len(out_uids) < rules.min_allowed_weights:
+        raise ChainError(
+            f"the subnet requires at least {rules.min_allowed_weights} non-zero weights; "
+            f"only {len(out_uids)} remain after normalisation"
+        )
+    return dict(zip(out_uids, out_values, strict=True))
 
 
 class Chain(Protocol):
