@@ -1,0 +1,129 @@
+"""Where a miner's samples come from: a dataset file, the procedural generator, a teacher model.
+
+Every source answers ``samples(competition, count, round_id)`` with protocol samples. Sources
+are deterministic given the round id (a validator re-asking within a round gets the same data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample
+from tasks.families import generate
+from tasks.quality import Quality, degrade
+
+Sample = CotSample | PreferenceSample
+
+
+class DataSourceError(Exception):
+    """A data source cannot be loaded or cannot produce samples."""
+
+
+class DataSource(Protocol):
+    """Produces samples for a competition."""
+
+    def competitions(self) -> tuple[Competition, ...]:
+        """The competitions this source can serve."""
+        ...
+
+    def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
+        """Up to ``count`` samples for ``round_id``."""
+        ...
+
+
+def _round_rng(seed: str, round_id: str) -> random.Random:
+    digest = hashlib.sha256(f"{seed}|{round_id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def load_dataset_file(path: Path, competition: Competition) -> list[Sample]:
+    """Load and validate a JSONL file or a JSON list of samples of ``competition``'s schema.
+
+    Raises ``DataSourceError`` naming the file and the first bad line (JSONL) or item (list).
+    """
+    model = SAMPLE_TYPES[competition]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataSourceError(f"{path}: cannot read as UTF-8 text: {exc}") from None
+    stripped = text.lstrip()
+    records: list[tuple[str, object]] = []
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataSourceError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        records = [(f"item {i}", item) for i, item in enumerate(items)]
+    else:
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((f"line {lineno}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise DataSourceError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+    samples: list[Sample] = []
+    for where, record in records:
+        try:
+            samples.append(model.model_validate(record))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "<record>"
+            raise DataSourceError(f"{path}: {where}: {field}: {first['msg']}") from None
+    if not samples:
+        raise DataSourceError(f"{path}: no samples")
+    return samples
+
+
+class FileSource:
+    """Serves samples from a validated dataset file, a seeded selection per round."""
+
+    def __init__(self, path: Path, competition: Competition, seed: str = "file"):
+        self._competition = competition
+        self._samples = load_dataset_file(path, competition)
+        self._seed = seed
+
+    def competitions(self) -> tuple[Competition, ...]:
+        """The one competition of the file."""
+        return (self._competition,)
+
+    def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
+        """``count`` samples (all if fewer), in a per-round seeded order."""
+        if competition != self._competition:
+            raise DataSourceError(f"this source serves {self._competition.value} only")
+        chosen = list(self._samples)
+        _round_rng(self._seed, round_id).shuffle(chosen)
+        return chosen[:count]
+
+
+class GeneratorSource:
+    """The built-in procedural generator: verifiable tasks with worked solutions.
+
+    ``quality`` degrades the items (the demo's sloppy miners); ``seed`` makes two miners
+    serve different data (or, with equal seeds, the same data: the demo's copycat).
+    """
+
+    def __init__(self, seed: str, quality: Quality = Quality.CORRECT):
+        self._seed = seed
+        self._quality = quality
+
+    def competitions(self) -> tuple[Competition, ...]:
+        """CoT only: preference pairs need a judge the generator does not have."""
+        return (Competition.COT_SFT,)
+
+    def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
+        """``count`` fresh items for this round."""
+        if competition != Competition.COT_SFT:
+            raise DataSourceError("the generator serves cot_sft only")
+        rng = _round_rng(self._seed, round_id)
+        out: list[Sample] = []
+        for _ in range(count):
+            prompt, cot, answer = degrade(generate(rng), self._quality, rng)
+            out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
+        return out

@@ -1,0 +1,74 @@
+"""The Redis key layout, in one place. Every key starts with the network prefix.
+
+``{prefix}`` is ``datacomp:{network}:{netuid}`` so two local networks (or a local one and a
+test run) can share one server without seeing each other's data.
+
+| key | type | written by | holds |
+|---|---|---|---|
+| ``{prefix}:nonce:{hotkey}:{nonce}`` | string, EX | miner | a btauth/1 nonce seen (replay guard) |
+| ``{prefix}:dedup:params`` | string | validator | MinHash parameter fingerprint of the history index |
+| ``{prefix}:dedup:band:{band}:{hash}`` | string | validator | first owner (``uid:hotkey:round``) of an LSH bucket |
+| ``{prefix}:lb:{competition}:scores`` | zset | validator | uid -> current EMA score |
+| ``{prefix}:lb:{competition}:miner:{uid}`` | hash | validator | hotkey, last round breakdown (JSON) |
+| ``{prefix}:lb:{competition}:history:{uid}`` | list | validator | JSON points (round, block, score, ema) |
+| ``{prefix}:rounds`` | zset | validator | round id -> round start time |
+| ``{prefix}:round:{round_id}`` | string | validator | the round record (JSON) |
+| ``{prefix}:applied:{round_id}`` | string | validator | marker: this round was applied (idempotency) |
+| ``{prefix}:metrics`` | hash | validator | counters for /metrics |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builders for one network; construct with ``Keys.for_network``."""
+
+    prefix: str
+
+    @classmethod
+    def for_network(cls, network: str, netuid: int) -> Keys:
+        """Keys under ``datacomp:{network}:{netuid}``."""
+        return cls(f"datacomp:{network}:{netuid}")
+
+    def nonce(self, hotkey: str, nonce_ns: int) -> str:
+        """A seen btauth/1 nonce."""
+        return f"{self.prefix}:nonce:{hotkey}:{nonce_ns}"
+
+    def dedup_params(self) -> str:
+        """The MinHash parameter fingerprint stored with the history index."""
+        return f"{self.prefix}:dedup:params"
+
+    def dedup_band(self, band: int, bucket: str) -> str:
+        """First owner of one LSH bucket."""
+        return f"{self.prefix}:dedup:band:{band}:{bucket}"
+
+    def lb_scores(self, competition: str) -> str:
+        """Sorted set of current scores."""
+        return f"{self.prefix}:lb:{competition}:scores"
+
+    def lb_miner(self, competition: str, uid: int) -> str:
+        """One miner's detail hash."""
+        return f"{self.prefix}:lb:{competition}:miner:{uid}"
+
+    def lb_history(self, competition: str, uid: int) -> str:
+        """One miner's score history list."""
+        return f"{self.prefix}:lb:{competition}:history:{uid}"
+
+    def rounds(self) -> str:
+        """Sorted set of round ids by start time."""
+        return f"{self.prefix}:rounds"
+
+    def round(self, round_id: str) -> str:
+        """One round's record."""
+        return f"{self.prefix}:round:{round_id}"
+
+    def applied(self, round_id: str) -> str:
+        """Idempotency marker for an applied round."""
+        return f"{self.prefix}:applied:{round_id}"
+
+    def metrics(self) -> str:
+        """Counters for the Prometheus endpoint."""
+        return f"{self.prefix}:metrics"

