@@ -121,9 +121,12 @@ class GeneratorSource:
         """``count`` fresh items for this round."""
         if competition != Competition.COT_SFT:
             raise DataSourceError("the generator serves cot_sft only")
-        rng = _round_rng(self._seed, round_id)
+        # Two streams: the tasks depend on the seed alone, so miners of different quality
+        # with one seed serve the same prompts (the quality ladder compares like with like).
+        task_rng = _round_rng(self._seed, round_id)
+        noise_rng = _round_rng(self._seed + "|noise", round_id)
         out: list[Sample] = []
         for _ in range(count):
-            prompt, cot, answer = degrade(generate(rng), self._quality, rng)
+            prompt, cot, answer = degrade(generate(task_rng), self._quality, noise_rng)
             out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
         return out

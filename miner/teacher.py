@@ -65,6 +65,10 @@ class TeacherSource:
         self._fallback = GeneratorSource(seed)
         self._client = client or httpx.Client(timeout=TEACHER_TIMEOUT_S)
 
+    def close(self) -> None:
+        """Release the HTTP connection pool."""
+        self._client.close()
+
     def competitions(self) -> tuple[Competition, ...]:
         """CoT only."""
         return (Competition.COT_SFT,)

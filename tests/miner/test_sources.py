@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from miner.sources import DataSourceError, FileSource, GeneratorSource, load_dataset_file
+from protocol.schemas import Competition, CotSample, PreferenceSample
+from tasks.families import verify
+from tasks.quality import Quality
+
+GOOD = {"prompt": "2+2?", "chain_of_thought": "two and two", "final_answer": "4"}
+
+
+def test_jsonl_and_json_list_load(tmp_path: Path) -> None:
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text("\n".join(json.dumps(GOOD | {"prompt": f"q{i}"}) for i in range(3)) + "\n\n")
+    assert len(load_dataset_file(jsonl, Competition.COT_SFT)) == 3
+    lst = tmp_path / "d.json"
+    lst.write_text(json.dumps([GOOD, GOOD]))
+    assert len(load_dataset_file(lst, Competition.COT_SFT)) == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (json.dumps(GOOD) + "\n{broken\n", "line 2: invalid JSON"),
+        (json.dumps(GOOD) + "\n" + json.dumps({"prompt": "x"}) + "\n", "line 2: chain_of_thought: Field required"),
+        (json.dumps(GOOD | {"prompt": ""}) + "\n", "line 1: prompt"),
+        (json.dumps(GOOD | {"extra": 1}) + "\n", "line 1: extra"),
+        (json.dumps([GOOD, {"prompt": 3}]), "item 1: prompt"),
+        ("", "no samples"),
+    ],
+)
+def test_bad_file_names_the_bad_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataSourceError) as error:
+        load_dataset_file(path, Competition.COT_SFT)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_invalid_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "bin.jsonl"
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(DataSourceError, match="UTF-8"):
+        load_dataset_file(path, Competition.COT_SFT)
+
+
+def test_preference_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"prompt": "p", "chosen": "c", "rejected": "r"}))
+    source = FileSource(path, Competition.PREFERENCE)
+    [sample] = source.samples(Competition.PREFERENCE, 5, "r1")
+    assert isinstance(sample, PreferenceSample)
+    with pytest.raises(DataSourceError):
+        source.samples(Competition.COT_SFT, 1, "r1")
+
+
+def test_file_source_rotates_per_round(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(json.dumps(GOOD | {"prompt": f"q{i}"}) for i in range(50)))
+    source = FileSource(path, Competition.COT_SFT)
+    assert source.samples(Competition.COT_SFT, 10, "a") == source.samples(Competition.COT_SFT, 10, "a")
+    assert source.samples(Competition.COT_SFT, 10, "a") != source.samples(Competition.COT_SFT, 10, "b")
+
+
+def test_generator_is_correct_and_deterministic() -> None:
+    source = GeneratorSource("seed")
+    samples = source.samples(Competition.COT_SFT, 20, "round-1")
+    assert samples == source.samples(Competition.COT_SFT, 20, "round-1")
+    assert samples != source.samples(Competition.COT_SFT, 20, "round-2")
+    assert all(isinstance(s, CotSample) and s.final_answer for s in samples)
+
+
+def test_generator_quality_degrades_answers() -> None:
+    good = GeneratorSource("s").samples(Competition.COT_SFT, 30, "r")
+    wrong = GeneratorSource("s", Quality.WRONG).samples(Competition.COT_SFT, 30, "r")
+    assert [g.prompt for g in good] == [w.prompt for w in wrong]
+    assert not any(verify(w.final_answer, g.final_answer) for g, w in zip(good, wrong, strict=True))  # type: ignore[union-attr]
