@@ -1,0 +1,83 @@
+"""The round record: what a validator did in one round and why each miner scored what it did.
+
+Written as ``summary.json`` into the round directory, applied to the Redis leaderboard, served
+by the REST API. Plain dataclasses with ``to_dict``/``from_dict`` so every consumer reads one
+shape; ``RECORD_VERSION`` changes when a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RECORD_VERSION = "round-record/1"
+
+
+@dataclass
+class MinerRoundRecord:
+    """One miner's round: what it offered, what survived, what it scored, why."""
+
+    uid: int
+    hotkey: str
+    competition: str
+    status: str  # "scored" | "failed" (no usable response) | "contaminated" | "empty"
+    error: str | None = None
+    offered: int = 0
+    accepted: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    contaminated: int = 0
+    score: float = 0.0  # this round's score, >= 0
+    ema: float = 0.0  # the uid's moving score after this round
+    weight: float = 0.0  # its share of the weights set after this round
+    components: dict[str, float] = field(default_factory=dict)  # loss_delta, accuracy_delta, ...
+    ci_low: float = 0.0  # bootstrap CI of the main improvement signal
+    ci_high: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)  # per LoRA step
+    timings_s: dict[str, float] = field(default_factory=dict)  # pull, train, eval
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MinerRoundRecord:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+
+@dataclass
+class RoundRecord:
+    """One validator round."""
+
+    round_id: str
+    validator_hotkey: str
+    started_at: float  # unix seconds
+    finished_at: float
+    block: int
+    eval_set_sha256: str
+    eval_version: str
+    scoring_version: str
+    recipe_version: str
+    seeds: dict[str, int | str]
+    base_metrics: dict[str, float]  # the base model's eval numbers this round
+    miners: list[MinerRoundRecord]
+    weights: dict[int, float]  # uid -> normalised weight after this round
+    weights_set: bool  # whether the chain accepted them this round
+    weights_error: str | None = None
+    record_version: str = RECORD_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (weight keys become strings, as JSON requires)."""
+        data = asdict(self)
+        data["weights"] = {str(k): v for k, v in self.weights.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
+        """Inverse of ``to_dict``."""
+        data = dict(data)
+        data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
+        data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
+        return cls(**data)
