@@ -60,8 +60,10 @@ def open_chain(
     *,
     coldkey: WalletLike | None = None,
 ) -> Chain:
-    """The chain for ``network``: ``LocalChain`` at ``local_path`` for ``local-embedded``,
-    else ``SdkChain`` (``coldkey`` signs registrations there; see ``SdkChain``).
+    """The chain for ``network``.
+
+    ``local-embedded`` opens ``LocalChain`` at ``local_path``; anything the SDK knows opens
+    ``SdkChain``, where ``coldkey`` signs registrations (see ``SdkChain``).
 
     Raises ``ChainError`` for a network name neither knows.
     """

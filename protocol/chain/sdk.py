@@ -52,7 +52,7 @@ _ERROR_TYPES: dict[ErrorCode, type[ChainError]] = {
 
 
 def _translate(error: BittensorError) -> ChainError:
-    """This package's ChainError for an SDK error, keeping the SDK's message."""
+    """Translate an SDK error into this package's ChainError, keeping the SDK's message."""
     code = getattr(error, "code", None)
     kind = _ERROR_TYPES.get(code, ChainError) if isinstance(code, ErrorCode) else ChainError
     return kind(str(error))
@@ -66,7 +66,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="sdk-chain")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="sdk-chain"
+        )
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -152,7 +154,8 @@ class SdkChain:
         return result
 
     def _uid_of(self, hotkey_ss58: str) -> int | None:
-        uid = self._call(self._client.query, bt.storage.SubtensorModule.Uids, [self.netuid, hotkey_ss58]
+        uid = self._call(
+            self._client.query, bt.storage.SubtensorModule.Uids, [self.netuid, hotkey_ss58]
         )
         return None if uid is None else int(uid)
 
@@ -160,8 +163,7 @@ class SdkChain:
 
     def metagraph(self) -> list[Neuron]:
         """Every registered uid from one ``get_metagraph`` runtime call (no commitments)."""
-        graph = self._call(self._client.subnets.metagraph, self.netuid, commitments=False
-        )
+        graph = self._call(self._client.subnets.metagraph, self.netuid, commitments=False)
         if graph is None:
             raise ChainError(f"subnet {self.netuid} does not exist on {self.network}")
         return [
@@ -178,8 +180,10 @@ class SdkChain:
         ]
 
     def register(self, hotkey: Keypair, coldkey_ss58: str) -> int:
-        """The hotkey's uid; registers it with a burned registration signed by the coldkey
-        given at construction when it holds none yet."""
+        """The hotkey's uid, registering it first when it holds none.
+
+        Registration is a burned registration signed by the coldkey given at construction.
+        """
         uid = self._uid_of(hotkey.ss58_address)
         if uid is not None:
             return uid
@@ -191,7 +195,9 @@ class SdkChain:
         signer_ss58 = public_view(self._coldkey, "coldkey").ss58_address
         if signer_ss58 != coldkey_ss58:
             raise ChainError(f"the coldkey given is {signer_ss58}, not {coldkey_ss58}")
-        self._execute(bt.BurnedRegister(self.netuid, hotkey_ss58=hotkey.ss58_address), self._coldkey)
+        self._execute(
+            bt.BurnedRegister(self.netuid, hotkey_ss58=hotkey.ss58_address), self._coldkey
+        )
         uid = self._uid_of(hotkey.ss58_address)
         if uid is None:
             raise ChainError(f"registration of {hotkey.ss58_address} was included but no uid shows")
@@ -224,8 +230,7 @@ class SdkChain:
         """The four hyperparameters, read at the head."""
         hyper = self._client.hyperparameters
         max_u16 = self._call(hyper.max_weight_limit, self.netuid)
-        tempo = self._call(self._client.query, bt.storage.SubtensorModule.Tempo, [self.netuid]
-        )
+        tempo = self._call(self._client.query, bt.storage.SubtensorModule.Tempo, [self.netuid])
         return WeightRules(
             weights_rate_limit=int(self._call(hyper.weights_rate_limit, self.netuid)),
             min_allowed_weights=int(self._call(hyper.min_allowed_weights, self.netuid)),
@@ -235,8 +240,7 @@ class SdkChain:
 
     def blocks_until_next_epoch(self) -> int:
         """Blocks to the chain-computed next epoch start."""
-        blocks = self._call(self._client.epochs.blocks_until_next_epoch, self.netuid
-        )
+        blocks = self._call(self._client.epochs.blocks_until_next_epoch, self.netuid)
         if blocks is None:
             raise ChainError(f"subnet {self.netuid} has tempo 0 and never runs epochs")
         return int(blocks)

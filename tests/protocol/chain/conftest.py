@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from bittensor.sp_core import Keypair
+from standin_substrate import StandInSubstrate
 
 from protocol.chain import Chain, LocalChain, LocalParams, SdkChain
-from standin_substrate import StandInSubstrate
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ class Harness:
 
     kind: str
     chain: Chain
-    stake: Callable[[str, float], None]  # give a hotkey stake (whole tokens)
+    stake: Callable[[str, float], object]  # give a hotkey stake (whole tokens)
     advance: Callable[[int], None]  # produce n blocks
     written: Callable[[int], dict[int, int]]  # the u16 weights stored for a uid
     standin: StandInSubstrate | None = None

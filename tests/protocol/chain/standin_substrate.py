@@ -121,7 +121,9 @@ class StandInSubstrate:
         """ValidatorPermit as the epoch sets it: top ``MAX_VALIDATORS`` by stake above the
         stake threshold."""
         ranked = sorted(range(len(self.neurons)), key=lambda u: (-self.neurons[u].stake_rao, u))
-        top = {u for u in ranked[:MAX_VALIDATORS] if self.neurons[u].stake_rao >= STAKE_THRESHOLD_RAO}
+        top = {
+            u for u in ranked[:MAX_VALIDATORS] if self.neurons[u].stake_rao >= STAKE_THRESHOLD_RAO
+        }
         return [uid in top for uid in range(len(self.neurons))]
 
     def uid_of(self, hotkey: str) -> int | None:
@@ -161,12 +163,20 @@ class StandInSubstrate:
         return BLOCK_TIME_S
 
     async def query(
-        self, module: str, storage_function: str, params: list | None = None, block_hash: str | None = None
+        self,
+        module: str,
+        storage_function: str,
+        params: list | None = None,
+        block_hash: str | None = None,
     ) -> Any:
         return self._read_storage(module, storage_function, list(params or []))
 
     async def query_map(
-        self, module: str, storage_function: str, params: list | None = None, block_hash: str | None = None
+        self,
+        module: str,
+        storage_function: str,
+        params: list | None = None,
+        block_hash: str | None = None,
     ) -> list[tuple[Any, Any]]:
         if (module, storage_function) == ("SubtensorModule", "TokenSymbol"):
             return [(self.netuid, list("α".encode()))]
@@ -215,8 +225,16 @@ class StandInSubstrate:
     def _metagraph(self) -> dict[str, Any]:
         """The decoded ``get_metagraph`` record, trimmed to the columns the SDK lifts."""
         n = len(self.neurons)
-        zero_axon = {"block": 0, "version": 0, "ip": 0, "port": 0, "ip_type": 0, "protocol": 0,
-                     "placeholder1": 0, "placeholder2": 0}
+        zero_axon = {
+            "block": 0,
+            "version": 0,
+            "ip": 0,
+            "port": 0,
+            "ip_type": 0,
+            "protocol": 0,
+            "placeholder1": 0,
+            "placeholder2": 0,
+        }
         stakes = [neuron.stake_rao for neuron in self.neurons]
         owner = self.neurons[0] if self.neurons else StandInNeuron("", "", 0)
         return {
@@ -240,8 +258,13 @@ class StandInSubstrate:
             "validator_permit": self.permits(),
             "last_update": [neuron.last_update for neuron in self.neurons],
             "block_at_registration": [neuron.registered_at for neuron in self.neurons],
-            "rank": [0] * n, "trust": [0] * n, "consensus": [0] * n, "incentives": [0] * n,
-            "dividends": [0] * n, "pruning_score": [U16_MAX] * n, "emission": [0] * n,
+            "rank": [0] * n,
+            "trust": [0] * n,
+            "consensus": [0] * n,
+            "incentives": [0] * n,
+            "dividends": [0] * n,
+            "pruning_score": [U16_MAX] * n,
+            "emission": [0] * n,
             "alpha_stake": stakes,
             "tao_stake": [0] * n,
             "total_stake": stakes,
@@ -267,7 +290,9 @@ class StandInSubstrate:
         value = self._read_storage("MevShield", "NextKey", [])
         return bytes.fromhex(value.removeprefix("0x"))
 
-    async def sign_extrinsic(self, call: Any, keypair: Any, *, nonce: int, period: int) -> tuple[bytes, str]:
+    async def sign_extrinsic(
+        self, call: Any, keypair: Any, *, nonce: int, period: int
+    ) -> tuple[bytes, str]:
         """A signed inner extrinsic (for the shielded path): its bytes and hash."""
         data = repr((call, keypair.ss58_address, nonce)).encode()
         digest = "0x" + hashlib.blake2b(data, digest_size=32).hexdigest()
@@ -280,34 +305,49 @@ class StandInSubstrate:
     # Writes --------------------------------------------------------------------------------
 
     async def submit(
-        self, call: Any, keypair: Any, *, nonce: int | None = None, period: int | None = None,
-        wait_for_inclusion: bool = True, wait_for_finalization: bool = True,
+        self,
+        call: Any,
+        keypair: Any,
+        *,
+        nonce: int | None = None,
+        period: int | None = None,
+        wait_for_inclusion: bool = True,
+        wait_for_finalization: bool = True,
     ) -> ExtrinsicResult:
         """Include ``call`` in the next block, dispatching it against the state."""
         signer = keypair.ss58_address
         self._nonces[signer] = self._nonces.get(signer, 0) + 1
         self.head += 1
+        result = self._dispatch(call, signer, index=1)
         if (call.module, call.function) == ("MevShield", "submit_encrypted"):
-            # The block author decrypts the carrier and includes the signed inner extrinsic.
+            # The block author decrypts the carrier and includes the signed inner extrinsic
+            # after it, in the same block.
             for digest, (inner, inner_signer) in list(self._signed.items()):
                 self._receipts[digest] = self._dispatch(inner, inner_signer, index=2)
                 del self._signed[digest]
             self._nonces[signer] += 1  # the inner extrinsic used nonce + 1
-        return self._dispatch(call, signer, index=1)
+        return result
 
     def _dispatch(self, call: Any, signer: str, *, index: int) -> ExtrinsicResult:
-        self.submitted.append(Submitted(call.module, call.function, dict(call.params), signer, self.head))
+        self.submitted.append(
+            Submitted(call.module, call.function, dict(call.params), signer, self.head)
+        )
         error = self._apply(call.module, call.function, call.params, signer)
         if error is not None:
             result = ExtrinsicResult(
-                success=False, message=error, extrinsic_id=f"{self.head}-{index:04d}",
+                success=False,
+                message=error,
+                extrinsic_id=f"{self.head}-{index:04d}",
                 error=SdkChainError(error, error.split(":")[0]),
             )
             self.failed.append(result)
             return result
         return ExtrinsicResult(
-            success=True, message="Success", block_hash=self._hash_now(),
-            extrinsic_id=f"{self.head}-{index:04d}", fee=Balance.from_rao(100_000),
+            success=True,
+            message="Success",
+            block_hash=self._hash_now(),
+            extrinsic_id=f"{self.head}-{index:04d}",
+            fee=Balance.from_rao(100_000),
         )
 
     def _hash_now(self) -> str:
@@ -330,7 +370,9 @@ class StandInSubstrate:
         neuron = self.neurons[uid]
         if function == "serve_axon":
             ipaddress.ip_address(params["ip"])  # the pallet refuses an undecodable address
-            neuron.axon = {key: params[key] for key in ("version", "ip", "port", "ip_type", "protocol")}
+            neuron.axon = {
+                key: params[key] for key in ("version", "ip", "port", "ip_type", "protocol")
+            }
             return None
         if function in ("set_mechanism_weights", "commit_timelocked_mechanism_weights"):
             self_weight = params.get("dests") == [uid]

@@ -6,12 +6,20 @@ import pytest
 from bittensor.sp_core import Keypair
 from conftest import Harness, MakeChain
 
-from protocol.chain import ChainError, Neuron, NotRegisteredError, NoValidatorPermitError, RateLimitedError
+from protocol.chain import (
+    ChainError,
+    Neuron,
+    NotRegisteredError,
+    NoValidatorPermitError,
+    RateLimitedError,
+)
 
 U16_MAX = 65535
 
 
-def _network(make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypair, **rules: object) -> Harness:
+def _network(
+    make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypair, **rules: object
+) -> Harness:
     """Alice (a staked validator, uid 0), Bob and Charlie (miners, uids 1 and 2)."""
     harness = make_chain(**rules)
     for hotkey in (alice, bob, charlie):
@@ -20,7 +28,9 @@ def _network(make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypa
     return harness
 
 
-def test_metagraph_shape(make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypair) -> None:
+def test_metagraph_shape(
+    make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypair
+) -> None:
     harness = _network(make_chain, alice, bob, charlie)
     harness.chain.serve(bob, "10.0.0.2", 8091)
 
@@ -124,7 +134,9 @@ def test_rate_limit_refuses_until_enough_blocks_pass(
     assert harness.chain.set_weights(alice, {2: 1.0}) == {2: U16_MAX}
 
 
-def test_unregistered_hotkey_is_refused(make_chain: MakeChain, alice: Keypair, dave: Keypair) -> None:
+def test_unregistered_hotkey_is_refused(
+    make_chain: MakeChain, alice: Keypair, dave: Keypair
+) -> None:
     harness = make_chain()
     harness.chain.register(alice, alice.ss58_address)
 
