@@ -1,0 +1,1 @@
+"""The validator's model runner: base model, LoRA step, forward pass."""
