@@ -10,7 +10,8 @@ test run) can share one server without seeing each other's data.
 | ``{prefix}:dedup:band:{band}:{hash}`` | string | validator | first owner (``uid:hotkey:round``) of an LSH bucket |
 | ``{prefix}:lb:{competition}:scores`` | zset | validator | uid -> current EMA score |
 | ``{prefix}:lb:{competition}:miner:{uid}`` | hash | validator | hotkey, last round breakdown (JSON) |
-| ``{prefix}:lb:{competition}:history:{uid}`` | list | validator | JSON points (round, block, score, ema) |
+| ``{prefix}:lb:{competition}:history:{uid}`` | zset | validator | JSON points (round, block, score, ema) by round start time, capped (``validator.leaderboard.HISTORY_LEN``) |
+| ``{prefix}:lb:competitions`` | set | validator | competitions that have a leaderboard |
 | ``{prefix}:rounds`` | zset | validator | round id -> round start time |
 | ``{prefix}:round:{round_id}`` | string | validator | the round record (JSON) |
 | ``{prefix}:applied:{round_id}`` | string | validator | marker: this round was applied (idempotency) |
@@ -54,8 +55,12 @@ class Keys:
         return f"{self.prefix}:lb:{competition}:miner:{uid}"
 
     def lb_history(self, competition: str, uid: int) -> str:
-        """One miner's score history list."""
+        """One miner's score history (zset of JSON points by round start time)."""
         return f"{self.prefix}:lb:{competition}:history:{uid}"
+
+    def lb_competitions(self) -> str:
+        """Set of competitions with a leaderboard."""
+        return f"{self.prefix}:lb:competitions"
 
     def rounds(self) -> str:
         """Sorted set of round ids by start time."""
