@@ -1,0 +1,153 @@
+// The leaderboard page: a table and two SVG line charts, drawn here (no library, no network
+// beyond this API). body[data-ready] is set once everything has rendered (tests wait on it).
+"use strict";
+
+const API = "/v1";
+const TOP_N = 10; // miners drawn in the charts: more lines than this is unreadable
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+async function getJSON(path) {
+  const res = await fetch(API + path);
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function el(tag, attrs = {}, text = null, ns = null) {
+  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function niceTicks(lo, hi, count) {
+  if (hi === lo) { hi = lo + 1; }
+  const raw = (hi - lo) / count;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const ticks = [];
+  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(t);
+  if (ticks[ticks.length - 1] < hi) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
+function fmt(v) {
+  const a = Math.abs(v);
+  return a !== 0 && (a < 0.01 || a >= 1e4) ? v.toExponential(1) : (+v.toFixed(3)).toString();
+}
+
+// series: [{name, points: [[x, y], ...]}]; draws axes, ticks, one polyline per series, legend.
+function lineChart(container, series, xLabel, yLabel, width = 560, height = 300) {
+  container.replaceChildren();
+  const pts = series.flatMap((s) => s.points);
+  if (pts.length === 0) { container.append(el("p", {}, "no data yet")); return; }
+  const m = { left: 56, right: 110, top: 10, bottom: 40 };
+  const xs = niceTicks(Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0])), 6);
+  const ys = niceTicks(Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1])), 5);
+  const [x0, x1, y0, y1] = [xs[0], xs[xs.length - 1], ys[0], ys[ys.length - 1]];
+  const sx = (x) => m.left + ((x - x0) / (x1 - x0 || 1)) * (width - m.left - m.right);
+  const sy = (y) => height - m.bottom - ((y - y0) / (y1 - y0 || 1)) * (height - m.top - m.bottom);
+  const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}` }, null, SVG_NS);
+  const line = (a, b, c, d, stroke) =>
+    svg.append(el("line", { x1: a, y1: b, x2: c, y2: d, stroke }, null, SVG_NS));
+  for (const t of ys) {
+    line(m.left, sy(t), width - m.right, sy(t), "#eee");
+    svg.append(el("text", { x: m.left - 6, y: sy(t) + 4, "text-anchor": "end" }, fmt(t), SVG_NS));
+  }
+  for (const t of xs) {
+    line(sx(t), height - m.bottom, sx(t), height - m.bottom + 4, "#888");
+    svg.append(el("text", { x: sx(t), y: height - m.bottom + 16, "text-anchor": "middle" }, fmt(t), SVG_NS));
+  }
+  line(m.left, m.top, m.left, height - m.bottom, "#888");
+  line(m.left, height - m.bottom, width - m.right, height - m.bottom, "#888");
+  svg.append(el("text", { x: (m.left + width - m.right) / 2, y: height - 6, "text-anchor": "middle" }, xLabel, SVG_NS));
+  svg.append(el("text", { x: 12, y: height / 2, transform: `rotate(-90 12 ${height / 2})`, "text-anchor": "middle" }, yLabel, SVG_NS));
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const d = s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+    svg.append(el("polyline", { points: d, fill: "none", stroke: color, "stroke-width": 2, "data-series": s.name }, null, SVG_NS));
+    if (s.points.length === 1) {
+      svg.append(el("circle", { cx: sx(s.points[0][0]), cy: sy(s.points[0][1]), r: 3, fill: color }, null, SVG_NS));
+    }
+    const ly = m.top + 14 * i + 8;
+    line(width - m.right + 10, ly, width - m.right + 28, ly, color);
+    svg.append(el("text", { x: width - m.right + 32, y: ly + 4 }, s.name, SVG_NS));
+  });
+  container.append(svg);
+}
+
+function trendCell(trend) {
+  const cls = trend > 1e-12 ? "up" : trend < -1e-12 ? "down" : "flat";
+  const arrow = { up: "▲", down: "▼", flat: "▬" }[cls];
+  return el("td", { class: `trend ${cls}` }, `${arrow} ${fmt(trend)}`);
+}
+
+function renderTable(page) {
+  const body = document.querySelector("#leaderboard tbody");
+  body.replaceChildren();
+  for (const row of page.rows) {
+    const tr = el("tr", { "data-uid": row.uid, "data-rank": row.rank });
+    tr.append(el("td", { class: "rank" }, String(row.rank)), el("td", { class: "uid" }, String(row.uid)),
+      el("td", { class: "hotkey", title: row.hotkey }, row.hotkey),
+      el("td", { class: "ema" }, row.ema.toFixed(4)), el("td", { class: "score" }, row.score.toFixed(4)),
+      el("td", { class: "weight" }, row.weight.toFixed(4)), trendCell(row.trend));
+    body.append(tr);
+  }
+  document.getElementById("total").textContent = `${page.total} miners`;
+}
+
+async function renderHistory(competition, rows) {
+  const details = await Promise.all(rows.slice(0, TOP_N).map((r) =>
+    getJSON(`/competitions/${competition}/miners/${r.uid}?history=200`)));
+  const series = details.map((d) => ({
+    name: `uid ${d.uid}`, points: d.history.map((p, i) => [i + 1, p.ema]),
+  }));
+  // x is the point's index among the miner's last 200 rounds, aligned at the newest round.
+  const longest = Math.max(0, ...series.map((s) => s.points.length));
+  for (const s of series) s.points = s.points.map(([i, y]) => [i + longest - s.points.length, y]);
+  lineChart(document.getElementById("history-chart"), series, "round (newest right)", "EMA score");
+}
+
+async function renderLosses(competition, rows) {
+  const page = await getJSON("/rounds?limit=1");
+  const chart = document.getElementById("loss-chart");
+  if (page.rounds.length === 0) { lineChart(chart, [], "", ""); return; }
+  const record = await getJSON(`/rounds/${encodeURIComponent(page.rounds[0].round_id)}`);
+  const top = new Set(rows.slice(0, TOP_N).map((r) => r.uid));
+  const series = record.miners
+    .filter((m) => m.competition === competition && top.has(m.uid) && m.train_losses.length > 0)
+    .map((m) => ({ name: `uid ${m.uid}`, points: m.train_losses.map((l, i) => [i + 1, l]) }));
+  document.getElementById("loss-caption").textContent =
+    `Training loss per LoRA step, round ${record.round_id} (block ${record.block})`;
+  lineChart(chart, series, "LoRA step", "training loss");
+  document.getElementById("status").textContent =
+    `latest round ${record.round_id} · block ${record.block} · ` +
+    new Date(record.finished_at * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
+async function show(competition) {
+  const page = await getJSON(`/competitions/${competition}/leaderboard?limit=200`);
+  renderTable(page);
+  await Promise.all([renderHistory(competition, page.rows), renderLosses(competition, page.rows)]);
+}
+
+async function main() {
+  const select = document.getElementById("competition");
+  try {
+    const competitions = await getJSON("/competitions");
+    if (competitions.length === 0) {
+      document.getElementById("status").textContent = "no rounds yet";
+      return;
+    }
+    for (const c of competitions) select.append(el("option", { value: c.competition }, c.competition));
+    select.addEventListener("change", () => show(select.value));
+    await show(select.value);
+  } catch (err) {
+    document.getElementById("status").textContent = `error: ${err.message}`;
+  } finally {
+    document.body.dataset.ready = "1";
+  }
+}
+
+main();
