@@ -92,9 +92,9 @@ class MinHashParams:
 def _derive_u64(seed: int, label: str, count: int) -> npt.NDArray[np.uint64]:
     """``count`` 64-bit constants from blake2b(seed, label, i): stable across numpy versions."""
     key = seed.to_bytes(8, "little")
-    digests = (hashlib.blake2b(f"{label}:{i}".encode(), digest_size=8, key=key) for i in range(count))
-    out = [int.from_bytes(d.digest(), "little") for d in digests]
-    return np.array(out, dtype=_U64)
+    labels = (f"{label}:{i}".encode() for i in range(count))
+    digests = (hashlib.blake2b(text, digest_size=8, key=key) for text in labels)
+    return np.array([int.from_bytes(d.digest(), "little") for d in digests], dtype=_U64)
 
 
 def _splitmix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
