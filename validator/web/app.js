@@ -64,7 +64,7 @@ function lineChart(container, series, xLabel, yLabel, width = 560, height = 300)
   svg.append(el("text", { x: (m.left + width - m.right) / 2, y: height - 6, "text-anchor": "middle" }, xLabel, SVG_NS));
   svg.append(el("text", { x: 12, y: height / 2, transform: `rotate(-90 12 ${height / 2})`, "text-anchor": "middle" }, yLabel, SVG_NS));
   series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
+    const color = s.color || COLORS[i % COLORS.length];
     const d = s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
     svg.append(el("polyline", { points: d, fill: "none", stroke: color, "stroke-width": 2, "data-series": s.name }, null, SVG_NS));
     if (s.points.length === 1) {
@@ -75,6 +75,12 @@ function lineChart(container, series, xLabel, yLabel, width = 560, height = 300)
     svg.append(el("text", { x: width - m.right + 32, y: ly + 4 }, s.name, SVG_NS));
   });
   container.append(svg);
+}
+
+// One colour per miner across both charts: its leaderboard position among the top N.
+function colorOf(rows, uid) {
+  const i = rows.findIndex((r) => r.uid === uid);
+  return COLORS[(i < 0 ? 0 : i) % COLORS.length];
 }
 
 function trendCell(trend) {
@@ -100,13 +106,11 @@ function renderTable(page) {
 async function renderHistory(competition, rows) {
   const details = await Promise.all(rows.slice(0, TOP_N).map((r) =>
     getJSON(`/competitions/${competition}/miners/${r.uid}?history=200`)));
+  // x is the round's block, so a miner that missed rounds shows a gap rather than a shift.
   const series = details.map((d) => ({
-    name: `uid ${d.uid}`, points: d.history.map((p, i) => [i + 1, p.ema]),
+    name: `uid ${d.uid}`, color: colorOf(rows, d.uid), points: d.history.map((p) => [p.block, p.ema]),
   }));
-  // x is the point's index among the miner's last 200 rounds, aligned at the newest round.
-  const longest = Math.max(0, ...series.map((s) => s.points.length));
-  for (const s of series) s.points = s.points.map(([i, y]) => [i + longest - s.points.length, y]);
-  lineChart(document.getElementById("history-chart"), series, "round (newest right)", "EMA score");
+  lineChart(document.getElementById("history-chart"), series, "block", "EMA score");
 }
 
 async function renderLosses(competition, rows) {
@@ -117,7 +121,8 @@ async function renderLosses(competition, rows) {
   const top = new Set(rows.slice(0, TOP_N).map((r) => r.uid));
   const series = record.miners
     .filter((m) => m.competition === competition && top.has(m.uid) && m.train_losses.length > 0)
-    .map((m) => ({ name: `uid ${m.uid}`, points: m.train_losses.map((l, i) => [i + 1, l]) }));
+    .sort((a, b) => rows.findIndex((r) => r.uid === a.uid) - rows.findIndex((r) => r.uid === b.uid))
+    .map((m) => ({ name: `uid ${m.uid}`, color: colorOf(rows, m.uid), points: m.train_losses.map((l, i) => [i + 1, l]) }));
   document.getElementById("loss-caption").textContent =
     `Training loss per LoRA step, round ${record.round_id} (block ${record.block})`;
   lineChart(chart, series, "LoRA step", "training loss");
