@@ -1,0 +1,174 @@
+"""The CoT SFT score rule, version ``cot-v1``: what one miner's data did to the model.
+
+Inputs are paired per eval item (base model vs the same base with the miner's LoRA):
+completion loss, answer-token loss, answer correctness (0/1), ROUGE-L F1 of the generated
+final answer, plus the general-text loss (base, tuned) and the miner's sample counts.
+
+The rule, in order; the first that applies ends it with score 0 and its reason:
+
+1. any NaN or infinity among the inputs -> 0 ("non-finite ...");
+2. any contaminated sample -> 0 ("contaminated ...");
+3. no accepted sample -> 0.
+
+Otherwise, per eval item ``i`` (positive is better):
+
+    d_i = W_LOSS * (base_loss - tuned_loss) + W_ANSWER_LOSS * (base_answer_loss - tuned_...)
+        + W_ACCURACY * (tuned_correct - base_correct) + W_ROUGE * (tuned_rouge - base_rouge)
+
+    improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
+    score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER
+
+``accepted / offered`` is the share of what the miner served that survived validation, dedup
+and the gate; invalid and duplicate samples lower it. A seeded paired bootstrap interval of
+mean(d) is reported beside the score (not used in it), so a reader sees the noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.stats import non_finite_names, paired_bootstrap_ci
+
+# A change to any rule or constant below is a new version: old rounds stay explainable.
+SCORING_VERSION = "cot-v1"
+
+# Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
+# [0, 1] per item. At 1.0, a 0.3-nat loss drop (what the design's pretrained base gains from
+# 8 LoRA steps of good CoT: 1.22 -> 0.93) counts as much as 30 more points of accuracy.
+W_LOSS = 1.0
+# The answer-token loss is the one signal that separates right answers from wrong ones in
+# the design's measurements (whole-completion loss does not): same weight as the completion.
+W_ANSWER_LOSS = 1.0
+W_ACCURACY = 1.0
+# ROUGE-L of a short final answer mostly restates accuracy; half weight avoids counting the
+# same gain twice while still crediting partial answers ("7 2" for "72").
+W_ROUGE = 0.5
+
+# General-text loss may rise this much (nats/token) before it costs anything: about the
+# spread of that loss between seeds on the embedded model, i.e. noise.
+GENERAL_TOLERANCE = 0.02
+# Each nat of general-text damage beyond the tolerance costs two nats of improvement: doing
+# harm must never pay for itself.
+W_GENERAL = 2.0
+
+# Score multiplier (accepted / offered) ** 2: 10% junk costs 19% of the score, so padding a
+# submission with copies or invalid rows (which add no training signal) always loses.
+JUNK_POWER = 2.0
+
+
+@dataclass(frozen=True)
+class PairedEval:
+    """Per-eval-item arrays, base vs tuned; all the same length."""
+
+    base_loss: Sequence[float] | npt.NDArray[np.float64]
+    tuned_loss: Sequence[float] | npt.NDArray[np.float64]
+    base_answer_loss: Sequence[float] | npt.NDArray[np.float64]
+    tuned_answer_loss: Sequence[float] | npt.NDArray[np.float64]
+    base_correct: Sequence[float] | npt.NDArray[np.float64]
+    tuned_correct: Sequence[float] | npt.NDArray[np.float64]
+    base_rouge: Sequence[float] | npt.NDArray[np.float64]
+    tuned_rouge: Sequence[float] | npt.NDArray[np.float64]
+    base_general_loss: float
+    tuned_general_loss: float
+
+
+@dataclass(frozen=True)
+class SampleCounts:
+    """What happened to the miner's samples before training."""
+
+    offered: int
+    invalid: int = 0
+    duplicates: int = 0
+    contaminated: int = 0
+    accepted: int = 0
+
+
+@dataclass
+class MinerScore:
+    """A miner's score for one round with everything needed to explain it."""
+
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+    ci: tuple[float, float, float] | None = None  # (mean, lo, hi) of the per-item improvement
+    reasons: list[str] = field(default_factory=list)
+    version: str = SCORING_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: plain floats, non-finite values as None."""
+
+        def clean(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        return {
+            "version": self.version,
+            "score": clean(self.score),
+            "components": {k: clean(v) for k, v in self.components.items()},
+            "ci": None if self.ci is None else [clean(x) for x in self.ci],
+            "reasons": list(self.reasons),
+        }
+
+
+def _zero(reason: str, components: dict[str, float] | None = None) -> MinerScore:
+    return MinerScore(0.0, components or {}, None, [reason])
+
+
+def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
+    """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
+    arrays = {name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
+              for name in ("base_loss", "tuned_loss", "base_answer_loss", "tuned_answer_loss",
+                           "base_correct", "tuned_correct", "base_rouge", "tuned_rouge")}  # fmt: skip
+    scalars = {"base_general_loss": evals.base_general_loss, "tuned_general_loss": evals.tuned_general_loss}
+    bad = non_finite_names([*arrays.items(), *scalars.items()])
+    if bad:
+        return _zero(f"non-finite values in {', '.join(bad)}")
+    sizes = {a.size for a in arrays.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"paired arrays differ in length: {sorted(sizes)}")
+    if counts.contaminated > 0:
+        return _zero(f"contaminated: {counts.contaminated} sample(s) match the eval pool")
+    if counts.accepted <= 0 or counts.offered <= 0:
+        return _zero("no accepted samples")
+    if sizes == {0}:
+        return _zero("no eval items")
+
+    loss = arrays["base_loss"] - arrays["tuned_loss"]
+    answer_loss = arrays["base_answer_loss"] - arrays["tuned_answer_loss"]
+    accuracy = arrays["tuned_correct"] - arrays["base_correct"]
+    rouge = arrays["tuned_rouge"] - arrays["base_rouge"]
+    per_item = W_LOSS * loss + W_ANSWER_LOSS * answer_loss + W_ACCURACY * accuracy + W_ROUGE * rouge
+    general_increase = evals.tuned_general_loss - evals.base_general_loss
+    harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
+    share = min(1.0, counts.accepted / counts.offered)
+    factor = share**JUNK_POWER
+    improvement = float(per_item.mean()) - harm
+    components = {
+        "loss_delta": float(loss.mean()),
+        "answer_loss_delta": float(answer_loss.mean()),
+        "accuracy_delta": float(accuracy.mean()),
+        "rouge_delta": float(rouge.mean()),
+        "general_loss_increase": float(general_increase),
+        "general_penalty": harm,
+        "improvement": improvement,
+        "accepted_share": share,
+        "junk_factor": factor,
+    }
+    reasons: list[str] = []
+    if harm > 0:
+        reasons.append(f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}")
+    dropped = counts.offered - counts.accepted
+    if dropped > 0:
+        reasons.append(f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
+                       f"offered: score x {factor:.4f}")  # fmt: skip
+    if improvement <= 0:
+        reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
+    score = max(0.0, improvement) * factor
+    if not math.isfinite(score):  # cannot happen with finite inputs; never emit one
+        return _zero("non-finite score", components)
+    ci = paired_bootstrap_ci(per_item, seed=seed)
+    return MinerScore(score, components, ci, reasons)

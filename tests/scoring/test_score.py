@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring.score import SCORING_VERSION, PairedEval, SampleCounts, score_miner
+
+N = 32
+
+
+def _evals(loss_gain: float = 0.1, acc_gain: float = 0.0, general: float = 0.0) -> PairedEval:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(1.0, 2.0, N)
+    base_correct = (rng.random(N) < 0.3).astype(float)
+    tuned_correct = np.where(rng.random(N) < acc_gain, 1.0, base_correct)
+    return PairedEval(base, base - loss_gain, base + 0.5, base + 0.5 - loss_gain, base_correct,
+                      tuned_correct, base_correct, tuned_correct, 1.0, 1.0 + general)  # fmt: skip
+
+
+GOOD = SampleCounts(offered=10, accepted=10)
+
+
+def test_ordering_sanity() -> None:
+    weak = score_miner(_evals(0.05), GOOD, seed=1).score
+    strong = score_miner(_evals(0.2), GOOD, seed=1).score
+    smarter = score_miner(_evals(0.2, acc_gain=0.5), GOOD, seed=1).score
+    assert 0 < weak < strong < smarter
+    assert score_miner(_evals(-0.2), GOOD, seed=1).score == 0.0
+
+
+def test_penalties_for_junk_and_harm() -> None:
+    clean = score_miner(_evals(0.2), GOOD, seed=1)
+    junk = score_miner(_evals(0.2), SampleCounts(offered=10, duplicates=2, invalid=1, accepted=7), seed=1)
+    assert math.isclose(junk.score, clean.score * 0.7**2)
+    assert any("duplicate" in r for r in junk.reasons)
+    harmed = score_miner(_evals(0.2, general=0.1), GOOD, seed=1)
+    assert harmed.score < clean.score and any("general-text" in r for r in harmed.reasons)
+    within_tolerance = score_miner(_evals(0.2, general=0.01), GOOD, seed=1)
+    assert within_tolerance.score == clean.score
+
+
+def test_contamination_and_nan_zero_with_reason() -> None:
+    contaminated = score_miner(_evals(0.5), SampleCounts(10, contaminated=1, accepted=9), seed=1)
+    assert contaminated.score == 0.0 and "contaminated" in contaminated.reasons[0]
+    e = _evals(0.5)
+    for field_name in ("tuned_loss", "base_rouge"):
+        values = np.array(getattr(e, field_name))
+        values[3] = np.nan if field_name == "tuned_loss" else np.inf
+        bad = PairedEval(**{**e.__dict__, field_name: values})
+        result = score_miner(bad, GOOD, seed=1)
+        assert result.score == 0.0 and field_name in result.reasons[0]
+    nan_general = PairedEval(**{**e.__dict__, "tuned_general_loss": float("nan")})
+    assert score_miner(nan_general, GOOD, seed=1).score == 0.0
+    assert score_miner(_evals(0.5), SampleCounts(10, invalid=10), seed=1).reasons == ["no accepted samples"]
+
+
+def test_to_dict_is_json_and_versioned() -> None:
+    result = score_miner(_evals(0.2), GOOD, seed=3)
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["version"] == SCORING_VERSION == "cot-v1"
+    lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
+    assert lo <= mean <= hi
+    assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=8, max_size=8),
+       st.integers(0, 5), st.integers(0, 5))  # fmt: skip
+def test_score_is_always_finite_and_non_negative(values: list[float], dup: int, bad: int) -> None:
+    evals = PairedEval(*[np.full(4, v) for v in values], values[0], values[1])
+    counts = SampleCounts(offered=10, duplicates=dup, invalid=bad, accepted=10 - dup - bad)
+    result = score_miner(evals, counts, seed=0)
+    assert math.isfinite(result.score) and result.score >= 0
+    json.dumps(result.to_dict(), allow_nan=False)
