@@ -69,6 +69,9 @@ class PretrainRecipe:
     lr: float = 3e-3  # a high rate for a tiny model and a short run; cosine-decayed to 10%
     warmup_steps: int = 4  # a short warmup keeps the first Adam steps from overshooting
     seed: int = 0  # init is TINY_INIT_SEED; this seeds the row order
+    # Loss on task completions only: the prompts are random numbers and words, whose bytes
+    # a model cannot predict; spending capacity there slows learning the reasoning.
+    mask_prompts: bool = True
 
     def key(self) -> str:
         """A short hash of this recipe, the model shape and the tokenizer: the cache key."""
@@ -125,7 +128,7 @@ def pretrain_tiny(recipe: PretrainRecipe = DEFAULT_PRETRAIN) -> tuple[LlamaForCa
     for step in range(recipe.steps):
         start = (step * recipe.batch_size) % len(rows)
         batch = [rows[(start + j) % len(rows)] for j in range(recipe.batch_size)]
-        ids, mask, labels = collate(batch, PAD_ID, mask_prompt=False)
+        ids, mask, labels = collate(batch, PAD_ID, mask_prompt=recipe.mask_prompts)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # guards the high lr early on

@@ -20,6 +20,7 @@ seed, so identical data gives bit-identical losses on the same machine.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 import warnings
@@ -49,6 +50,19 @@ class TrainResult:
     train_s: float
     base: Any = field(repr=False)  # the shared base model object that ``model`` wraps
     released: bool = field(default=False)
+
+    def eval_model(self) -> Any:
+        """The tuned model to evaluate: a merged copy on CPU, the PeftModel elsewhere.
+
+        On CPU, greedy generation through unmerged LoRA layers is ~3x slower than through
+        merged weights (measured on the tiny model), and copying a small model costs
+        milliseconds. On GPU a copy of a large base would cost memory, and the unmerged
+        path is cheap there, so the adapter is evaluated as is. Either way the shared base
+        is never written.
+        """
+        if next(self.model.parameters()).device.type != "cpu":
+            return self.model
+        return copy.deepcopy(self.model).merge_and_unload()
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the adapter's weights (for audit or saving)."""
