@@ -82,7 +82,9 @@ def main() -> None:
     mae_ours = float(np.mean(np.abs(est_ours - true_j)))
     mae_ds = float(np.mean(np.abs(est_ds - true_j)))
     print(f"accuracy on {args.pairs} pairs, true Jaccard {true_j.min():.2f}-{true_j.max():.2f}:")
-    print(f"  ours        MAE {mae_ours:.4f}  RMSE {np.sqrt(np.mean((est_ours - true_j) ** 2)):.4f}")
+    print(
+        f"  ours        MAE {mae_ours:.4f}  RMSE {np.sqrt(np.mean((est_ours - true_j) ** 2)):.4f}"
+    )
     print(f"  datasketch  MAE {mae_ds:.4f}  RMSE {np.sqrt(np.mean((est_ds - true_j) ** 2)):.4f}")
     print(f"  error ratio (ours / datasketch) {mae_ours / mae_ds:.3f}")
 

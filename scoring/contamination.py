@@ -1,4 +1,4 @@
-"""Contamination gate: is a training sample a (disguised) copy of a validator eval item?
+"""Contamination gate: flags training samples that are (disguised) copies of eval items.
 
 Two detectors; a sample is contaminated when either fires, and the verdict names which
 fired and the eval item matched (the lowest-index one, so the answer is deterministic).
@@ -128,7 +128,9 @@ class EvalPoolIndex:
     ) -> ContaminationVerdict:
         if ngram is None and minhash is None:
             return ContaminationVerdict(index, contaminated=False)
-        detectors = tuple(name for name, hit in ((NGRAM, ngram), (MINHASH, minhash)) if hit is not None)
+        detectors = tuple(
+            name for name, hit in ((NGRAM, ngram), (MINHASH, minhash)) if hit is not None
+        )
         first = min(x for x in (ngram, minhash[0] if minhash else None) if x is not None)
         similarity = minhash[1] if minhash is not None and minhash[0] == first else 0.0
         return ContaminationVerdict(index, True, self.items[first].item_id, detectors, similarity)
@@ -141,7 +143,9 @@ def _long_grams(tokens: list[str]) -> list[tuple[str, ...]]:
     return [tuple(tokens[i : i + NGRAM_N]) for i in range(len(tokens) - NGRAM_N + 1)]
 
 
-def check_contamination(texts: Sequence[str], pool: Sequence[EvalItem]) -> list[ContaminationVerdict]:
+def check_contamination(
+    texts: Sequence[str], pool: Sequence[EvalItem]
+) -> list[ContaminationVerdict]:
     """One-shot form of ``EvalPoolIndex(pool).check(texts)``."""
     return EvalPoolIndex(pool).check(texts)
 

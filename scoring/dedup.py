@@ -88,8 +88,13 @@ class MinerDedup:
 
     def counts(self) -> dict[str, int]:
         """``{"offered", "kept", "duplicate_within", "duplicate_of_miner", ...}`` counts."""
-        out = {"offered": len(self.verdicts), "kept": 0, DUPLICATE_WITHIN: 0,
-               DUPLICATE_OF_MINER: 0, DUPLICATE_OF_HISTORY: 0}  # fmt: skip
+        out = {
+            "offered": len(self.verdicts),
+            "kept": 0,
+            DUPLICATE_WITHIN: 0,
+            DUPLICATE_OF_MINER: 0,
+            DUPLICATE_OF_HISTORY: 0,
+        }
         for v in self.verdicts:
             out["kept" if v.kept else (v.reason or "").split(" ")[0]] += 1
         return out
@@ -228,8 +233,19 @@ def dedup_round(
         empty = empty_rows(sigs)
         verdicts: list[Verdict] = []
         for i in range(len(sub.texts)):
-            verdict = _judge(i, sigs[i], digests[i], keys[i], bool(empty[i]), sub.uid, history,
-                             round_index, kept_sigs, kept_digests, kept_owner)  # fmt: skip
+            verdict = _judge(
+                i,
+                sigs[i],
+                digests[i],
+                keys[i],
+                bool(empty[i]),
+                sub.uid,
+                history,
+                round_index,
+                kept_sigs,
+                kept_digests,
+                kept_owner,
+            )
             verdicts.append(verdict)
             if verdict.kept and not empty[i]:
                 round_index.add(len(kept_sigs), keys[i])

@@ -120,10 +120,23 @@ def _zero(reason: str, components: dict[str, float] | None = None) -> MinerScore
 
 def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
     """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
-    arrays = {name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
-              for name in ("base_loss", "tuned_loss", "base_answer_loss", "tuned_answer_loss",
-                           "base_correct", "tuned_correct", "base_rouge", "tuned_rouge")}  # fmt: skip
-    scalars = {"base_general_loss": evals.base_general_loss, "tuned_general_loss": evals.tuned_general_loss}
+    arrays = {
+        name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
+        for name in (
+            "base_loss",
+            "tuned_loss",
+            "base_answer_loss",
+            "tuned_answer_loss",
+            "base_correct",
+            "tuned_correct",
+            "base_rouge",
+            "tuned_rouge",
+        )
+    }
+    scalars = {
+        "base_general_loss": evals.base_general_loss,
+        "tuned_general_loss": evals.tuned_general_loss,
+    }
     bad = non_finite_names([*arrays.items(), *scalars.items()])
     if bad:
         return _zero(f"non-finite values in {', '.join(bad)}")
@@ -160,11 +173,15 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     }
     reasons: list[str] = []
     if harm > 0:
-        reasons.append(f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}")
+        reasons.append(
+            f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}"
+        )
     dropped = counts.offered - counts.accepted
     if dropped > 0:
-        reasons.append(f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
-                       f"offered: score x {factor:.4f}")  # fmt: skip
+        reasons.append(
+            f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
+            f"offered: score x {factor:.4f}"
+        )
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
     score = max(0.0, improvement) * factor

@@ -14,7 +14,9 @@ from tasks.families import TaskItem
 
 _SYLLABLES = "ka lo mi ne ru sa ti vo ze pa do fi gu he ja be co".split()
 # A Zipf-ish vocabulary of 3000 pseudo-words, like the head of an English word list.
-_VOCAB = sorted({"".join(random.Random(i).choices(_SYLLABLES, k=1 + i % 3)) for i in range(6000)})[:3000]
+_VOCAB = sorted({"".join(random.Random(i).choices(_SYLLABLES, k=1 + i % 3)) for i in range(6000)})[
+    :3000
+]
 _WEIGHTS = [1.0 / (rank + 1) for rank in range(len(_VOCAB))]
 # Stand-ins for synonyms: real words a paraphraser would substitute.
 _SUBSTITUTES = (

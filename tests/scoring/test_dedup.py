@@ -42,8 +42,13 @@ def test_rule_history_then_priority_then_within() -> None:
     assert result[7].verdicts[2].matched == "9/r0/0"
     assert [v.reason for v in result[1].verdicts] == ["duplicate_of_miner 7", None]
     assert [v.reason for v in result[3].verdicts] == ["duplicate_of_miner 1"]
-    assert result[7].counts() == {"offered": 3, "kept": 1, "duplicate_within": 1,
-                                  "duplicate_of_miner": 0, "duplicate_of_history": 1}  # fmt: skip
+    assert result[7].counts() == {
+        "offered": 3,
+        "kept": 1,
+        "duplicate_within": 1,
+        "duplicate_of_miner": 0,
+        "duplicate_of_history": 1,
+    }
     assert result[1].kept == [1]
 
 
@@ -91,9 +96,14 @@ def test_quality_on_task_items() -> None:
     clean = dedup_round([Submission(1, distinct)], HistoryIndex(), HASHER)[1]
     fp = 1 - len(clean.kept) / len(distinct)
     copies = [perturb(t, rng) for t in distinct]
-    caught = dedup_round([Submission(1, distinct, 1), Submission(2, copies, 2)], HistoryIndex(), HASHER)
+    caught = dedup_round(
+        [Submission(1, distinct, 1), Submission(2, copies, 2)], HistoryIndex(), HASHER
+    )
     recall = 1 - len(caught[2].kept) / len(copies)
-    print(f"\ndedup on task items: recall {recall:.3f}, false positives {fp:.4f} ({len(distinct)} items)")
+    print(
+        f"\ndedup on task items: recall {recall:.3f}, "
+        f"false positives {fp:.4f} ({len(distinct)} items)"
+    )
     assert recall >= 0.95 and fp <= 0.01
 
 

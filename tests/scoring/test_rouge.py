@@ -21,19 +21,32 @@ def _reference(target: str, prediction: str) -> tuple[float, float, float]:
 
 # Small alphabets make long common subsequences likely; the full one covers Unicode case.
 _small = st.text(alphabet="ab c.AB\n1", max_size=60)
-_words = st.lists(st.sampled_from(["the", "cat", "sat", "on", "mat", "7", "A", "the."]), max_size=40).map(" ".join)
+_words = st.lists(
+    st.sampled_from(["the", "cat", "sat", "on", "mat", "7", "A", "the."]), max_size=40
+).map(" ".join)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(_small, _words, st.text(max_size=80)), st.one_of(_small, _words, st.text(max_size=80)))
+@given(
+    st.one_of(_small, _words, st.text(max_size=80)), st.one_of(_small, _words, st.text(max_size=80))
+)
 def test_identical_to_rouge_score(target: str, prediction: str) -> None:
     assert tuple(rouge_l(target, prediction)) == _reference(target, prediction)
 
 
 @pytest.mark.parametrize(
     ("target", "prediction"),
-    [("", ""), ("", "a"), ("a", ""), ("!!!", "a"), ("The cat.", "the CAT"), ("KELVIN \u212a", "k"),
-     ("İstanbul", "i stanbul"), ("a b c d", "d c b a"), ("x " * 300, "x " * 150)],  # fmt: skip
+    [
+        ("", ""),
+        ("", "a"),
+        ("a", ""),
+        ("!!!", "a"),
+        ("The cat.", "the CAT"),
+        ("KELVIN \u212a", "k"),
+        ("İstanbul", "i stanbul"),
+        ("a b c d", "d c b a"),
+        ("x " * 300, "x " * 150),
+    ],
 )
 def test_edge_cases(target: str, prediction: str) -> None:
     assert tuple(rouge_l(target, prediction)) == _reference(target, prediction)
@@ -47,7 +60,9 @@ def test_lcs_matches_dynamic_programming_on_long_sequences() -> None:
         table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
         for i in range(len(a)):
             for j in range(len(b)):
-                table[i + 1][j + 1] = table[i][j] + 1 if a[i] == b[j] else max(table[i][j + 1], table[i + 1][j])
+                table[i + 1][j + 1] = (
+                    table[i][j] + 1 if a[i] == b[j] else max(table[i][j + 1], table[i + 1][j])
+                )
         assert lcs_length(a, b) == table[-1][-1]
 
 

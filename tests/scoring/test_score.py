@@ -17,8 +17,18 @@ def _evals(loss_gain: float = 0.1, acc_gain: float = 0.0, general: float = 0.0) 
     base = rng.uniform(1.0, 2.0, N)
     base_correct = (rng.random(N) < 0.3).astype(float)
     tuned_correct = np.where(rng.random(N) < acc_gain, 1.0, base_correct)
-    return PairedEval(base, base - loss_gain, base + 0.5, base + 0.5 - loss_gain, base_correct,
-                      tuned_correct, base_correct, tuned_correct, 1.0, 1.0 + general)  # fmt: skip
+    return PairedEval(
+        base,
+        base - loss_gain,
+        base + 0.5,
+        base + 0.5 - loss_gain,
+        base_correct,
+        tuned_correct,
+        base_correct,
+        tuned_correct,
+        1.0,
+        1.0 + general,
+    )
 
 
 GOOD = SampleCounts(offered=10, accepted=10)
@@ -34,7 +44,9 @@ def test_ordering_sanity() -> None:
 
 def test_penalties_for_junk_and_harm() -> None:
     clean = score_miner(_evals(0.2), GOOD, seed=1)
-    junk = score_miner(_evals(0.2), SampleCounts(offered=10, duplicates=2, invalid=1, accepted=7), seed=1)
+    junk = score_miner(
+        _evals(0.2), SampleCounts(offered=10, duplicates=2, invalid=1, accepted=7), seed=1
+    )
     assert math.isclose(junk.score, clean.score * 0.7**2)
     assert any("duplicate" in r for r in junk.reasons)
     harmed = score_miner(_evals(0.2, general=0.1), GOOD, seed=1)
@@ -55,7 +67,9 @@ def test_contamination_and_nan_zero_with_reason() -> None:
         assert result.score == 0.0 and field_name in result.reasons[0]
     nan_general = PairedEval(**{**e.__dict__, "tuned_general_loss": float("nan")})
     assert score_miner(nan_general, GOOD, seed=1).score == 0.0
-    assert score_miner(_evals(0.5), SampleCounts(10, invalid=10), seed=1).reasons == ["no accepted samples"]
+    assert score_miner(_evals(0.5), SampleCounts(10, invalid=10), seed=1).reasons == [
+        "no accepted samples"
+    ]
 
 
 def test_to_dict_is_json_and_versioned() -> None:
@@ -68,8 +82,11 @@ def test_to_dict_is_json_and_versioned() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=8, max_size=8),
-       st.integers(0, 5), st.integers(0, 5))  # fmt: skip
+@given(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=8, max_size=8),
+    st.integers(0, 5),
+    st.integers(0, 5),
+)
 def test_score_is_always_finite_and_non_negative(values: list[float], dup: int, bad: int) -> None:
     evals = PairedEval(*[np.full(4, v) for v in values], values[0], values[1])
     counts = SampleCounts(offered=10, duplicates=dup, invalid=bad, accepted=10 - dup - bad)
