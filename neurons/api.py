@@ -32,17 +32,31 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DATACOMP_API_", extra="forbid")
 
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="the validator's Redis", json_schema_extra={"flag": "--redis.url"})
-    network: str = Field("local-embedded", description="chain network whose leaderboard to serve", json_schema_extra={"flag": "--subtensor.network"})
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="the validator's Redis",
+        json_schema_extra={"flag": "--redis.url"},
+    )
+    network: str = Field(
+        "local-embedded",
+        description="chain network whose leaderboard to serve",
+        json_schema_extra={"flag": "--subtensor.network"},
+    )
     netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
-    host: str = Field("127.0.0.1", description="address to bind", json_schema_extra={"flag": "--api.host"})
-    port: int = Field(8000, description="port to serve on", json_schema_extra={"flag": "--api.port"})
+    host: str = Field(
+        "127.0.0.1", description="address to bind", json_schema_extra={"flag": "--api.host"}
+    )
+    port: int = Field(
+        8000, description="port to serve on", json_schema_extra={"flag": "--api.port"}
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point."""
     settings = parse_settings(ApiSettings, argv, "Datacomp subnet leaderboard API")
-    store = LeaderboardStore(connect(settings.redis_url), Keys.for_network(settings.network, settings.netuid))
+    store = LeaderboardStore(
+        connect(settings.redis_url), Keys.for_network(settings.network, settings.netuid)
+    )
     uvicorn.run(create_app(store), host=settings.host, port=settings.port, log_level="info")
 
 

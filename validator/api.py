@@ -19,7 +19,7 @@ handlers are plain ``def`` so a slow Redis blocks a worker thread, never the eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -81,8 +81,12 @@ CompetitionName = Annotated[str, PathParam(pattern=COMPETITION_PATTERN, descript
 Uid = Annotated[int, PathParam(ge=0, le=65535, description="miner uid")]
 RoundId = Annotated[str, PathParam(pattern=ROUND_ID_PATTERN)]
 
-NOT_FOUND = {404: {"model": ErrorBody, "description": "unknown competition, miner or round"}}
-UNAVAILABLE = {503: {"model": ErrorBody, "description": "Redis unreachable"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "unknown competition, miner or round"}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "Redis unreachable"}
+}
 
 
 def _known(store: LeaderboardStore, competition: str) -> None:
@@ -113,7 +117,8 @@ def create_app(store: LeaderboardStore) -> FastAPI:
 
     @app.get(
         f"/{API_VERSION}/competitions/{{competition}}/leaderboard",
-        response_model=LeaderboardPage, responses=NOT_FOUND,
+        response_model=LeaderboardPage,
+        responses=NOT_FOUND,
     )
     def leaderboard(
         store: Store, competition: CompetitionName, offset: Offset = 0, limit: Limit = DEFAULT_PAGE
@@ -124,7 +129,8 @@ def create_app(store: LeaderboardStore) -> FastAPI:
 
     @app.get(
         f"/{API_VERSION}/competitions/{{competition}}/miners/{{uid}}",
-        response_model=MinerDetail, responses=NOT_FOUND,
+        response_model=MinerDetail,
+        responses=NOT_FOUND,
     )
     def miner(
         store: Store, competition: CompetitionName, uid: Uid, history: History = DEFAULT_HISTORY
@@ -188,7 +194,10 @@ def exposition(store: LeaderboardStore) -> str:
     if values is None:
         return "\n".join(lines) + "\n"
     summaries = {
-        "round_duration_s": ("datacomp_round_duration_seconds", "Round durations (finished - started)."),
+        "round_duration_s": (
+            "datacomp_round_duration_seconds",
+            "Round durations (finished - started).",
+        ),
         "apply_duration_s": ("datacomp_apply_duration_seconds", "Leaderboard apply durations."),
     }
     for base, (metric, help_text) in summaries.items():
@@ -202,6 +211,9 @@ def exposition(store: LeaderboardStore) -> str:
         if name.startswith(tuple(summaries)):
             continue
         metric = f"datacomp_{name}_total"
-        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter",
-                  f"{metric} {values[name]:g}"]
+        lines += [
+            f"# HELP {metric} {help_text}",
+            f"# TYPE {metric} counter",
+            f"{metric} {values[name]:g}",
+        ]
     return "\n".join(lines) + "\n"

@@ -208,8 +208,12 @@ class LeaderboardStore:
         pipe.zadd(k.rounds(), {record.round_id: record.started_at})
         for m in record.miners:
             point = HistoryPoint(
-                round_id=record.round_id, started_at=record.started_at, block=record.block,
-                score=m.score, ema=m.ema, weight=m.weight,
+                round_id=record.round_id,
+                started_at=record.started_at,
+                block=record.block,
+                score=m.score,
+                ema=m.ema,
+                weight=m.weight,
             )
             history = k.lb_history(m.competition, m.uid)
             pipe.zadd(history, {point.model_dump_json(): record.started_at})
@@ -218,12 +222,15 @@ class LeaderboardStore:
             current = newest[k.lb_miner(m.competition, m.uid)]
             if current is None or record.started_at >= current:
                 pipe.zadd(k.lb_scores(m.competition), {str(m.uid): m.ema})
-                pipe.hset(k.lb_miner(m.competition, m.uid), mapping={
-                    "hotkey": m.hotkey,
-                    "round_id": record.round_id,
-                    "started_at": repr(record.started_at),
-                    "last": json.dumps(m.to_dict(), sort_keys=True),
-                })
+                pipe.hset(
+                    k.lb_miner(m.competition, m.uid),
+                    mapping={
+                        "hotkey": m.hotkey,
+                        "round_id": record.round_id,
+                        "started_at": repr(record.started_at),
+                        "last": json.dumps(m.to_dict(), sort_keys=True),
+                    },
+                )
         statuses = [m.status for m in record.miners]
         pipe.hincrby(k.metrics(), "rounds_applied", 1)
         pipe.hincrby(k.metrics(), "miners_scored", statuses.count("scored"))
@@ -250,7 +257,9 @@ class LeaderboardStore:
             for name in names:
                 pipe.zcard(self.keys.lb_scores(name))
             counts = pipe.execute()
-        return [CompetitionSummary(competition=n, miners=c) for n, c in zip(names, counts)]
+        return [
+            CompetitionSummary(competition=n, miners=c) for n, c in zip(names, counts, strict=True)
+        ]
 
     def has_competition(self, competition: str) -> bool:
         """True if the competition has a leaderboard."""
@@ -270,16 +279,23 @@ class LeaderboardStore:
                 pipe.zrange(self.keys.lb_history(competition, uid), -2, -1)
             fetched = pipe.execute()
         rows = []
-        for i, ((_, ema), uid) in enumerate(zip(entries, uids)):
+        for i, ((_, ema), uid) in enumerate(zip(entries, uids, strict=True)):
             detail = {_s(k): _s(v) for k, v in fetched[2 * i].items()}
             points = [HistoryPoint.model_validate_json(p) for p in fetched[2 * i + 1]]
             last = json.loads(detail.get("last") or "{}")
-            rows.append(LeaderboardRow(
-                rank=offset + i + 1, uid=uid, hotkey=detail.get("hotkey") or "", ema=ema,
-                score=last.get("score", 0.0), weight=last.get("weight", 0.0),
-                trend=points[-1].ema - points[-2].ema if len(points) == 2 else 0.0,
-                status=last.get("status", ""), round_id=detail.get("round_id") or "",
-            ))
+            rows.append(
+                LeaderboardRow(
+                    rank=offset + i + 1,
+                    uid=uid,
+                    hotkey=detail.get("hotkey") or "",
+                    ema=ema,
+                    score=last.get("score", 0.0),
+                    weight=last.get("weight", 0.0),
+                    trend=points[-1].ema - points[-2].ema if len(points) == 2 else 0.0,
+                    status=last.get("status", ""),
+                    round_id=detail.get("round_id") or "",
+                )
+            )
         return LeaderboardPage(
             competition=competition, total=total, offset=offset, limit=limit, rows=rows
         )
@@ -296,7 +312,10 @@ class LeaderboardStore:
             return None
         detail = {_s(k): _s(v) for k, v in raw.items()}
         return MinerDetail(
-            competition=competition, uid=uid, hotkey=detail["hotkey"] or "", rank=rank + 1,
+            competition=competition,
+            uid=uid,
+            hotkey=detail["hotkey"] or "",
+            rank=rank + 1,
             ema=float(ema),
             last_round=MinerRoundRecord.from_dict(json.loads(detail["last"] or "{}")),
             history=[HistoryPoint.model_validate_json(p) for p in points],

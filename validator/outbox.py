@@ -63,7 +63,9 @@ class Outbox:
     def pending(self) -> list[Path]:
         """Files waiting to be applied, oldest first."""
         return sorted(
-            p for p in self.directory.iterdir() if p.suffix == _SUFFIX and not p.name.startswith(".")
+            p
+            for p in self.directory.iterdir()
+            if p.suffix == _SUFFIX and not p.name.startswith(".")
         )
 
     def flush(self, store: LeaderboardStore) -> int:
@@ -82,8 +84,12 @@ class Outbox:
             try:
                 store.apply_round(record)
             except UNREACHABLE as exc:
-                log.warning("redis unreachable, %d record(s) kept in %s: %s",
-                            len(self.pending()), self.directory, exc)
+                log.warning(
+                    "redis unreachable, %d record(s) kept in %s: %s",
+                    len(self.pending()),
+                    self.directory,
+                    exc,
+                )
                 return done
             path.unlink()
             done += 1

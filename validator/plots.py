@@ -49,7 +49,9 @@ def plot_train_loss(record: RoundRecord, path: Path) -> Path:
         if m.train_losses:
             steps = range(1, len(m.train_losses) + 1)
             ax.plot(steps, m.train_losses, marker=".", label=f"uid {m.uid} ({m.competition})")
-    ax.set(xlabel="LoRA step", ylabel="training loss", title=f"Training loss, round {record.round_id}")
+    ax.set(
+        xlabel="LoRA step", ylabel="training loss", title=f"Training loss, round {record.round_id}"
+    )
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=8, loc="upper right")
@@ -62,11 +64,9 @@ def plot_train_loss(record: RoundRecord, path: Path) -> Path:
 def plot_eval_metrics(record: RoundRecord, path: Path) -> Path:
     """Per eval metric, a bar for the base model and one per miner's tuned adapter."""
     metrics = sorted(record.base_metrics)
-    fig, axes = plt.subplots(
-        1, max(1, len(metrics)), figsize=(8, 4.5), dpi=DPI, squeeze=False
-    )
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(8, 4.5), dpi=DPI, squeeze=False)
     miners = _top(record)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=False):
         base = record.base_metrics[metric]
         labels, values = ["base"], [base]
         for m in miners:

@@ -55,12 +55,12 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 def table(header: list[str], rows: list[list[str]], left: int) -> str:
     """A plain-text table: the first ``left`` (text) columns left-aligned, numbers right."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
             c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths))
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
@@ -69,19 +69,40 @@ def table(header: list[str], rows: list[list[str]], left: int) -> str:
 def format_round(record: RoundRecord) -> str:
     """One round: a header line and a row per miner (highest score first)."""
     columns = [
-        c for c, names in COLUMNS.items()
+        c
+        for c, names in COLUMNS.items()
         if c != "refusal" or any(component(m, names) is not None for m in record.miners)
     ]
-    header = ["uid", "hotkey", "comp", "status", "samples", "dup", "contam", *columns,
-              "score", "ema", "weight"]
+    header = [
+        "uid",
+        "hotkey",
+        "comp",
+        "status",
+        "samples",
+        "dup",
+        "contam",
+        *columns,
+        "score",
+        "ema",
+        "weight",
+    ]
     rows = []
     for m in sorted(record.miners, key=lambda m: (-m.score, m.uid)):
-        rows.append([
-            str(m.uid), _short(m.hotkey), m.competition, m.status, f"{m.accepted}/{m.offered}",
-            _rate(m.duplicates, m.offered), _rate(m.contaminated, m.offered),
-            *(_num(component(m, COLUMNS[c])) for c in columns),
-            f"{m.score:.4f}", f"{m.ema:.4f}", f"{m.weight:.4f}",
-        ])
+        rows.append(
+            [
+                str(m.uid),
+                _short(m.hotkey),
+                m.competition,
+                m.status,
+                f"{m.accepted}/{m.offered}",
+                _rate(m.duplicates, m.offered),
+                _rate(m.contaminated, m.offered),
+                *(_num(component(m, COLUMNS[c])) for c in columns),
+                f"{m.score:.4f}",
+                f"{m.ema:.4f}",
+                f"{m.weight:.4f}",
+            ]
+        )
     weights = "set" if record.weights_set else f"NOT set ({record.weights_error or 'unknown'})"
     head = (
         f"round {record.round_id}  block {record.block}  "
@@ -100,15 +121,32 @@ def format_miners(records: list[RoundRecord]) -> str:
     rows = []
     for (comp, uid), ms in sorted(by_uid.items(), key=lambda kv: -kv[1][-1].ema):
         offered = sum(m.offered for m in ms)
-        rows.append([
-            str(uid), _short(ms[-1].hotkey), comp, str(len(ms)),
-            f"{sum(m.accepted for m in ms)}/{offered}",
-            _rate(sum(m.duplicates for m in ms), offered),
-            _rate(sum(m.contaminated for m in ms), offered),
-            f"{sum(m.score for m in ms) / len(ms):.4f}", f"{ms[-1].ema:.4f}", f"{ms[-1].weight:.4f}",
-        ])
-    header = ["uid", "hotkey", "comp", "rounds", "samples", "dup", "contam", "mean score",
-              "ema", "weight"]
+        rows.append(
+            [
+                str(uid),
+                _short(ms[-1].hotkey),
+                comp,
+                str(len(ms)),
+                f"{sum(m.accepted for m in ms)}/{offered}",
+                _rate(sum(m.duplicates for m in ms), offered),
+                _rate(sum(m.contaminated for m in ms), offered),
+                f"{sum(m.score for m in ms) / len(ms):.4f}",
+                f"{ms[-1].ema:.4f}",
+                f"{ms[-1].weight:.4f}",
+            ]
+        )
+    header = [
+        "uid",
+        "hotkey",
+        "comp",
+        "rounds",
+        "samples",
+        "dup",
+        "contam",
+        "mean score",
+        "ema",
+        "weight",
+    ]
     return table(header, rows, left=3)
 
 

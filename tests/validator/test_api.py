@@ -43,11 +43,16 @@ def test_leaderboard_is_sorted_and_paginated(api: httpx.Client, seeded: Leaderbo
     assert [r["rank"] for r in page["rows"]] == [1, 2, 3, 4, 5]
     assert [r["uid"] for r in page["rows"]] == [11, 10, 9, 8, 7]
     assert page == seeded.leaderboard("cot_sft", 0, 5).model_dump()
-    rows = [api.get("/v1/competitions/cot_sft/leaderboard", params={"offset": o, "limit": 5}).json()["rows"]
-            for o in (0, 5, 10)]
+    rows = [
+        api.get("/v1/competitions/cot_sft/leaderboard", params={"offset": o, "limit": 5}).json()[
+            "rows"
+        ]
+        for o in (0, 5, 10)
+    ]
     assert [r["uid"] for page_rows in rows for r in page_rows] == sorted(UIDS, reverse=True)
     assert api.get("/v1/competitions").json() == [
-        {"competition": "cot_sft", "miners": len(UIDS)}, {"competition": "preference", "miners": 2}
+        {"competition": "cot_sft", "miners": len(UIDS)},
+        {"competition": "preference", "miners": 2},
     ]
 
 
@@ -55,10 +60,17 @@ def test_miner_detail_and_history(api: httpx.Client) -> None:
     res = api.get("/v1/competitions/cot_sft/miners/3")
     assert res.status_code == 200
     detail = res.json()
-    assert detail["uid"] == 3 and detail["hotkey"] == "5Hotkey0003" and detail["rank"] == len(UIDS) - 3
+    assert (
+        detail["uid"] == 3 and detail["hotkey"] == "5Hotkey0003" and detail["rank"] == len(UIDS) - 3
+    )
     assert [p["round_id"] for p in detail["history"]] == [f"r{n:05d}" for n in range(1, ROUNDS + 1)]
     last = detail["last_round"]
-    assert (last["offered"], last["accepted"], last["duplicates"], last["contaminated"]) == (64, 57, 0, 1)
+    assert (last["offered"], last["accepted"], last["duplicates"], last["contaminated"]) == (
+        64,
+        57,
+        0,
+        1,
+    )
     assert last["components"]["loss_delta"] == pytest.approx(0.15)
     assert (last["ci_low"], last["ci_high"]) == (0.01, 0.09)
     short = api.get("/v1/competitions/cot_sft/miners/3", params={"history": 1}).json()
@@ -74,18 +86,21 @@ def test_rounds_newest_first_and_one_round(api: httpx.Client) -> None:
     assert res.json() == make_round(2, UIDS).to_dict()
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/competitions/cot_sft/leaderboard?limit=0",
-    "/v1/competitions/cot_sft/leaderboard?limit=201",
-    "/v1/competitions/cot_sft/leaderboard?offset=-1",
-    "/v1/competitions/cot_sft/leaderboard?limit=ten",
-    "/v1/competitions/Bad%20Name!/leaderboard",
-    "/v1/competitions/cot_sft/miners/-1",
-    "/v1/competitions/cot_sft/miners/abc",
-    "/v1/competitions/cot_sft/miners/3?history=0",
-    "/v1/rounds?limit=1000",
-    "/v1/rounds/bad%20id",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/competitions/cot_sft/leaderboard?limit=0",
+        "/v1/competitions/cot_sft/leaderboard?limit=201",
+        "/v1/competitions/cot_sft/leaderboard?offset=-1",
+        "/v1/competitions/cot_sft/leaderboard?limit=ten",
+        "/v1/competitions/Bad%20Name!/leaderboard",
+        "/v1/competitions/cot_sft/miners/-1",
+        "/v1/competitions/cot_sft/miners/abc",
+        "/v1/competitions/cot_sft/miners/3?history=0",
+        "/v1/rounds?limit=1000",
+        "/v1/rounds/bad%20id",
+    ],
+)
 def test_bad_parameters_are_422_with_reasons(api: httpx.Client, path: str) -> None:
     res = api.get(path)
     assert res.status_code == 422, res.text
@@ -93,13 +108,16 @@ def test_bad_parameters_are_422_with_reasons(api: httpx.Client, path: str) -> No
     assert reasons and all("loc" in r and "msg" in r for r in reasons)
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/competitions/nope/leaderboard",
-    "/v1/competitions/nope/miners/1",
-    "/v1/competitions/cot_sft/miners/999",
-    "/v1/competitions/cot_sft/miners/40",  # scored, but in another competition
-    "/v1/rounds/r99999",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/competitions/nope/leaderboard",
+        "/v1/competitions/nope/miners/1",
+        "/v1/competitions/cot_sft/miners/999",
+        "/v1/competitions/cot_sft/miners/40",  # scored, but in another competition
+        "/v1/rounds/r99999",
+    ],
+)
 def test_unknowns_are_404(api: httpx.Client, path: str) -> None:
     res = api.get(path)
     assert res.status_code == 404
@@ -109,7 +127,9 @@ def test_unknowns_are_404(api: httpx.Client, path: str) -> None:
 def test_health_metrics_and_openapi(api: httpx.Client) -> None:
     assert api.get("/healthz").json() == {"status": "ok", "redis": True}
     res = api.get("/metrics")
-    assert res.status_code == 200 and res.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert res.status_code == 200 and res.headers["content-type"].startswith(
+        "text/plain; version=0.0.4"
+    )
     samples = dict(
         line.rsplit(" ", 1) for line in res.text.splitlines() if line and not line.startswith("#")
     )
@@ -117,16 +137,24 @@ def test_health_metrics_and_openapi(api: httpx.Client) -> None:
     assert samples["datacomp_rounds_applied_total"] == str(ROUNDS + 1)
     assert samples["datacomp_miners_scored_total"] == str(ROUNDS * len(UIDS) + 2)
     assert samples["datacomp_round_duration_seconds_count"] == str(ROUNDS + 1)
-    assert float(samples["datacomp_round_duration_seconds_sum"]) == pytest.approx(42.5 * (ROUNDS + 1))
+    assert float(samples["datacomp_round_duration_seconds_sum"]) == pytest.approx(
+        42.5 * (ROUNDS + 1)
+    )
     assert "# TYPE datacomp_apply_errors_total counter" in res.text
     spec = api.get("/openapi.json").json()
     assert set(spec["paths"]) == {
-        "/v1/competitions", "/v1/competitions/{competition}/leaderboard",
-        "/v1/competitions/{competition}/miners/{uid}", "/v1/rounds", "/v1/rounds/{round_id}",
-        "/healthz", "/metrics",
+        "/v1/competitions",
+        "/v1/competitions/{competition}/leaderboard",
+        "/v1/competitions/{competition}/miners/{uid}",
+        "/v1/rounds",
+        "/v1/rounds/{round_id}",
+        "/healthz",
+        "/metrics",
     }
     board = spec["paths"]["/v1/competitions/{competition}/leaderboard"]["get"]
-    assert board["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/LeaderboardPage")
+    assert board["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/LeaderboardPage"
+    )
     assert {"404", "422", "503"} <= set(board["responses"])
     limit = next(p for p in board["parameters"] if p["name"] == "limit")
     assert limit["schema"]["minimum"] == 1 and limit["schema"]["maximum"] == 200
@@ -135,14 +163,21 @@ def test_health_metrics_and_openapi(api: httpx.Client) -> None:
 
 
 DOWN_PATHS = [
-    "/v1/competitions", "/v1/competitions/cot_sft/leaderboard", "/v1/competitions/cot_sft/miners/1",
-    "/v1/rounds", "/v1/rounds/r00001", "/healthz",
+    "/v1/competitions",
+    "/v1/competitions/cot_sft/leaderboard",
+    "/v1/competitions/cot_sft/miners/1",
+    "/v1/rounds",
+    "/v1/rounds/r00001",
+    "/healthz",
 ]
 
 
 def test_redis_unreachable_is_503_fast(keys: Keys) -> None:
     store = LeaderboardStore(connect(f"redis://127.0.0.1:{free_port()}/0"), keys)  # nothing listens
-    with serve_in_thread(create_app(store)) as address, httpx.Client(base_url=f"http://{address}") as api:
+    with (
+        serve_in_thread(create_app(store)) as address,
+        httpx.Client(base_url=f"http://{address}") as api,
+    ):
         for path in DOWN_PATHS:
             t0 = time.monotonic()
             res = api.get(path, timeout=10)

@@ -82,7 +82,8 @@ def test_concurrent_writers_lose_no_update(redis_client: redis.Redis, keys: Keys
             assert store.apply_round(record)
 
     threads = [
-        threading.Thread(target=worker, args=(s, records[i :: len(stores)])) for i, s in enumerate(stores)
+        threading.Thread(target=worker, args=(s, records[i :: len(stores)]))
+        for i, s in enumerate(stores)
     ]
     for t in threads:
         t.start()
@@ -98,8 +99,12 @@ def test_concurrent_writers_lose_no_update(redis_client: redis.Redis, keys: Keys
         detail = reader.miner("cot_sft", m.uid)
         assert detail is not None
         assert len(detail.history) == len(records)  # every round's point is there
-        assert [p.round_id for p in detail.history] == [r.round_id for r in records]  # in time order
-        assert detail.ema == pytest.approx(m.ema)  # the newest round wins, whatever the arrival order
+        assert [p.round_id for p in detail.history] == [
+            r.round_id for r in records
+        ]  # in time order
+        assert detail.ema == pytest.approx(
+            m.ema
+        )  # the newest round wins, whatever the arrival order
         assert detail.last_round.score == pytest.approx(m.score)
 
 
@@ -123,7 +128,9 @@ def test_watch_conflict_is_retried(redis_client: redis.Redis, keys: Keys) -> Non
     assert store.metrics()["rounds_applied"] == 2
 
 
-def test_late_round_adds_history_but_does_not_overwrite(redis_client: redis.Redis, keys: Keys) -> None:
+def test_late_round_adds_history_but_does_not_overwrite(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
     store = LeaderboardStore(redis_client, keys)
     r1, r2 = make_round(1, [3]), make_round(2, [3])
     store.apply_round(r2)
@@ -172,7 +179,10 @@ def test_competitions_rounds_and_unknowns(redis_client: redis.Redis, keys: Keys)
     for n in range(1, 6):
         store.apply_round(make_round(n, [0, 1]))
     store.apply_round(make_round(6, [7], competition="preference"))
-    assert [(c.competition, c.miners) for c in store.competitions()] == [("cot_sft", 2), ("preference", 1)]
+    assert [(c.competition, c.miners) for c in store.competitions()] == [
+        ("cot_sft", 2),
+        ("preference", 1),
+    ]
     assert store.has_competition("preference") and not store.has_competition("nope")
     page = store.rounds(1, 2)
     assert page.total == 6 and [r.round_id for r in page.rounds] == ["r00005", "r00004"]

@@ -67,7 +67,9 @@ def test_flush_applies_in_submission_order_and_survives_restart(
     assert applied == ["r00005", "r00003", "r00004"]
 
 
-def test_unreadable_record_is_set_aside(redis_client: redis.Redis, keys: Keys, tmp_path: Path) -> None:
+def test_unreadable_record_is_set_aside(
+    redis_client: redis.Redis, keys: Keys, tmp_path: Path
+) -> None:
     store = LeaderboardStore(redis_client, keys)
     outbox = Outbox(tmp_path)
     outbox.put(make_round(1, [0]))

@@ -48,7 +48,9 @@ def test_cli_module_and_plots(tmp_path: Path) -> None:
     write_run(tmp_path, rounds=1)
     proc = subprocess.run(
         [sys.executable, "-m", "validator.summarize", str(tmp_path), "--plots"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     round_dir = tmp_path / "round-00001"

@@ -22,9 +22,16 @@ from validator.leaderboard import LeaderboardStore
 # A cold chromium start plus the page's few fetches takes 1-3 s on 2 cores.
 BROWSER_TIMEOUT_S = 60
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--virtual-time-budget=5000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--virtual-time-budget=5000",
 ]
 
 
@@ -40,7 +47,9 @@ def run_browser(args: list[str], tmp: Path) -> str:
     profile.mkdir(exist_ok=True)
     proc = subprocess.run(
         [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_TIMEOUT_S,
         env={**os.environ, "HOME": str(tmp)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -64,7 +73,9 @@ class TableRows(HTMLParser):
         if tag == "tbody":
             self.in_body = True
         elif tag == "tr" and self.in_body:
-            self.rows.append({"data-uid": a.get("data-uid") or "", "data-rank": a.get("data-rank") or ""})
+            self.rows.append(
+                {"data-uid": a.get("data-uid") or "", "data-rank": a.get("data-rank") or ""}
+            )
         elif tag == "td" and self.in_body:
             self.cell = (a.get("class") or "").split()[0]
             self.rows[-1][self.cell] = ""
@@ -100,7 +111,7 @@ def test_page_renders_the_leaderboard(address: str, tmp_path: Path) -> None:
     assert parser.ready, dom[-3000:]
     assert "error:" not in dom
     assert len(parser.rows) == expected["total"] == len(expected["rows"]) == 8
-    for got, want in zip(parser.rows, expected["rows"]):
+    for got, want in zip(parser.rows, expected["rows"], strict=True):
         assert got["data-uid"] == got["uid"] == str(want["uid"])
         assert got["rank"] == str(want["rank"])
         assert got["hotkey"] == want["hotkey"]
