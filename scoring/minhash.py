@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -122,18 +123,27 @@ class MinHasher:
         self._tokens: dict[bytes, int] = {_PAD: 0}  # the pad word of a short text hashes to 0
 
     def _hash_words(self, flat: list[bytes]) -> npt.NDArray[np.uint64]:
-        """Keyed 64-bit blake2b of each word; a plain-dict cache keeps the lookup in C."""
+        """Keyed 64-bit blake2b of each word; a plain-dict cache keeps the lookup in C.
+
+        One C-level pass with 0 for a cache miss, then the (few) zero slots are filled. A
+        word whose true hash is 0 (or the pad) is merely looked up again: same result.
+        """
         cache = self._tokens
-        missing = set(flat).difference(cache)
-        if len(cache) + len(missing) > _MAX_CACHED_TOKENS:
-            cache.clear()
-            cache[_PAD] = 0
-            missing = set(flat).difference(cache)
-        key = self._key
-        for token in missing:
-            digest = hashlib.blake2b(token, digest_size=8, key=key).digest()
-            cache[token] = int.from_bytes(digest, "little")
-        return np.fromiter(map(cache.__getitem__, flat), dtype=_U64, count=len(flat))
+        hashes = np.fromiter(map(cache.get, flat, repeat(0)), dtype=_U64, count=len(flat))
+        todo = np.flatnonzero(hashes == 0)
+        if todo.size:
+            if len(cache) + todo.size > _MAX_CACHED_TOKENS:
+                cache.clear()
+                cache[_PAD] = 0
+            key = self._key
+            for position in todo.tolist():
+                token = flat[position]
+                value = cache.get(token)
+                if value is None:
+                    digest = hashlib.blake2b(token, digest_size=8, key=key).digest()
+                    value = cache[token] = int.from_bytes(digest, "little")
+                hashes[position] = value
+        return hashes
 
     def _words(self, text: str) -> list[bytes]:
         """``text.words`` as UTF-8 bytes, with a byte-table fast path for ASCII text."""
