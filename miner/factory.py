@@ -29,6 +29,12 @@ def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
         if settings.data is None:
             raise ValueError("--data is required with --source file")
         return FileSource(settings.data, settings.competition, seed=seed)
+    if settings.source == "leak":
+        from localnet.leak import LeakedEvalSource  # an attack simulation, not a miner feature
+
+        if settings.leak_secret is None:
+            raise ValueError("--leak-secret is required with --source leak")
+        return LeakedEvalSource(settings.leak_secret.get_secret_value(), settings.leak_eval_items)
     if settings.source == "teacher":
         return TeacherSource(settings.teacher_url, settings.teacher_model, settings.teacher_api_key, seed)
     return GeneratorSource(seed, settings.generator_quality)

@@ -6,8 +6,7 @@ test run) can share one server without seeing each other's data.
 | key | type | written by | holds |
 |---|---|---|---|
 | ``{prefix}:nonce:{hotkey}:{nonce}`` | string, EX | miner | a btauth/1 nonce seen (replay guard) |
-| ``{prefix}:dedup:params`` | string | validator | MinHash parameter fingerprint of the history index |
-| ``{prefix}:dedup:band:{band}:{hash}`` | string | validator | first owner (``uid:hotkey:round``) of an LSH bucket |
+| ``{prefix}:dedup:history`` | hash | validator | MinHash history: ``params`` fingerprint + ``sig:{hotkey}/{round}/{i}`` rows |
 | ``{prefix}:lb:{competition}:scores`` | zset | validator | uid -> current EMA score |
 | ``{prefix}:lb:{competition}:miner:{uid}`` | hash | validator | hotkey, last round breakdown (JSON) |
 | ``{prefix}:lb:{competition}:history:{uid}`` | zset | validator | JSON points (round, block, score, ema) by round start time, capped (``validator.leaderboard.HISTORY_LEN``) |
@@ -38,13 +37,9 @@ class Keys:
         """A seen btauth/1 nonce."""
         return f"{self.prefix}:nonce:{hotkey}:{nonce_ns}"
 
-    def dedup_params(self) -> str:
-        """The MinHash parameter fingerprint stored with the history index."""
-        return f"{self.prefix}:dedup:params"
-
-    def dedup_band(self, band: int, bucket: str) -> str:
-        """First owner of one LSH bucket."""
-        return f"{self.prefix}:dedup:band:{band}:{bucket}"
+    def dedup_history(self) -> str:
+        """The cross-round dedup history (signature rows + parameter fingerprint)."""
+        return f"{self.prefix}:dedup:history"
 
     def lb_scores(self, competition: str) -> str:
         """Sorted set of current scores."""

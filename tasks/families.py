@@ -14,10 +14,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Word pool for sorting tasks: short, distinct, lowercase ASCII so byte tokens stay few.
+# Word pool for sorting tasks: short, distinct, lowercase ASCII so byte tokens stay few. 78
+# words taken 4-6 at a time give ~10^9 lists: two independent draws (a miner's data and a
+# validator's eval item) practically never coincide, so the contamination gate only fires on
+# real copies. The same reasoning sets every numeric range below.
 _WORDS = (
     "apple bird cloud dog eagle fern grape house iris jam kite lemon moon nut olive pear "
-    "quill rose sun tree umbra vine wolf yarn zinc"
+    "quill rose sun tree umbra vine wolf yarn zinc acorn bell cedar drum ember flint glove "
+    "harp ink jade kelp lamp mint nest oak pearl quartz reed salt thorn urn vase wheat yew "
+    "anchor brook coral dune elm frost gull hazel ivy juniper knot lark maple nectar orchid "
+    "plum quince raven sage tulip violet willow yucca zephyr basil cobalt dove"
 ).split()
 
 # Names and objects for arithmetic word problems.
@@ -42,26 +48,29 @@ def _normalise_answer(text: str) -> str:
 def _addition(rng: random.Random) -> TaskItem:
     name = rng.choice(_NAMES)
     item = rng.choice(_ITEMS)
-    a, b = rng.randint(10, 99), rng.randint(10, 99)
-    tens = (a // 10 + b // 10) * 10
-    ones = a % 10 + b % 10
+    a, b = rng.randint(100, 999), rng.randint(100, 999)  # 810k pairs
+    hundreds = (a // 100 + b // 100) * 100
+    rest = a % 100 + b % 100
     prompt = f"{name} has {a} {item} and gets {b} more. How many {item} now?"
-    cot = f"{a}+{b}: tens {a // 10 * 10}+{b // 10 * 10}={tens}, ones {a % 10}+{b % 10}={ones}, {tens}+{ones}={a + b}."
+    cot = (
+        f"{a}+{b}: hundreds {a // 100 * 100}+{b // 100 * 100}={hundreds}, "
+        f"rest {a % 100}+{b % 100}={rest}, {hundreds}+{rest}={a + b}."
+    )
     return TaskItem("addition", prompt, cot, str(a + b))
 
 
 def _subtraction(rng: random.Random) -> TaskItem:
     name = rng.choice(_NAMES)
     item = rng.choice(_ITEMS)
-    a = rng.randint(40, 99)
-    b = rng.randint(10, a - 10)
+    a = rng.randint(300, 999)  # with b below: ~290k pairs
+    b = rng.randint(100, a - 100)
     prompt = f"{name} had {a} {item} and gave away {b}. How many are left?"
     cot = f"{a}-{b}: {a}-{b // 10 * 10}={a - b // 10 * 10}, then -{b % 10} gives {a - b}."
     return TaskItem("subtraction", prompt, cot, str(a - b))
 
 
 def _word_sort(rng: random.Random) -> TaskItem:
-    words = rng.sample(_WORDS, rng.randint(3, 5))
+    words = rng.sample(_WORDS, rng.randint(4, 6))
     ordered = sorted(words)
     prompt = "Sort alphabetically: " + " ".join(words)
     cot = "First letters: " + ", ".join(f"{w}={w[0]}" for w in words) + ". In order: " + " ".join(ordered) + "."
@@ -69,7 +78,7 @@ def _word_sort(rng: random.Random) -> TaskItem:
 
 
 def _list_max(rng: random.Random) -> TaskItem:
-    values = [rng.randint(1, 99) for _ in range(rng.randint(4, 6))]
+    values = [rng.randint(10, 999) for _ in range(rng.randint(5, 7))]  # ~10^15 lists
     best = values[0]
     steps = [str(best)]
     for v in values[1:]:
@@ -81,7 +90,7 @@ def _list_max(rng: random.Random) -> TaskItem:
 
 
 def _list_reverse(rng: random.Random) -> TaskItem:
-    values = [rng.randint(1, 9) for _ in range(rng.randint(4, 6))]
+    values = [rng.randint(10, 99) for _ in range(rng.randint(5, 7))]  # ~10^10 lists
     prompt = "Reverse the list: " + " ".join(map(str, values))
     rev = list(reversed(values))
     cot = "Read from the end: " + ", ".join(map(str, rev)) + "."

@@ -1,0 +1,40 @@
+"""The demo miners of the local network: data of different quality, and two attackers.
+
+| name | serves | expected outcome |
+|---|---|---|
+| honest | correct worked solutions from the generator | top of the leaderboard |
+| sloppy | the same families with wrong answers | below honest |
+| copycat | a byte-for-byte copy of honest's data | ~0: the earliest holder keeps the credit |
+| contaminator | the round's own eval items (it knows the secret) | 0: caught by the contamination gate |
+
+The copycat uses honest's generator seed, so it serves exactly what honest serves; it is
+registered after honest, which makes honest the earlier holder (see scoring/dedup.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MinerRole:
+    """One demo miner: its wallet hotkey name and the miner flags that make its data."""
+
+    name: str
+    source_args: tuple[str, ...]
+
+
+def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
+    """The demo miners, in registration order (earlier = earlier holder)."""
+    return [
+        MinerRole("honest", ("--source", "generator", "--generator-seed", "honest")),
+        MinerRole(
+            "sloppy",
+            ("--source", "generator", "--generator-seed", "sloppy", "--generator-quality", "wrong"),
+        ),
+        MinerRole("copycat", ("--source", "generator", "--generator-seed", "honest")),
+        MinerRole(
+            "contaminator",
+            ("--source", "leak", "--leak-secret", validator_secret, "--leak-eval-items", str(eval_items)),
+        ),
+    ]

@@ -1,0 +1,94 @@
+"""Child processes of a local network: start with a log file, wait until healthy, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+# Miner start = interpreter + torch-free imports + wallet + chain registration: a few seconds
+# on 2 cores; a minute means it is stuck (the log says why).
+HEALTH_TIMEOUT_S = 60.0
+
+# Children get SIGTERM first; uvicorn drains in well under this.
+STOP_GRACE_S = 10.0
+
+
+@dataclass
+class Child:
+    """One running child process and its log."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    health_url: str | None = None
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of its log (for error messages)."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Supervisor:
+    """Starts children and stops all of them, whatever happens in between."""
+
+    log_dir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], env: dict[str, str], health_url: str | None = None) -> Child:
+        """Start ``python args...`` with its output in ``log_dir/name.log``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        handle = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=os.environ | env,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches us, not every child
+        )
+        handle.close()
+        child = Child(name, process, log_path, health_url)
+        self.children.append(child)
+        return child
+
+    def wait_healthy(self, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
+        """Block until every child with a health URL answers 200; raise with its log if not."""
+        deadline = time.monotonic() + timeout_s
+        for child in self.children:
+            if child.health_url is None:
+                continue
+            while True:
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} exited ({child.process.returncode}):\n{child.tail()}")
+                try:
+                    if httpx.get(child.health_url, timeout=1.0).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{child.name} not healthy after {timeout_s:g}s:\n{child.tail()}")
+                time.sleep(0.2)
+
+    def stop_all(self) -> None:
+        """SIGTERM every child, then SIGKILL what is left after the grace period."""
+        for child in self.children:
+            if child.process.poll() is None:
+                os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in self.children:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        self.children.clear()

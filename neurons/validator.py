@@ -1,0 +1,37 @@
+"""Run a validator: pull miners' data, screen it, train a LoRA per miner, score, set weights.
+
+    python neurons/validator.py --wallet.name V --wallet.hotkey H --subtensor.network finney \
+        --netuid N --model Qwen/Qwen2.5-0.5B --device cuda --serve-api
+
+Defaults run on CPU against the embedded local chain with the embedded tiny model.
+Wiring only: see validator/service.py and validator/round.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from protocol.cli import parse_settings
+from validator.config import ValidatorSettings
+from validator.service import build, run_rounds, serve_api_in_background
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = parse_settings(ValidatorSettings, argv, "Datacomp subnet validator")
+    ctx, store = build(settings)
+    if settings.serve_api:
+        serve_api_in_background(store, settings.api_host, settings.api_port)
+        print(f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/", flush=True)
+    run_rounds(ctx, settings.rounds, settings.round_interval_s)
+
+
+if __name__ == "__main__":
+    main()

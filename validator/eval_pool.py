@@ -1,0 +1,82 @@
+"""The eval pool the contamination gate checks against, and where each round's eval set comes from.
+
+The pool holds: this round's private eval set (train-on-test is a copy of it, served by a
+miner who learned the secret or the items), the sets published after recent rounds (they are
+public once written out, so anyone can serve them back), and canaries — items with a unique
+marker derived from the secret, published beside every eval set and never scored, whose only
+purpose is to be recognised if a miner serves them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import deque
+from dataclasses import asdict
+
+from scoring.contamination import EvalItem, EvalPoolIndex
+from scoring.text import join_fields
+from tasks.families import TaskItem, generate
+from validator.eval_set import EvalSet, draw_eval_set
+
+# Published sets stay in the pool this many rounds: longer than a copier needs to fetch a
+# published set and serve it back; the index cost grows linearly with it.
+RECENT_ROUNDS = 32
+
+# Canaries per round: a handful suffices (one hit is proof) and costs nothing to check.
+CANARIES_PER_ROUND = 4
+
+
+def _canaries(secret: str, round_id: str) -> list[TaskItem]:
+    digest = hashlib.sha256(f"canary|{secret}|{round_id}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    out = []
+    for i in range(CANARIES_PER_ROUND):
+        task = generate(rng)
+        tag = hashlib.sha256(digest + bytes([i])).hexdigest()[:16]
+        out.append(TaskItem(task.family, f"{task.prompt} [ref {tag}]", task.chain_of_thought, task.final_answer))
+    return out
+
+
+def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
+    return EvalItem(item_id, item.prompt, join_fields(item.prompt, item.chain_of_thought, item.final_answer))
+
+
+class EvalPool:
+    """Draws round eval sets and keeps what the contamination gate must know."""
+
+    def __init__(self, secret: str, recent_rounds: int = RECENT_ROUNDS):
+        self._secret = secret
+        self._recent: deque[tuple[EvalSet, list[TaskItem]]] = deque(maxlen=recent_rounds)
+        self._current: tuple[EvalSet, list[TaskItem]] | None = None
+
+    def draw(self, round_id: str, count: int) -> EvalSet:
+        """This round's eval set; the previous round's set joins the published ones."""
+        if self._current is not None:
+            self._recent.append(self._current)
+        eval_set = draw_eval_set(self._secret, round_id, count)
+        self._current = (eval_set, _canaries(self._secret, round_id))
+        return eval_set
+
+    def index(self) -> EvalPoolIndex:
+        """The gate's index over the current set, its canaries and recent published sets."""
+        items: list[EvalItem] = []
+        rounds = [*self._recent, *([self._current] if self._current else [])]
+        for eval_set, canaries in rounds:
+            items += [_as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)]
+            items += [_as_eval_item(f"{eval_set.round_id}/canary{i}", it) for i, it in enumerate(canaries)]
+        return EvalPoolIndex(items)
+
+    def published(self) -> dict[str, object]:
+        """What is written out once the round is over: the set, its hash, and the canaries."""
+        if self._current is None:
+            return {}
+        eval_set, canaries = self._current
+        return {
+            "round_id": eval_set.round_id,
+            "seed": eval_set.seed,
+            "version": eval_set.version,
+            "sha256": eval_set.sha256(),
+            "items": [asdict(it) for it in eval_set.items],
+            "canaries": [asdict(it) for it in canaries],
+        }

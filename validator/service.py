@@ -1,0 +1,99 @@
+"""Builds a validator from its settings and runs its rounds; the entry point only calls this.
+
+Round ids are ``<hotkey prefix>-b<block>``: unique per validator, ordered, and they name the
+block the round started at, so a published eval set can be matched to its chain state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import uvicorn
+
+from protocol.chain import open_chain
+from protocol.keys import Keys
+from protocol.redis_conn import connect
+from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
+from validator.api import create_app
+from validator.config import ValidatorSettings
+from validator.eval_pool import EvalPool
+from validator.eval_set import general_texts
+from validator.leaderboard import LeaderboardStore
+from validator.model.base import load_base
+from validator.model.recipe import DEFAULT_RECIPE
+from validator.outbox import Outbox
+from validator.records import RoundRecord
+from validator.round import RoundContext, run_round
+from validator.screening import DedupHistory
+from validator.state import ValidatorState
+from validator.summarize import format_round
+
+log = logging.getLogger("datacomp.validator")
+
+
+def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
+    """Wallet, chain registration, Redis, model and state: everything a round needs."""
+    wallet_path = settings.wallet_path.expanduser()
+    if settings.create_wallet:
+        keypair = ensure_wallet(settings.wallet_name, settings.wallet_hotkey, wallet_path)
+    else:
+        keypair = load_hotkey(settings.wallet_name, settings.wallet_hotkey, wallet_path)
+    chain = open_chain(settings.network, settings.netuid, settings.chain_path)
+    chain.register(keypair, coldkey_ss58(settings.wallet_name, wallet_path))
+    redis_client = connect(settings.redis_url, settings.run_dir / "validator-redis.rdb")
+    keys = Keys.for_network(settings.network, settings.netuid)
+    store = LeaderboardStore(redis_client, keys)
+    model, tokenizer = load_base(settings.model, settings.device, cache_dir=settings.model_cache.expanduser())
+    ctx = RoundContext(
+        keypair=keypair,
+        chain=chain,
+        model=model,
+        tokenizer=tokenizer,
+        recipe=DEFAULT_RECIPE,
+        pool=EvalPool(settings.secret.get_secret_value()),
+        history=DedupHistory(redis_client, keys),
+        outbox=Outbox(settings.outbox_dir),
+        store=store,
+        state=ValidatorState.load(settings.state_path),
+        state_path=settings.state_path,
+        run_root=settings.run_dir,
+        samples_per_miner=settings.samples_per_miner,
+        eval_items=settings.eval_items,
+        pull_deadline_s=settings.pull_deadline_s,
+        general_texts=general_texts(),
+        progress=settings.progress,
+    )
+    return ctx, store
+
+
+def serve_api_in_background(store: LeaderboardStore, host: str, port: int) -> uvicorn.Server:
+    """The leaderboard API and web page on a daemon thread (``--serve-api``)."""
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="api", daemon=True).start()
+    return server
+
+
+def round_id_for(ctx: RoundContext) -> str:
+    """``<hotkey[:8]>-b<block>``, made unique if two rounds start in one block."""
+    base = f"{ctx.keypair.ss58_address[:8]}-b{ctx.chain.block()}"
+    candidate, n = base, 1
+    while (ctx.run_root / candidate).exists():
+        candidate, n = f"{base}.{n}", n + 1
+    return candidate
+
+
+def run_rounds(ctx: RoundContext, rounds: int, interval_s: float) -> list[RoundRecord]:
+    """Run ``rounds`` rounds (0 = forever), at most one per ``interval_s``; print each table."""
+    done: list[RoundRecord] = []
+    while rounds == 0 or len(done) < rounds:
+        started = time.monotonic()
+        ctx.outbox.flush(ctx.store)  # anything left from a Redis outage goes first
+        record = run_round(ctx, round_id_for(ctx))
+        print(format_round(record), flush=True)
+        done.append(record)
+        if rounds and len(done) >= rounds:
+            break
+        time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+    return done
