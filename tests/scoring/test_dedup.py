@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from scoring_synth import paragraph, perturb, problem_key, task_text
+from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
 
 from scoring.dedup import (
     DUPLICATE_OF_HISTORY,

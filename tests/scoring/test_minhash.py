@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_synth import paragraph, perturb
+from tests.scoring.scoring_synth import paragraph, perturb
 
 from scoring.lsh import band_keys, candidate_pairs
 from scoring.minhash import (

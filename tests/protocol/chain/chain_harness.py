@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bittensor.sp_core import Keypair
-from standin_substrate import StandInSubstrate
+from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 from protocol.chain import Chain, LocalChain, LocalParams, SdkChain
 

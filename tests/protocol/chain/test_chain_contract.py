@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bittensor.sp_core import Keypair
-from chain_harness import Harness, MakeChain
+from tests.protocol.chain.chain_harness import Harness, MakeChain
 
 from protocol.chain import (
     ChainError,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from bittensor.sp_core import Keypair
-from chain_harness import ManualClock
+from tests.protocol.chain.chain_harness import ManualClock
 
 from protocol.chain import ChainError, LocalChain, LocalParams, open_chain
 from protocol.chain.sdk import SdkChain

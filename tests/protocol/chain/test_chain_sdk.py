@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from bittensor.sp_core import Keypair
-from standin_substrate import StandInSubstrate
+from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 from protocol.chain import ChainError, RateLimitedError, SdkChain
 
