@@ -1,4 +1,4 @@
-"""The CoT SFT score rule, version ``cot-v1``: what one miner's data did to the model.
+"""The CoT SFT score rule, version ``cot-v2``: what one miner's data did to the model.
 
 Inputs are paired per eval item (base model vs the same base with the miner's LoRA):
 completion loss, answer-token loss, answer correctness (0/1), ROUGE-L F1 of the generated
@@ -16,10 +16,14 @@ Otherwise, per eval item ``i`` (positive is better):
         + W_ACCURACY * (tuned_correct - base_correct) + W_ROUGE * (tuned_rouge - base_rouge)
 
     improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
-    score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER
+    score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER * volume
 
 ``accepted / offered`` is the share of what the miner served that survived validation, dedup
-and the gate; invalid and duplicate samples lower it. A seeded paired bootstrap interval of
+and the gate; invalid and duplicate samples lower it. ``volume = min(1, accepted /
+requested)`` is the share of the validator's request the miner filled with accepted data:
+the recipe's fixed steps make a small dataset teach almost as much as a full one, so without
+it one dataset split across ten hotkeys would earn ten times. With it, the ten earn together
+about what the whole dataset earns on one hotkey. A seeded paired bootstrap interval of
 mean(d) is reported beside the score (not used in it), so a reader sees the noise.
 """
 
@@ -36,7 +40,7 @@ import numpy.typing as npt
 from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
-SCORING_VERSION = "cot-v1"
+SCORING_VERSION = "cot-v2"  # v2: the volume factor
 
 # Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
 # [0, 1] per item. At 1.0, a 0.3-nat loss drop (what the design's pretrained base gains from
@@ -87,6 +91,7 @@ class SampleCounts:
     duplicates: int = 0
     contaminated: int = 0
     accepted: int = 0
+    requested: int = 0  # samples the validator asked for; 0 = no volume factor (unit tests)
 
 
 @dataclass
@@ -158,7 +163,8 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     general_increase = evals.tuned_general_loss - evals.base_general_loss
     harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
     share = min(1.0, counts.accepted / counts.offered)
-    factor = share**JUNK_POWER
+    volume = min(1.0, counts.accepted / counts.requested) if counts.requested > 0 else 1.0
+    factor = share**JUNK_POWER * volume
     improvement = float(per_item.mean()) - harm
     components = {
         "loss_delta": float(loss.mean()),
@@ -169,7 +175,8 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         "general_penalty": harm,
         "improvement": improvement,
         "accepted_share": share,
-        "junk_factor": factor,
+        "junk_factor": share**JUNK_POWER,
+        "volume_factor": volume,
     }
     reasons: list[str] = []
     if harm > 0:
@@ -180,8 +187,10 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     if dropped > 0:
         reasons.append(
             f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
-            f"offered: score x {factor:.4f}"
+            f"offered: score x {share**JUNK_POWER:.4f}"
         )
+    if volume < 1.0:
+        reasons.append(f"{counts.accepted} accepted of {counts.requested} asked: score x {volume:.4f}")
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
     score = max(0.0, improvement) * factor

@@ -237,7 +237,10 @@ def _miner_round(
     tuned, losses, timings = _train_and_eval(ctx, screened.kept, items)
     record.train_losses = losses
     record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
-    counts = SampleCounts(offered=record.offered, duplicates=record.duplicates, accepted=record.accepted)
+    counts = SampleCounts(
+        offered=record.offered, duplicates=record.duplicates, accepted=record.accepted,
+        requested=ctx.samples_per_miner,
+    )
     score = score_cot(base, tuned, base_rouge, counts, seed=hash_seed(round_id, result.uid))
     record.status = "scored"
     record.score = score.score

@@ -75,7 +75,7 @@ def test_contamination_and_nan_zero_with_reason() -> None:
 def test_to_dict_is_json_and_versioned() -> None:
     result = score_miner(_evals(0.2), GOOD, seed=3)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert data["version"] == SCORING_VERSION == "cot-v1"
+    assert data["version"] == SCORING_VERSION == "cot-v2"
     lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
     assert lo <= mean <= hi
     assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()
@@ -93,3 +93,14 @@ def test_score_is_always_finite_and_non_negative(values: list[float], dup: int, 
     result = score_miner(evals, counts, seed=0)
     assert math.isfinite(result.score) and result.score >= 0
     json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_volume_factor_makes_splitting_data_pay_nothing() -> None:
+    whole = score_miner(_evals(), SampleCounts(offered=64, accepted=64, requested=64), seed=1)
+    tenth = score_miner(_evals(), SampleCounts(offered=6, accepted=6, requested=64), seed=1)
+    # Ten hotkeys serving a tenth each (same per-item effect) earn no more than the whole.
+    assert 10 * tenth.score <= whole.score + 1e-12
+    assert tenth.components["volume_factor"] == 6 / 64
+    assert any("6 accepted of 64 asked" in r for r in tenth.reasons)
+    over = score_miner(_evals(), SampleCounts(offered=64, accepted=64, requested=32), seed=1)
+    assert over.components["volume_factor"] == 1.0

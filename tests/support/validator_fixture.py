@@ -1,0 +1,102 @@
+"""A real validator round on loopback: LocalChain, real miner services, real Redis, tiny model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from bittensor.sp_core import Keypair
+from fastapi import FastAPI
+
+from miner.app import MinerContext, create_app
+from miner.gate import ValidatorGate
+from miner.ledger import Ledger
+from miner.sources import DataSource
+from protocol.chain.local import LocalChain, LocalParams
+from protocol.keys import Keys
+from protocol.nonce_store import RedisNonceStore
+from tests.support.servers import free_port, serve_in_thread
+from validator.eval_pool import EvalPool
+from validator.eval_set import general_texts
+from validator.leaderboard import LeaderboardStore
+from validator.model.recipe import DEFAULT_RECIPE
+from validator.outbox import Outbox
+from validator.round import RoundContext
+from validator.screening import DedupHistory
+from validator.state import ValidatorState
+
+# Small on purpose: a round of six miners stays ~20 s on 2 cores; the recipe is the real one.
+SAMPLES_PER_MINER = 32
+EVAL_ITEMS = 16
+PULL_DEADLINE_S = 3.0
+
+# Weight rules that let every test round set weights.
+TEST_PARAMS = LocalParams(tempo=1, weights_rate_limit=0)
+
+
+@dataclass
+class MinerSpec:
+    """A miner in a test network: a real miner service over ``source``, or any ASGI app."""
+
+    name: str
+    source: DataSource | None = None
+    app: Any = None  # an ASGI app (a hostile miner) instead of the real service
+    online: bool = True
+
+
+@dataclass
+class TestNetwork:
+    """What a round test needs to look at after the round."""
+
+    ctx: RoundContext
+    chain: LocalChain
+    uids: dict[str, int]
+    store: LeaderboardStore
+
+
+@contextmanager
+def test_network(
+    tmp: Path,
+    redis_client: redis.Redis,
+    keys: Keys,
+    model: tuple[Any, Any],
+    miners: list[MinerSpec],
+    secret: str = "test-secret",
+) -> Iterator[TestNetwork]:
+    """Register a validator and ``miners`` (in order) on a fresh chain and serve the miners."""
+    chain = LocalChain(tmp / "chain.sqlite", params=TEST_PARAMS)
+    validator = Keypair.create_from_uri("//Validator")
+    chain.register(validator, validator.ss58_address)
+    chain.add_stake(validator.ss58_address, 1000.0)
+    uids: dict[str, int] = {}
+    with ExitStack() as stack:
+        for spec in miners:
+            key = Keypair.create_from_uri(f"//Miner/{spec.name}")
+            uids[spec.name] = chain.register(key, key.ss58_address)
+            if not spec.online:
+                chain.serve(key, "127.0.0.1", free_port())
+                continue
+            app: FastAPI = spec.app or create_app(MinerContext(
+                keypair=key,
+                gate=ValidatorGate(chain.metagraph, min_stake=1.0),
+                nonce_store=RedisNonceStore(redis_client, keys),
+                source=spec.source,  # type: ignore[arg-type]
+                ledger=Ledger(tmp / "ledgers" / f"{spec.name}.jsonl"),
+            ))
+            address = stack.enter_context(serve_in_thread(app))
+            host, port = address.split(":")
+            chain.serve(key, host, int(port))
+        store = LeaderboardStore(redis_client, keys)
+        ctx = RoundContext(
+            keypair=validator, chain=chain, model=model[0], tokenizer=model[1],
+            recipe=DEFAULT_RECIPE, pool=EvalPool(secret), history=DedupHistory(redis_client, keys),
+            outbox=Outbox(tmp / "outbox"), store=store, state=ValidatorState(),
+            state_path=tmp / "state.json", run_root=tmp / "runs",
+            samples_per_miner=SAMPLES_PER_MINER, eval_items=EVAL_ITEMS,
+            pull_deadline_s=PULL_DEADLINE_S, general_texts=general_texts(), progress=False,
+        )
+        yield TestNetwork(ctx, chain, uids, store)
