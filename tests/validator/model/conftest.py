@@ -1,0 +1,22 @@
+"""Fixtures for the model runner: the tiny models, built once per session, no downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from validator.model.base import TINY_RANDOM, load_base, pretrained_tiny_base
+
+
+@pytest.fixture(scope="session")
+def tiny_random() -> tuple[Any, Any]:
+    """The embedded architecture at its fixed random init (cheap; mechanics only)."""
+    return load_base(TINY_RANDOM, "cpu")
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """The default embedded base, pretrained once per session into a temporary cache."""
+    yield pretrained_tiny_base(tmp_path_factory.mktemp("model-cache"))

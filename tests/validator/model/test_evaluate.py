@@ -1,0 +1,110 @@
+"""The forward pass: generations, answer extraction, per-item losses, and a learning signal."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import torch
+
+from tasks.families import TaskItem, generate_many
+from tasks.quality import Quality, degrade
+from validator.model.evaluate import (
+    answer_losses,
+    completion_losses,
+    evaluate,
+    extract_answer,
+    forward_pass,
+    text_loss,
+)
+from validator.model.recipe import DEFAULT_RECIPE, format_completion, format_pair, format_prompt
+from validator.model.train import lora_adapter
+
+
+def test_forward_pass_returns_one_string_per_prompt(tiny_random) -> None:
+    model, tok = tiny_random
+    prompts = [format_prompt(it.prompt) for it in generate_many(3, 5)]
+    out = forward_pass(model, tok, prompts, max_new_tokens=6, batch_size=2)
+    assert len(out) == 5 and all(isinstance(s, str) for s in out)
+
+
+def test_left_padding_does_not_change_a_generation(tiny_random) -> None:
+    model, tok = tiny_random
+    short, long = "Hi\n", "A much longer prompt than the other one\n"
+    alone = forward_pass(model, tok, [short], max_new_tokens=8)
+    batched = forward_pass(model, tok, [long, short], max_new_tokens=8)
+    assert batched[1] == alone[0]
+
+
+def test_extract_answer() -> None:
+    assert extract_answer("tens 10+20=30.\nAnswer: 42") == "42"
+    assert extract_answer("x\nAnswer: apple bird \nmore text") == "apple bird"
+    assert extract_answer("Answer: 1\nAnswer: 2") == "2"
+    assert extract_answer("no marker here") == ""
+
+
+def test_losses_are_finite_and_per_item(tiny_random) -> None:
+    model, tok = tiny_random
+    items = generate_many(5, 7)
+    pairs = [format_pair(it) for it in items]
+    cl = completion_losses(model, tok, pairs, batch_size=3)
+    al = answer_losses(model, tok, [(p, c, it.final_answer) for (p, c), it in zip(pairs, items)])
+    tl = text_loss(model, tok, ["One sentence.", "Another, longer sentence of text."])
+    assert len(cl) == len(al) == 7 and len(tl) == 2
+    assert all(math.isfinite(x) for x in cl + al + tl)
+
+
+def test_batching_does_not_change_losses(tiny_random) -> None:
+    model, tok = tiny_random
+    pairs = [format_pair(it) for it in generate_many(6, 5)]
+    one = completion_losses(model, tok, pairs, batch_size=1)
+    five = completion_losses(model, tok, pairs, batch_size=5)
+    assert torch.allclose(torch.tensor(one), torch.tensor(five), atol=1e-5)
+
+
+def test_answer_loss_covers_exactly_the_answer_tokens(tiny_random) -> None:
+    model, tok = tiny_random
+    item = TaskItem("addition", "Q?", "10+20=30.", "30")
+    p, c = format_pair(item)
+    # Byte tokens: the completion's NLLs, position by position, via the single-item helper.
+    from validator.model.evaluate import _completion_token_losses
+
+    nll = _completion_token_losses(model, tok, [(p, c)], DEFAULT_RECIPE.max_seq_len, 1)[0]
+    assert len(nll) == len(c.encode()) + 1  # + eos
+    both = [c.find("30"), c.rfind("30")]
+    expect_all = torch.cat([nll[s : s + 2] for s in both]).mean().item()
+    expect_last = nll[both[1] : both[1] + 2].mean().item()
+    assert answer_losses(model, tok, [(p, c, "30")])[0] == expect_all
+    assert answer_losses(model, tok, [(p, c, "30")], last_only=True)[0] == expect_last
+
+
+def test_evaluate_returns_aligned_per_item_arrays(tiny_random) -> None:
+    model, tok = tiny_random
+    items = generate_many(8, 4)
+    ev = evaluate(model, tok, items, ["A guard sentence."], max_new_tokens=8)
+    n = len(items)
+    assert len(ev.completion_loss) == len(ev.answer_loss) == len(ev.final_answer_loss) == n
+    assert len(ev.correct) == len(ev.generated) == len(ev.answers) == n
+    assert ev.references == [it.final_answer for it in items]
+    assert set(ev.correct) <= {0, 1} and len(ev.general_loss) == 1
+
+
+def _ladder_pairs(quality: Quality, n: int = 64) -> list[tuple[str, str]]:
+    rng = random.Random(0)
+    out = []
+    for it in generate_many(4242, n):
+        p, c, a = degrade(it, quality, rng)
+        out.append((format_prompt(p), format_completion(c, a)))
+    return out
+
+
+def test_correct_data_lowers_answer_loss_more_than_wrong_data(pretrained) -> None:
+    model, tok = pretrained
+    evals = generate_many(777, 64)
+    base = evaluate(model, tok, evals, generate=False)
+    deltas = {}
+    for q in (Quality.CORRECT, Quality.WRONG, Quality.OFF_TOPIC):
+        with lora_adapter(model, tok, _ladder_pairs(q)) as result:
+            tuned = evaluate(result.eval_model(), tok, evals, generate=False)
+        deltas[q] = sum(t - b for t, b in zip(tuned.answer_loss, base.answer_loss)) / len(evals)
+    assert deltas[Quality.CORRECT] < deltas[Quality.WRONG] < deltas[Quality.OFF_TOPIC]
