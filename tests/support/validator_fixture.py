@@ -49,7 +49,7 @@ class MinerSpec:
 
 
 @dataclass
-class TestNetwork:
+class RoundNetwork:
     """What a round test needs to look at after the round."""
 
     ctx: RoundContext
@@ -59,14 +59,14 @@ class TestNetwork:
 
 
 @contextmanager
-def test_network(
+def round_network(
     tmp: Path,
     redis_client: redis.Redis,
     keys: Keys,
     model: tuple[Any, Any],
     miners: list[MinerSpec],
     secret: str = "test-secret",
-) -> Iterator[TestNetwork]:
+) -> Iterator[RoundNetwork]:
     """Register a validator and ``miners`` (in order) on a fresh chain and serve the miners."""
     chain = LocalChain(tmp / "chain.sqlite", params=TEST_PARAMS)
     validator = Keypair.create_from_uri("//Validator")
@@ -99,4 +99,4 @@ def test_network(
             samples_per_miner=SAMPLES_PER_MINER, eval_items=EVAL_ITEMS,
             pull_deadline_s=PULL_DEADLINE_S, general_texts=general_texts(), progress=False,
         )
-        yield TestNetwork(ctx, chain, uids, store)
+        yield RoundNetwork(ctx, chain, uids, store)
