@@ -10,6 +10,7 @@ per-miner work: base evaluation once, LoRA training and evaluation for a few min
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -18,15 +19,18 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from miner.sources import GeneratorSource
-from protocol.schemas import Competition
 from tasks.families import generate_many
-from tasks.quality import Quality
+from tasks.quality import Quality, degrade
 from validator.eval_set import draw_eval_set, general_texts
 from validator.model.base import load_base
 from validator.model.evaluate import evaluate
 from validator.model.recipe import format_pair
 from validator.model.train import lora_adapter
+
+
+class _Sample:
+    def __init__(self, prompt: str, chain_of_thought: str, final_answer: str):
+        self.prompt, self.chain_of_thought, self.final_answer = prompt, chain_of_thought, final_answer
 
 
 def build_checkpoint(path: Path) -> None:
@@ -63,7 +67,9 @@ def main() -> None:
             torch.cuda.synchronize(); base_s = time.perf_counter() - t0
             print(f"base eval (once per round): {base_s:.2f}s  accuracy {base.accuracy():.3f}")
             for i, quality in zip(range(args.miners), [Quality.CORRECT, Quality.WRONG, Quality.EMPTY]):
-                pairs = [format_pair(s) for s in GeneratorSource(f"m{i}", quality).samples(Competition.COT_SFT, 64, "r1")]
+                rng = random.Random(i)
+                triples = [degrade(t, quality, rng) for t in generate_many(100 + i, 64)]
+                pairs = [format_pair(_Sample(*t)) for t in triples]
                 torch.cuda.synchronize(); t0 = time.perf_counter()
                 with lora_adapter(model, tok, pairs) as trained:
                     torch.cuda.synchronize(); train_s = time.perf_counter() - t0
