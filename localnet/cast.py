@@ -35,6 +35,13 @@ def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
         MinerRole("copycat", ("--source", "generator", "--generator-seed", "honest")),
         MinerRole(
             "contaminator",
-            ("--source", "leak", "--leak-secret", validator_secret, "--leak-eval-items", str(eval_items)),
+            (
+                "--source",
+                "leak",
+                "--leak-secret",
+                validator_secret,
+                "--leak-eval-items",
+                str(eval_items),
+            ),
         ),
     ]

@@ -29,6 +29,8 @@ class LeakedEvalSource:
             raise DataSourceError("the leak serves cot_sft only")
         items = draw_eval_set(self._secret, round_id, self._eval_items).items
         return [
-            CotSample(prompt=it.prompt, chain_of_thought=it.chain_of_thought, final_answer=it.final_answer)
+            CotSample(
+                prompt=it.prompt, chain_of_thought=it.chain_of_thought, final_answer=it.final_answer
+            )
             for it in (items * (count // len(items) + 1))[:count]
         ]

@@ -71,14 +71,27 @@ class LocalNetwork:
         self.supervisor.stop_all()
 
 
-def _miner_args(role: MinerRole, workdir: Path, chain_path: Path, redis_url: str, port: int) -> list[str]:
+def _miner_args(
+    role: MinerRole, workdir: Path, chain_path: Path, redis_url: str, port: int
+) -> list[str]:
     return [
         "neurons/miner.py",
-        "--wallet.name", role.name, "--wallet.hotkey", "default",
-        "--wallet.path", str(workdir / "wallets"),
-        "--subtensor.network", "local-embedded", "--chain.path", str(chain_path),
-        "--axon.port", str(port), "--redis.url", redis_url,
-        "--ledger-path", str(workdir / "ledgers" / f"{role.name}.jsonl"),
+        "--wallet.name",
+        role.name,
+        "--wallet.hotkey",
+        "default",
+        "--wallet.path",
+        str(workdir / "wallets"),
+        "--subtensor.network",
+        "local-embedded",
+        "--chain.path",
+        str(chain_path),
+        "--axon.port",
+        str(port),
+        "--redis.url",
+        redis_url,
+        "--ledger-path",
+        str(workdir / "ledgers" / f"{role.name}.jsonl"),
         *role.source_args,
     ]
 

@@ -44,7 +44,9 @@ class Supervisor:
     log_dir: Path
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], env: dict[str, str], health_url: str | None = None) -> Child:
+    def start(
+        self, name: str, args: list[str], env: dict[str, str], health_url: str | None = None
+    ) -> Child:
         """Start ``python args...`` with its output in ``log_dir/name.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
@@ -69,14 +71,18 @@ class Supervisor:
                 continue
             while True:
                 if child.process.poll() is not None:
-                    raise RuntimeError(f"{child.name} exited ({child.process.returncode}):\n{child.tail()}")
+                    raise RuntimeError(
+                        f"{child.name} exited ({child.process.returncode}):\n{child.tail()}"
+                    )
                 try:
                     if httpx.get(child.health_url, timeout=1.0).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{child.name} not healthy after {timeout_s:g}s:\n{child.tail()}")
+                    raise RuntimeError(
+                        f"{child.name} not healthy after {timeout_s:g}s:\n{child.tail()}"
+                    )
                 time.sleep(0.2)
 
     def stop_all(self) -> None:

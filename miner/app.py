@@ -162,4 +162,3 @@ def create_app(ctx: MinerContext) -> FastAPI:
         return Response(content=payload, media_type="application/json", headers=headers)
 
     return app
-

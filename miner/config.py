@@ -17,27 +17,74 @@ class MinerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DATACOMP_MINER_", extra="forbid")
 
-    wallet_name: str = Field("miner", description="wallet (coldkey) name", json_schema_extra={"flag": "--wallet.name"})
-    wallet_hotkey: str = Field("default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"})
-    wallet_path: Path = Field(Path("~/.bittensor/wallets"), description="wallets directory", json_schema_extra={"flag": "--wallet.path"})
-    create_wallet: bool = Field(False, description="create the wallet non-interactively if missing (local networks)")
-    network: str = Field("local-embedded", description="chain: local-embedded, local, test, finney", json_schema_extra={"flag": "--subtensor.network"})
+    wallet_name: str = Field(
+        "miner", description="wallet (coldkey) name", json_schema_extra={"flag": "--wallet.name"}
+    )
+    wallet_hotkey: str = Field(
+        "default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"}
+    )
+    wallet_path: Path = Field(
+        Path("~/.bittensor/wallets"),
+        description="wallets directory",
+        json_schema_extra={"flag": "--wallet.path"},
+    )
+    create_wallet: bool = Field(
+        False, description="create the wallet non-interactively if missing (local networks)"
+    )
+    network: str = Field(
+        "local-embedded",
+        description="chain: local-embedded, local, test, finney",
+        json_schema_extra={"flag": "--subtensor.network"},
+    )
     netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
-    chain_path: Path = Field(Path(".localnet/chain.sqlite"), description="embedded chain state file (local-embedded only)", json_schema_extra={"flag": "--chain.path"})
-    host: str = Field("127.0.0.1", description="address to bind", json_schema_extra={"flag": "--axon.ip"})
-    port: int = Field(8091, description="port to serve on", json_schema_extra={"flag": "--axon.port"})
-    external_ip: str | None = Field(None, description="address advertised on chain (default: --axon.ip)", json_schema_extra={"flag": "--axon.external_ip"})
+    chain_path: Path = Field(
+        Path(".localnet/chain.sqlite"),
+        description="embedded chain state file (local-embedded only)",
+        json_schema_extra={"flag": "--chain.path"},
+    )
+    host: str = Field(
+        "127.0.0.1", description="address to bind", json_schema_extra={"flag": "--axon.ip"}
+    )
+    port: int = Field(
+        8091, description="port to serve on", json_schema_extra={"flag": "--axon.port"}
+    )
+    external_ip: str | None = Field(
+        None,
+        description="address advertised on chain (default: --axon.ip)",
+        json_schema_extra={"flag": "--axon.external_ip"},
+    )
     workers: int = Field(1, description="uvicorn worker processes (>1 needs a Redis URL)")
-    redis_url: str | None = Field(None, description="Redis for the replay guard (default: embedded)", json_schema_extra={"flag": "--redis.url"})
+    redis_url: str | None = Field(
+        None,
+        description="Redis for the replay guard (default: embedded)",
+        json_schema_extra={"flag": "--redis.url"},
+    )
     competition: Competition = Field(Competition.COT_SFT, description="competition served")
-    source: Literal["generator", "file", "teacher", "leak"] = Field("generator", description="data source ('leak' is the local network's train-on-test attacker)")
-    data: Path | None = Field(None, description="dataset file, JSONL or JSON list (source=file)", json_schema_extra={"flag": "--data"})
-    generator_seed: str | None = Field(None, description="generator seed (default: the hotkey address)")
-    generator_quality: Quality = Field(Quality.CORRECT, description="quality of generated data (demo miners)")
-    teacher_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    source: Literal["generator", "file", "teacher", "leak"] = Field(
+        "generator",
+        description="data source ('leak' is the local network's train-on-test attacker)",
+    )
+    data: Path | None = Field(
+        None,
+        description="dataset file, JSONL or JSON list (source=file)",
+        json_schema_extra={"flag": "--data"},
+    )
+    generator_seed: str | None = Field(
+        None, description="generator seed (default: the hotkey address)"
+    )
+    generator_quality: Quality = Field(
+        Quality.CORRECT, description="quality of generated data (demo miners)"
+    )
+    teacher_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1"
+    )
     teacher_model: str = Field("teacher", description="model name at the teacher endpoint")
     teacher_api_key: SecretStr | None = Field(None, description="API key for the teacher endpoint")
-    leak_secret: SecretStr | None = Field(None, description="validator secret the 'leak' attacker knows (local networks only)")
+    leak_secret: SecretStr | None = Field(
+        None, description="validator secret the 'leak' attacker knows (local networks only)"
+    )
     leak_eval_items: int = Field(64, description="eval set size the 'leak' attacker reproduces")
     min_validator_stake: float = Field(1.0, description="least stake a caller needs to be served")
-    ledger_path: Path = Field(Path(".localnet/miner-ledger.jsonl"), description="append-only ledger of served responses")
+    ledger_path: Path = Field(
+        Path(".localnet/miner-ledger.jsonl"), description="append-only ledger of served responses"
+    )

@@ -36,24 +36,30 @@ def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
             raise ValueError("--leak-secret is required with --source leak")
         return LeakedEvalSource(settings.leak_secret.get_secret_value(), settings.leak_eval_items)
     if settings.source == "teacher":
-        return TeacherSource(settings.teacher_url, settings.teacher_model, settings.teacher_api_key, seed)
+        return TeacherSource(
+            settings.teacher_url, settings.teacher_model, settings.teacher_api_key, seed
+        )
     return GeneratorSource(seed, settings.generator_quality)
 
 
 def build_context(settings: MinerSettings) -> MinerContext:
     """Everything the service needs: keys, chain-backed gate, Redis replay guard, source."""
-    keypair = load_hotkey(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path.expanduser())
+    keypair = load_hotkey(
+        settings.wallet_name, settings.wallet_hotkey, settings.wallet_path.expanduser()
+    )
     chain = open_chain(settings.network, settings.netuid, settings.chain_path)
     redis_client = connect(settings.redis_url)
     return MinerContext(
         keypair=keypair,
         gate=ValidatorGate(chain.metagraph, settings.min_validator_stake),
-        nonce_store=RedisNonceStore(redis_client, Keys.for_network(settings.network, settings.netuid)),
+        nonce_store=RedisNonceStore(
+            redis_client, Keys.for_network(settings.network, settings.netuid)
+        ),
         source=build_source(settings, keypair.ss58_address),
         ledger=Ledger(settings.ledger_path),
     )
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory: the app from ``DATACOMP_MINER_*`` environment variables."""
+    """Uvicorn factory: the app from ``DATACOMP_MINER_*`` environment variables."""
     return create_app(build_context(MinerSettings()))

@@ -1,4 +1,4 @@
-"""Authorisation: is an authenticated caller a registered validator with a permit and stake?
+"""Authorisation: may an authenticated caller (a validator with permit and stake) be served.
 
 Authentication (btauth/1) says *who* signed; this says whether the miner should answer them.
 Checked against a cached metagraph: refreshed every ``refresh_s``, and at most once per

@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3, help="validator rounds to run")
     parser.add_argument("--samples", type=int, default=64, help="samples asked of each miner")
     parser.add_argument("--eval-items", type=int, default=64, help="held-out eval items per round")
-    parser.add_argument("--workdir", type=Path, default=Path(".localnet"), help="state, logs, round dirs")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(".localnet"), help="state, logs, round dirs"
+    )
     parser.add_argument("--api-port", type=int, default=0, help="API port (0: a free one)")
     parser.add_argument("--serve", action="store_true", help="keep the API up after the rounds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -55,8 +57,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
             print(f"  miner {name:<13} 127.0.0.1:{port}  {health['hotkey']}  {health['status']}")
         settings = network.validator_settings(
-            rounds=args.rounds, samples_per_miner=args.samples, eval_items=args.eval_items,
-            api_port=args.api_port or free_port(), progress=not args.no_progress,
+            rounds=args.rounds,
+            samples_per_miner=args.samples,
+            eval_items=args.eval_items,
+            api_port=args.api_port or free_port(),
+            progress=not args.no_progress,
         )
         print("loading the validator's base model (built and cached on first use) ...", flush=True)
         ctx, store = build(settings)

@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ctx, store = build(settings)
     if settings.serve_api:
         serve_api_in_background(store, settings.api_host, settings.api_port)
-        print(f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/", flush=True)
+        print(
+            f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/", flush=True
+        )
     run_rounds(ctx, settings.rounds, settings.round_interval_s)
 
 

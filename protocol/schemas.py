@@ -85,7 +85,9 @@ class SubmissionResponse(_Strict):
     protocol_version: Literal["datacomp/1"] = PROTOCOL_VERSION
     competition: Competition
     round_id: str
-    samples: Annotated[list[CotSample] | list[PreferenceSample], Field(max_length=MAX_SAMPLES_PER_RESPONSE)]
+    samples: Annotated[
+        list[CotSample] | list[PreferenceSample], Field(max_length=MAX_SAMPLES_PER_RESPONSE)
+    ]
     manifest_sha256: Sha256Hex
 
     @model_validator(mode="after")

@@ -73,7 +73,13 @@ def _word_sort(rng: random.Random) -> TaskItem:
     words = rng.sample(_WORDS, rng.randint(4, 6))
     ordered = sorted(words)
     prompt = "Sort alphabetically: " + " ".join(words)
-    cot = "First letters: " + ", ".join(f"{w}={w[0]}" for w in words) + ". In order: " + " ".join(ordered) + "."
+    cot = (
+        "First letters: "
+        + ", ".join(f"{w}={w[0]}" for w in words)
+        + ". In order: "
+        + " ".join(ordered)
+        + "."
+    )
     return TaskItem("word_sort", prompt, cot, " ".join(ordered))
 
 

@@ -15,27 +15,66 @@ class ValidatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DATACOMP_VALIDATOR_", extra="forbid")
 
-    wallet_name: str = Field("validator", description="wallet (coldkey) name", json_schema_extra={"flag": "--wallet.name"})
-    wallet_hotkey: str = Field("default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"})
-    wallet_path: Path = Field(Path("~/.bittensor/wallets"), description="wallets directory", json_schema_extra={"flag": "--wallet.path"})
-    create_wallet: bool = Field(False, description="create the wallet non-interactively if missing (local networks)")
-    network: str = Field("local-embedded", description="chain: local-embedded, local, test, finney", json_schema_extra={"flag": "--subtensor.network"})
+    wallet_name: str = Field(
+        "validator",
+        description="wallet (coldkey) name",
+        json_schema_extra={"flag": "--wallet.name"},
+    )
+    wallet_hotkey: str = Field(
+        "default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"}
+    )
+    wallet_path: Path = Field(
+        Path("~/.bittensor/wallets"),
+        description="wallets directory",
+        json_schema_extra={"flag": "--wallet.path"},
+    )
+    create_wallet: bool = Field(
+        False, description="create the wallet non-interactively if missing (local networks)"
+    )
+    network: str = Field(
+        "local-embedded",
+        description="chain: local-embedded, local, test, finney",
+        json_schema_extra={"flag": "--subtensor.network"},
+    )
     netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
-    chain_path: Path = Field(Path(".localnet/chain.sqlite"), description="embedded chain state file (local-embedded only)", json_schema_extra={"flag": "--chain.path"})
-    redis_url: str | None = Field(None, description="Redis for the leaderboard and dedup history (default: embedded)", json_schema_extra={"flag": "--redis.url"})
-    model: str = Field("tiny", description="base model: 'tiny' (embedded, pretrained on first use), 'tiny-random', or a Hugging Face id/path")
+    chain_path: Path = Field(
+        Path(".localnet/chain.sqlite"),
+        description="embedded chain state file (local-embedded only)",
+        json_schema_extra={"flag": "--chain.path"},
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis for the leaderboard and dedup history (default: embedded)",
+        json_schema_extra={"flag": "--redis.url"},
+    )
+    model: str = Field(
+        "tiny",
+        description="base model: 'tiny' (embedded, pretrained on first use), 'tiny-random', or a Hugging Face id/path",
+    )
     device: str = Field("cpu", description="torch device: cpu or cuda")
-    model_cache: Path = Field(Path("~/.cache/datacomp-subnet/models"), description="where the embedded base checkpoint is cached")
-    secret: SecretStr = Field(SecretStr("local-validator-secret"), description="private seed of the eval pool; keep it secret on a real network")
+    model_cache: Path = Field(
+        Path("~/.cache/datacomp-subnet/models"),
+        description="where the embedded base checkpoint is cached",
+    )
+    secret: SecretStr = Field(
+        SecretStr("local-validator-secret"),
+        description="private seed of the eval pool; keep it secret on a real network",
+    )
     rounds: int = Field(0, description="rounds to run (0 = forever)")
     round_interval_s: float = Field(60.0, description="least seconds between round starts")
-    samples_per_miner: int = Field(64, ge=1, le=MAX_REQUESTED_SAMPLES, description="samples asked of each miner per round")
+    samples_per_miner: int = Field(
+        64, ge=1, le=MAX_REQUESTED_SAMPLES, description="samples asked of each miner per round"
+    )
     eval_items: int = Field(64, ge=8, description="held-out items per round")
     pull_deadline_s: float = Field(12.0, description="overall deadline for one miner's exchange")
     run_dir: Path = Field(Path("runs"), description="where round directories are written")
-    state_path: Path = Field(Path("runs/validator-state.json"), description="EMA state (survives restarts)")
+    state_path: Path = Field(
+        Path("runs/validator-state.json"), description="EMA state (survives restarts)"
+    )
     outbox_dir: Path = Field(Path("runs/outbox"), description="round records waiting for Redis")
     serve_api: bool = Field(False, description="also serve the leaderboard API and web page")
-    api_host: str = Field("127.0.0.1", description="API bind address", json_schema_extra={"flag": "--api.host"})
+    api_host: str = Field(
+        "127.0.0.1", description="API bind address", json_schema_extra={"flag": "--api.host"}
+    )
     api_port: int = Field(8000, description="API port", json_schema_extra={"flag": "--api.port"})
     progress: bool = Field(True, description="show progress bars")

@@ -34,12 +34,18 @@ def _canaries(secret: str, round_id: str) -> list[TaskItem]:
     for i in range(CANARIES_PER_ROUND):
         task = generate(rng)
         tag = hashlib.sha256(digest + bytes([i])).hexdigest()[:16]
-        out.append(TaskItem(task.family, f"{task.prompt} [ref {tag}]", task.chain_of_thought, task.final_answer))
+        out.append(
+            TaskItem(
+                task.family, f"{task.prompt} [ref {tag}]", task.chain_of_thought, task.final_answer
+            )
+        )
     return out
 
 
 def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
-    return EvalItem(item_id, item.prompt, join_fields(item.prompt, item.chain_of_thought, item.final_answer))
+    return EvalItem(
+        item_id, item.prompt, join_fields(item.prompt, item.chain_of_thought, item.final_answer)
+    )
 
 
 class EvalPool:
@@ -51,7 +57,7 @@ class EvalPool:
         self._current: tuple[EvalSet, list[TaskItem]] | None = None
 
     def draw(self, round_id: str, count: int) -> EvalSet:
-        """This round's eval set; the previous round's set joins the published ones."""
+        """Draw the eval set of ``round_id``; the previous round's set joins the published ones."""
         if self._current is not None:
             self._recent.append(self._current)
         eval_set = draw_eval_set(self._secret, round_id, count)
@@ -63,8 +69,12 @@ class EvalPool:
         items: list[EvalItem] = []
         rounds = [*self._recent, *([self._current] if self._current else [])]
         for eval_set, canaries in rounds:
-            items += [_as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)]
-            items += [_as_eval_item(f"{eval_set.round_id}/canary{i}", it) for i, it in enumerate(canaries)]
+            items += [
+                _as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)
+            ]
+            items += [
+                _as_eval_item(f"{eval_set.round_id}/canary{i}", it) for i, it in enumerate(canaries)
+            ]
         return EvalPoolIndex(items)
 
     def published(self) -> dict[str, object]:

@@ -97,8 +97,15 @@ async def pull_one(
 
     def failed(reason: str, status: int | None = None, size: int = 0) -> PullResult:
         return PullResult(
-            neuron.uid, neuron.hotkey, None, reason, status, size, None,
-            time.monotonic() - started, auth.last_nonce_ns,
+            neuron.uid,
+            neuron.hotkey,
+            None,
+            reason,
+            status,
+            size,
+            None,
+            time.monotonic() - started,
+            auth.last_nonce_ns,
         )
 
     if not neuron.endpoint:
@@ -134,8 +141,15 @@ async def pull_one(
             f"{len(parsed.samples)} samples served, {request.num_samples} asked", status, len(data)
         )
     return PullResult(
-        neuron.uid, neuron.hotkey, parsed, None, status, len(data),
-        hashlib.sha256(data).hexdigest(), time.monotonic() - started, auth.last_nonce_ns,
+        neuron.uid,
+        neuron.hotkey,
+        parsed,
+        None,
+        status,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        time.monotonic() - started,
+        auth.last_nonce_ns,
     )
 
 

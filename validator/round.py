@@ -31,8 +31,7 @@ from tqdm import tqdm
 
 from protocol.chain.base import Chain, ChainError, Neuron
 from protocol.schemas import Competition, CotSample, SubmissionRequest
-from scoring.score import SCORING_VERSION
-from scoring.score import SampleCounts
+from scoring.score import SCORING_VERSION, SampleCounts
 from scoring.weights import normalise, update_ema
 from validator.eval_pool import EvalPool
 from validator.model.evaluate import EvalResult, evaluate
@@ -79,23 +78,39 @@ def _miners(metagraph: list[Neuron], own_hotkey: str) -> list[Neuron]:
     return [n for n in metagraph if n.hotkey != own_hotkey and n.endpoint]
 
 
-def _log_exchange(run: RoundDir, request: SubmissionRequest, results: list[PullResult], miners: list[Neuron]) -> None:
+def _log_exchange(
+    run: RoundDir, request: SubmissionRequest, results: list[PullResult], miners: list[Neuron]
+) -> None:
     by_uid = {m.uid: m for m in miners}
     for result in results:
-        run.request({
-            "uid": result.uid, "hotkey": result.hotkey, "endpoint": by_uid[result.uid].endpoint,
-            "request": request.model_dump(mode="json"), "nonce_ns": result.request_nonce_ns,
-        })
-        run.response({
-            "uid": result.uid, "hotkey": result.hotkey, "ok": result.ok, "error": result.error,
-            "status": result.status, "bytes": result.body_bytes, "body_sha256": result.body_sha256,
-            "samples": len(result.response.samples) if result.response else 0,
-            "manifest_sha256": result.response.manifest_sha256 if result.response else None,
-            "elapsed_s": round(result.elapsed_s, 4),
-        })
+        run.request(
+            {
+                "uid": result.uid,
+                "hotkey": result.hotkey,
+                "endpoint": by_uid[result.uid].endpoint,
+                "request": request.model_dump(mode="json"),
+                "nonce_ns": result.request_nonce_ns,
+            }
+        )
+        run.response(
+            {
+                "uid": result.uid,
+                "hotkey": result.hotkey,
+                "ok": result.ok,
+                "error": result.error,
+                "status": result.status,
+                "bytes": result.body_bytes,
+                "body_sha256": result.body_sha256,
+                "samples": len(result.response.samples) if result.response else 0,
+                "manifest_sha256": result.response.manifest_sha256 if result.response else None,
+                "elapsed_s": round(result.elapsed_s, 4),
+            }
+        )
 
 
-def _train_and_eval(ctx: RoundContext, samples: list[CotSample], items: list[Any]) -> tuple[EvalResult, list[float], dict[str, float]]:
+def _train_and_eval(
+    ctx: RoundContext, samples: list[CotSample], items: list[Any]
+) -> tuple[EvalResult, list[float], dict[str, float]]:
     t0 = time.perf_counter()
     pairs = [format_pair(s) for s in samples]
     with lora_adapter(ctx.model, ctx.tokenizer, pairs, ctx.recipe) as trained:
@@ -106,7 +121,9 @@ def _train_and_eval(ctx: RoundContext, samples: list[CotSample], items: list[Any
     return tuned, losses, {"train": t1 - t0, "eval": t2 - t1}
 
 
-def _update_weights(ctx: RoundContext, records: list[MinerRoundRecord], metagraph: list[Neuron]) -> dict[int, float]:
+def _update_weights(
+    ctx: RoundContext, records: list[MinerRoundRecord], metagraph: list[Neuron]
+) -> dict[int, float]:
     own = ctx.keypair.ss58_address
     hotkeys = {n.uid: n.hotkey for n in metagraph if n.hotkey != own}
     table = update_ema(
@@ -121,7 +138,9 @@ def _update_weights(ctx: RoundContext, records: list[MinerRoundRecord], metagrap
     return weights
 
 
-def _set_weights(ctx: RoundContext, weights: dict[int, float], metagraph: list[Neuron]) -> tuple[bool, str | None]:
+def _set_weights(
+    ctx: RoundContext, weights: dict[int, float], metagraph: list[Neuron]
+) -> tuple[bool, str | None]:
     me = next((n for n in metagraph if n.hotkey == ctx.keypair.ss58_address), None)
     if me is None:
         return False, "validator is not registered"
@@ -130,7 +149,9 @@ def _set_weights(ctx: RoundContext, weights: dict[int, float], metagraph: list[N
     current = epoch_id(block, ctx.chain.blocks_until_next_epoch())
     if not any(w > 0 for w in weights.values()):
         return False, "no miner has a positive score yet"
-    if not should_set_weights(block, me.last_update, rules.weights_rate_limit, current, ctx.state.last_weights_epoch):
+    if not should_set_weights(
+        block, me.last_update, rules.weights_rate_limit, current, ctx.state.last_weights_epoch
+    ):
         return False, "already set this epoch or inside the rate limit"
     try:
         ctx.chain.set_weights(ctx.keypair, weights)
@@ -155,15 +176,21 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     # 2. Eval set
     eval_set = ctx.pool.draw(round_id, ctx.eval_items)
     # 3. Pull
-    request = SubmissionRequest(competition=COMPETITION, round_id=round_id, num_samples=ctx.samples_per_miner)
+    request = SubmissionRequest(
+        competition=COMPETITION, round_id=round_id, num_samples=ctx.samples_per_miner
+    )
     with _bar(ctx, 1, "pull") as bar:
         results = asyncio.run(pull_all(ctx.keypair, miners, request, ctx.pull_deadline_s))
         bar.update(1)
     _log_exchange(run, request, results, miners)
     # 4. Screen
-    submissions = {r.uid: (r.hotkey, list(r.response.samples)) for r in results if r.response is not None}
+    submissions = {
+        r.uid: (r.hotkey, list(r.response.samples)) for r in results if r.response is not None
+    }
     with _bar(ctx, 1, "dedup + contamination") as bar:
-        screened: dict[int, Screened] = screen_round(submissions, round_id, ctx.history, ctx.pool.index())
+        screened: dict[int, Screened] = screen_round(
+            submissions, round_id, ctx.history, ctx.pool.index()
+        )
         bar.update(1)
     # 5. Base, once
     t0 = time.perf_counter()
@@ -175,7 +202,11 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     records: list[MinerRoundRecord] = []
     with _bar(ctx, len(results), "train + eval") as bar:
         for result in results:
-            records.append(_miner_round(ctx, result, screened.get(result.uid), base, base_rouge, items, round_id))
+            records.append(
+                _miner_round(
+                    ctx, result, screened.get(result.uid), base, base_rouge, items, round_id
+                )
+            )
             bar.update(1)
     # 8. Weights
     weights = _update_weights(ctx, records, metagraph)
@@ -184,9 +215,15 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     ctx.state.save(ctx.state_path)
     # 9. Record
     record = RoundRecord(
-        round_id=round_id, validator_hotkey=ctx.keypair.ss58_address, started_at=started,
-        finished_at=time.time(), block=block, eval_set_sha256=eval_set.sha256(),
-        eval_version=eval_set.version, scoring_version=SCORING_VERSION, recipe_version=ctx.recipe.version,
+        round_id=round_id,
+        validator_hotkey=ctx.keypair.ss58_address,
+        started_at=started,
+        finished_at=time.time(),
+        block=block,
+        eval_set_sha256=eval_set.sha256(),
+        eval_version=eval_set.version,
+        scoring_version=SCORING_VERSION,
+        recipe_version=ctx.recipe.version,
         seeds={"eval": eval_set.seed, "train": ctx.recipe.seed},
         base_metrics={
             "accuracy": base.accuracy(),
@@ -196,7 +233,10 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
             "general_loss": _mean(base.general_loss),
             "eval_s": base_eval_s,
         },
-        miners=records, weights=weights, weights_set=weights_set, weights_error=weights_error,
+        miners=records,
+        weights=weights,
+        weights_set=weights_set,
+        weights_error=weights_error,
     )
     run.finish(record, ctx.pool.published())
     ctx.outbox.submit(record, ctx.store)
@@ -216,7 +256,9 @@ def _miner_round(
     items: list[Any],
     round_id: str,
 ) -> MinerRoundRecord:
-    record = MinerRoundRecord(uid=result.uid, hotkey=result.hotkey, competition=COMPETITION.value, status="failed")
+    record = MinerRoundRecord(
+        uid=result.uid, hotkey=result.hotkey, competition=COMPETITION.value, status="failed"
+    )
     record.timings_s["pull"] = round(result.elapsed_s, 4)
     if result.response is None or screened is None:
         record.error = result.error or "no response"
@@ -238,7 +280,9 @@ def _miner_round(
     record.train_losses = losses
     record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
     counts = SampleCounts(
-        offered=record.offered, duplicates=record.duplicates, accepted=record.accepted,
+        offered=record.offered,
+        duplicates=record.duplicates,
+        accepted=record.accepted,
         requested=ctx.samples_per_miner,
     )
     score = score_cot(base, tuned, base_rouge, counts, seed=hash_seed(round_id, result.uid))

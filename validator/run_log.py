@@ -49,5 +49,7 @@ class RoundDir:
         """Write the score breakdown, the summary and, now the round is over, the eval set."""
         for miner in record.miners:
             self._append("scores.jsonl", miner.to_dict())
-        _atomic_write(self.path / "summary.json", json.dumps(record.to_dict(), indent=1, sort_keys=True))
+        _atomic_write(
+            self.path / "summary.json", json.dumps(record.to_dict(), indent=1, sort_keys=True)
+        )
         _atomic_write(self.path / "eval_set.json", json.dumps(eval_set, indent=1))

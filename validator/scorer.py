@@ -40,10 +40,12 @@ def score_cot(
     """The CoT competition's score, with the tuned model's absolute numbers added for reports."""
     evals = paired(base, tuned, base_rouge)
     score = score_miner(evals, counts, seed)
-    score.components.update({
-        "tuned_accuracy": tuned.accuracy(),
-        "tuned_answer_loss": fmean(tuned.answer_loss) if tuned.answer_loss else 0.0,
-        "tuned_completion_loss": fmean(tuned.completion_loss) if tuned.completion_loss else 0.0,
-        "tuned_rouge_l": fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
-    })
+    score.components.update(
+        {
+            "tuned_accuracy": tuned.accuracy(),
+            "tuned_answer_loss": fmean(tuned.answer_loss) if tuned.answer_loss else 0.0,
+            "tuned_completion_loss": fmean(tuned.completion_loss) if tuned.completion_loss else 0.0,
+            "tuned_rouge_l": fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
+        }
+    )
     return score

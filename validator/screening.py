@@ -69,7 +69,10 @@ def screen_round(
     pool: EvalPoolIndex,
 ) -> dict[int, Screened]:
     """Screen every miner's samples; credit the survivors to history."""
-    subs = [Submission(uid, [sample_text(s) for s in samples]) for uid, (_, samples) in submissions.items()]
+    subs = [
+        Submission(uid, [sample_text(s) for s in samples])
+        for uid, (_, samples) in submissions.items()
+    ]
     dedup = dedup_round(subs, history.index)
     out: dict[int, Screened] = {}
     for uid, (hotkey, samples) in sorted(submissions.items()):
@@ -84,22 +87,35 @@ def screen_round(
                         f"sample {gate.index} matches eval item {gate.item_id} ({'+'.join(gate.detectors)})"
                     )
                 continue
-            own = verdict.reason == DUPLICATE_OF_HISTORY and _owner_hotkey(verdict.matched or "") == hotkey
+            own = (
+                verdict.reason == DUPLICATE_OF_HISTORY
+                and _owner_hotkey(verdict.matched or "") == hotkey
+            )
             if verdict.kept or own:
                 screened.kept.append(samples[verdict.index])
                 if own:
                     screened.resubmitted += 1
                 else:
-                    history.credit(f"{hotkey}/{round_id}/{verdict.index}", result.signatures[verdict.index], result.digests[verdict.index])
+                    history.credit(
+                        f"{hotkey}/{round_id}/{verdict.index}",
+                        result.signatures[verdict.index],
+                        result.digests[verdict.index],
+                    )
                 continue
             screened.duplicates += 1
             if screened.duplicates <= 3:
-                screened.reasons.append(f"sample {verdict.index}: {verdict.reason} ({verdict.matched})")
+                screened.reasons.append(
+                    f"sample {verdict.index}: {verdict.reason} ({verdict.matched})"
+                )
         if screened.contaminated:
-            screened.reasons.insert(0, f"{screened.contaminated} sample(s) from the eval pool: round score zero")
+            screened.reasons.insert(
+                0, f"{screened.contaminated} sample(s) from the eval pool: round score zero"
+            )
         if screened.duplicates > 3:
             screened.reasons.append(f"... {screened.duplicates} duplicates in all")
         if screened.resubmitted:
-            screened.reasons.append(f"{screened.resubmitted} sample(s) re-served from this miner's history")
+            screened.reasons.append(
+                f"{screened.resubmitted} sample(s) re-served from this miner's history"
+            )
         out[uid] = screened
     return out

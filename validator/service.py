@@ -45,7 +45,9 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     redis_client = connect(settings.redis_url, settings.run_dir / "validator-redis.rdb")
     keys = Keys.for_network(settings.network, settings.netuid)
     store = LeaderboardStore(redis_client, keys)
-    model, tokenizer = load_base(settings.model, settings.device, cache_dir=settings.model_cache.expanduser())
+    model, tokenizer = load_base(
+        settings.model, settings.device, cache_dir=settings.model_cache.expanduser()
+    )
     ctx = RoundContext(
         keypair=keypair,
         chain=chain,
@@ -70,7 +72,9 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
 
 def serve_api_in_background(store: LeaderboardStore, host: str, port: int) -> uvicorn.Server:
     """The leaderboard API and web page on a daemon thread (``--serve-api``)."""
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store), host=host, port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, name="api", daemon=True).start()
     return server
 
