@@ -57,15 +57,17 @@ def main() -> None:
     t = time.perf_counter()
     base = evaluate(model, tok, eval_set.items, guard)
     base_s = time.perf_counter() - t
-    print(f"base eval once per round ({len(eval_set.items)} items + {len(guard)} guard texts): {base_s:.1f} s")
-    print(
-        f"base: accuracy {base.accuracy():.3f}, completion loss {statistics.fmean(base.completion_loss):.3f}, "
-        f"answer loss {statistics.fmean(base.answer_loss):.3f}, guard loss {statistics.fmean(base.general_loss):.3f}"
-    )
+    n_items, n_guard = len(eval_set.items), len(guard)
+    print(f"base eval once per round ({n_items} items + {n_guard} guard texts): {base_s:.1f} s")
+    cl, al = statistics.fmean(base.completion_loss), statistics.fmean(base.answer_loss)
+    gl = statistics.fmean(base.general_loss)
+    print(f"base: accuracy {base.accuracy():.3f}, completion loss {cl:.3f}, answer loss {al:.3f}")
+    print(f"base: guard loss {gl:.3f}")
     print(f"recipe: {recipe.to_dict()}")
     items = generate_many(TASK_SEED, SAMPLES_PER_MINER)
-    header = "| rung | d completion loss | d answer loss | d final-answer loss | d accuracy | d guard loss | train s | eval s | overhead s |"
-    print(header)
+    cols = ["rung", "d completion loss", "d answer loss", "d final-answer loss", "d accuracy"]
+    cols += ["d guard loss", "train s", "eval s", "overhead s"]
+    print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * 9)
     timings = []
     for quality in Quality:

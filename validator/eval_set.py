@@ -1,4 +1,4 @@
-"""The private eval set: drawn fresh each round, from a seed nobody can predict but anyone can audit.
+"""The private eval set: fresh each round, from a seed nobody can predict but anyone can audit.
 
 The seed is a hash of (validator secret, round id, ``EVAL_VERSION``): miners cannot know the
 items before the round (they never see the secret), while after the round the validator

@@ -1,4 +1,4 @@
-"""The round's private eval set: reproducible from (secret, round), unpredictable without the secret."""
+"""The private eval set: reproducible from (secret, round), unpredictable without the secret."""
 
 from __future__ import annotations
 

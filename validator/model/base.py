@@ -78,7 +78,9 @@ class PretrainRecipe:
 
     def key(self) -> str:
         """A short hash of this recipe, the model shape and the tokenizer: the cache key."""
-        blob = json.dumps([asdict(self), TINY_CONFIG, TINY_INIT_SEED, PRETRAIN_TEXTS], sort_keys=True)
+        blob = json.dumps(
+            [asdict(self), TINY_CONFIG, TINY_INIT_SEED, PRETRAIN_TEXTS], sort_keys=True
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -102,13 +104,18 @@ def _pretrain_rows(recipe: PretrainRecipe, tokenizer: ByteTokenizer) -> list[tup
             text = PRETRAIN_TEXTS[general % len(PRETRAIN_TEXTS)]
             general += 1
             rows.append(encode_pair(tokenizer, "", text, 256)[:2])
-        p, c = format_prompt(item.prompt), format_completion(item.chain_of_thought, item.final_answer)
+        p, c = (
+            format_prompt(item.prompt),
+            format_completion(item.chain_of_thought, item.final_answer),
+        )
         rows.append(encode_pair(tokenizer, p, c, 256)[:2])
     random.Random(recipe.seed).shuffle(rows)
     return rows
 
 
-def pretrain_tiny(recipe: PretrainRecipe = DEFAULT_PRETRAIN) -> tuple[LlamaForCausalLM, list[float]]:
+def pretrain_tiny(
+    recipe: PretrainRecipe = DEFAULT_PRETRAIN,
+) -> tuple[LlamaForCausalLM, list[float]]:
     """Pretrain the tiny model from its fixed init; returns the model and per-step losses.
 
     Full-parameter AdamW on whole sequences (no prompt masking: this is language modelling),
@@ -183,6 +190,8 @@ def load_base(
     to bf16 on CUDA and float32 elsewhere. An HF tokenizer without a pad token gets eos as pad
     (the runner masks padding by attention mask, so the choice never reaches a loss).
     """
+    net: Any
+    tok: Any
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     if model in (None, TINY):

@@ -174,7 +174,10 @@ def completion_losses(
     batch_size: int = BATCH_SIZE,
 ) -> list[float]:
     """Per ``(prompt_text, completion_text)``, the mean NLL over completion tokens and eos."""
-    return [float(t.mean()) for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)]
+    return [
+        float(t.mean())
+        for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)
+    ]
 
 
 def answer_losses(
@@ -190,7 +193,9 @@ def answer_losses(
     All occurrences of ``answer`` in the completion count (``last_only``: just the last one,
     the ``Answer:`` line). NaN when the answer never occurs (not the case for eval items).
     """
-    token_losses = _completion_token_losses(model, tokenizer, [(p, c) for p, c, _ in items], max_seq_len, batch_size)
+    token_losses = _completion_token_losses(
+        model, tokenizer, [(p, c) for p, c, _ in items], max_seq_len, batch_size
+    )
     return [
         _span_mean(t, _answer_positions(tokenizer, c, a, last_only))
         for t, (_, c, a) in zip(token_losses, items, strict=True)
@@ -256,7 +261,11 @@ def evaluate(
     for t, c, it in zip(token_losses, completions, eval_items, strict=True):
         answer_loss.append(_span_mean(t, _answer_positions(tokenizer, c, it.final_answer, False)))
         final_loss.append(_span_mean(t, _answer_positions(tokenizer, c, it.final_answer, True)))
-    generated = forward_pass(model, tokenizer, prompts, max_new_tokens, batch_size) if generate else [""] * len(prompts)
+    generated = (
+        forward_pass(model, tokenizer, prompts, max_new_tokens, batch_size)
+        if generate
+        else [""] * len(prompts)
+    )
     answers = [extract_answer(g) for g in generated]
     refs = [it.final_answer for it in eval_items]
     return EvalResult(
@@ -268,5 +277,7 @@ def evaluate(
         generated=generated,
         answers=answers,
         references=refs,
-        general_loss=text_loss(model, tokenizer, general_texts, max_seq_len, batch_size) if general_texts else [],
+        general_loss=text_loss(model, tokenizer, general_texts, max_seq_len, batch_size)
+        if general_texts
+        else [],
     )

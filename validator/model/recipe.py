@@ -1,4 +1,4 @@
-"""The fixed training recipe and the one text format shared by training and evaluation.
+r"""The fixed training recipe and the one text format shared by training and evaluation.
 
 The DataComp rule: the recipe is the constant and the data is the only variable. Every miner's
 data is trained with the same ``TrainRecipe`` (seed, token budget, steps, learning rate, LoRA
@@ -7,8 +7,8 @@ or to the formatting below changes what a score means, so it must bump ``RECIPE_
 
 Format (identical for miner samples and for eval items)::
 
-    prompt_text     = prompt + "\\n"
-    completion_text = chain_of_thought + "\\nAnswer: " + final_answer
+    prompt_text     = prompt + "\n"
+    completion_text = chain_of_thought + "\nAnswer: " + final_answer
     tokens          = [bos] + enc(prompt_text) + enc(completion_text) + [eos]
 
 The loss is taken on completion tokens and the eos only; prompt tokens are labelled -100.
@@ -25,7 +25,9 @@ import torch
 RECIPE_VERSION = "cot-sft-lora/1"
 
 PROMPT_SUFFIX = "\n"  # one newline ends the prompt: a byte-cheap, tokenizer-neutral separator
-ANSWER_MARKER = "\nAnswer: "  # what ``extract_answer`` looks for; on its own line so CoT can't fake it
+ANSWER_MARKER = (
+    "\nAnswer: "  # what ``extract_answer`` looks for; on its own line so CoT can't fake it
+)
 IGNORE_INDEX = -100  # PyTorch cross-entropy's default ignore_index: masked (prompt, pad) labels
 
 
@@ -55,7 +57,13 @@ class TrainRecipe:
     # Every linear layer of a Llama block: attention alone leaves the MLP (where small models
     # store most of their facts) unreachable. Names match Llama/Mistral/Qwen families.
     target_modules: tuple[str, ...] = (
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
     )
     seed: int = 0  # fixes LoRA init and batch order: identical data gives identical adapters
     # 64 task samples are ~6.2k byte tokens (prompt + completion, avg ~97): 8192 admits a
@@ -91,15 +99,22 @@ def format_completion(chain_of_thought: str, final_answer: str) -> str:
 
 def format_pair(sample: CotLike) -> tuple[str, str]:
     """``(prompt_text, completion_text)`` of a CoT sample or task item."""
-    return format_prompt(sample.prompt), format_completion(sample.chain_of_thought, sample.final_answer)
+    return format_prompt(sample.prompt), format_completion(
+        sample.chain_of_thought, sample.final_answer
+    )
 
 
 class TokenizerLike(Protocol):
     """The subset of a tokenizer the runner uses (``ByteTokenizer`` or any HF tokenizer)."""
 
-    pad_token_id: int | None
-    bos_token_id: int | None
-    eos_token_id: int | None
+    @property
+    def pad_token_id(self) -> int | None: ...  # noqa: D102
+
+    @property
+    def bos_token_id(self) -> int | None: ...  # noqa: D102
+
+    @property
+    def eos_token_id(self) -> int | None: ...  # noqa: D102
 
     def encode(self, text: str, add_special_tokens: bool = ...) -> list[int]: ...  # noqa: D102
 

@@ -55,7 +55,9 @@ class ByteTokenizer:
                 out.extend(_SPECIAL_TEXT[i].encode())
         return out.decode("utf-8", errors="replace")
 
-    def batch_decode(self, batch: Sequence[Sequence[int]], skip_special_tokens: bool = True) -> list[str]:
+    def batch_decode(
+        self, batch: Sequence[Sequence[int]], skip_special_tokens: bool = True
+    ) -> list[str]:
         """``decode`` applied to each row."""
         return [self.decode(row, skip_special_tokens=skip_special_tokens) for row in batch]
 

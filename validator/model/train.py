@@ -67,9 +67,7 @@ class TrainResult:
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the adapter's weights (for audit or saving)."""
         return {
-            k: v.detach().cpu().clone()
-            for k, v in self.model.named_parameters()
-            if "lora_" in k
+            k: v.detach().cpu().clone() for k, v in self.model.named_parameters() if "lora_" in k
         }
 
 
@@ -155,7 +153,9 @@ def train_lora(
         torch.manual_seed(recipe.seed)
         with warnings.catch_warnings():
             # peft 0.21 probes a property transformers 5 deprecated; harmless, and not ours.
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            warnings.filterwarnings(
+                "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+            )
             model = get_peft_model(base_model, _lora_config(recipe), adapter_name=ADAPTER_NAME)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)

@@ -48,7 +48,9 @@ def test_losses_are_finite_and_per_item(tiny_random) -> None:
     items = generate_many(5, 7)
     pairs = [format_pair(it) for it in items]
     cl = completion_losses(model, tok, pairs, batch_size=3)
-    al = answer_losses(model, tok, [(p, c, it.final_answer) for (p, c), it in zip(pairs, items)])
+    al = answer_losses(
+        model, tok, [(p, c, it.final_answer) for (p, c), it in zip(pairs, items, strict=True)]
+    )
     tl = text_loss(model, tok, ["One sentence.", "Another, longer sentence of text."])
     assert len(cl) == len(al) == 7 and len(tl) == 2
     assert all(math.isfinite(x) for x in cl + al + tl)
@@ -106,5 +108,7 @@ def test_correct_data_lowers_answer_loss_more_than_wrong_data(pretrained) -> Non
     for q in (Quality.CORRECT, Quality.WRONG, Quality.OFF_TOPIC):
         with lora_adapter(model, tok, _ladder_pairs(q)) as result:
             tuned = evaluate(result.eval_model(), tok, evals, generate=False)
-        deltas[q] = sum(t - b for t, b in zip(tuned.answer_loss, base.answer_loss)) / len(evals)
+        deltas[q] = sum(
+            t - b for t, b in zip(tuned.answer_loss, base.answer_loss, strict=True)
+        ) / len(evals)
     assert deltas[Quality.CORRECT] < deltas[Quality.WRONG] < deltas[Quality.OFF_TOPIC]

@@ -92,7 +92,9 @@ def test_same_inputs_give_bit_identical_losses_adapters_and_eval(tiny_random) ->
     runs = []
     for _ in range(2):
         with lora_adapter(model, tok, _pairs(), FAST_RECIPE) as result:
-            ev = evaluate(result.eval_model(), tok, items, ["A short guard sentence."], max_new_tokens=12)
+            ev = evaluate(
+                result.eval_model(), tok, items, ["A short guard sentence."], max_new_tokens=12
+            )
             runs.append((result.per_step_losses, result.adapter_state(), ev))
     (l1, a1, e1), (l2, a2, e2) = runs
     assert l1 == l2
@@ -123,4 +125,6 @@ def test_no_samples_means_no_steps_and_no_effect(tiny_random) -> None:
     model, tok = tiny_random
     with lora_adapter(model, tok, [], FAST_RECIPE) as result:
         assert result.per_step_losses == [] and result.tokens_used == 0
-        assert all(torch.count_nonzero(v) == 0 for k, v in result.adapter_state().items() if "lora_B" in k)
+        assert all(
+            torch.count_nonzero(v) == 0 for k, v in result.adapter_state().items() if "lora_B" in k
+        )
