@@ -9,9 +9,10 @@ Lifecycle per miner (the base model is shared by all miners of a round)::
 or ``with lora_adapter(base, tokenizer, pairs, recipe) as result: ...``. The base weights are
 frozen and never written: the LoRA layers wrap them and ``release`` unwraps them
 (``PeftModel.unload``), which restores the original module objects. Measured on the tiny model
-(bench/bench_round_model.py): inject + unload costs a few milliseconds, far below one training
-step, so a fresh wrap per miner is used rather than a long-lived PeftModel with per-miner
-named adapters (which would leave state on the shared model between miners).
+(bench/bench_round_model.py): wrap + merged eval copy + unload together cost ~0.09 s per miner
+against ~3 s of training, so a fresh wrap per miner is used rather than a long-lived PeftModel
+with per-miner named adapters (which leaves peft state on the shared model between miners; its
+cost was not measured separately).
 
 Determinism: ``torch.manual_seed(recipe.seed)`` right before injection fixes the adapter init
 (LoRA A is drawn from the global RNG, B starts at zero) and the batch order comes from the same
