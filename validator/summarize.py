@@ -22,7 +22,7 @@ from validator.records import MinerRoundRecord, RoundRecord
 COLUMNS: dict[str, tuple[str, ...]] = {
     "loss Δ": ("loss_delta",),
     "acc Δ": ("accuracy_delta", "accuracy"),
-    "ROUGE-L Δ": ("rouge_l_delta", "rouge_l"),
+    "ROUGE-L Δ": ("rouge_delta", "rouge_l_delta", "rouge_l"),
     "refusal": ("refusal_rate", "refusal_rate_delta"),
 }
 
