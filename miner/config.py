@@ -6,41 +6,20 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
 from tasks.quality import Quality
 
 
-class MinerSettings(BaseSettings):
+class MinerSettings(NeuronSettings):
     """Everything a miner process needs to start."""
 
     model_config = SettingsConfigDict(env_prefix="DATACOMP_MINER_", extra="forbid")
 
     wallet_name: str = Field(
         "miner", description="wallet (coldkey) name", json_schema_extra={"flag": "--wallet.name"}
-    )
-    wallet_hotkey: str = Field(
-        "default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"}
-    )
-    wallet_path: Path = Field(
-        Path("~/.bittensor/wallets"),
-        description="wallets directory",
-        json_schema_extra={"flag": "--wallet.path"},
-    )
-    create_wallet: bool = Field(
-        False, description="create the wallet non-interactively if missing (local networks)"
-    )
-    network: str = Field(
-        "local-embedded",
-        description="chain: local-embedded, local, test, finney",
-        json_schema_extra={"flag": "--subtensor.network"},
-    )
-    netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
-    chain_path: Path = Field(
-        Path(".localnet/chain.sqlite"),
-        description="embedded chain state file (local-embedded only)",
-        json_schema_extra={"flag": "--chain.path"},
     )
     host: str = Field(
         "127.0.0.1", description="address to bind", json_schema_extra={"flag": "--axon.ip"}

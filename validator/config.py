@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from protocol.limits import MAX_REQUESTED_SAMPLES
+from protocol.neuron_settings import NeuronSettings
 
 
-class ValidatorSettings(BaseSettings):
+class ValidatorSettings(NeuronSettings):
     """Everything a validator process needs to run rounds."""
 
     model_config = SettingsConfigDict(env_prefix="DATACOMP_VALIDATOR_", extra="forbid")
@@ -19,28 +20,6 @@ class ValidatorSettings(BaseSettings):
         "validator",
         description="wallet (coldkey) name",
         json_schema_extra={"flag": "--wallet.name"},
-    )
-    wallet_hotkey: str = Field(
-        "default", description="hotkey name", json_schema_extra={"flag": "--wallet.hotkey"}
-    )
-    wallet_path: Path = Field(
-        Path("~/.bittensor/wallets"),
-        description="wallets directory",
-        json_schema_extra={"flag": "--wallet.path"},
-    )
-    create_wallet: bool = Field(
-        False, description="create the wallet non-interactively if missing (local networks)"
-    )
-    network: str = Field(
-        "local-embedded",
-        description="chain: local-embedded, local, test, finney",
-        json_schema_extra={"flag": "--subtensor.network"},
-    )
-    netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
-    chain_path: Path = Field(
-        Path(".localnet/chain.sqlite"),
-        description="embedded chain state file (local-embedded only)",
-        json_schema_extra={"flag": "--chain.path"},
     )
     redis_url: str | None = Field(
         None,
