@@ -31,6 +31,7 @@ from protocol.schemas import (
     SUBMISSION_PATH,
     SubmissionRequest,
     SubmissionResponse,
+    first_error,
     manifest_sha256,
     sample_sha256,
 )
@@ -119,9 +120,7 @@ def create_app(ctx: MinerContext) -> FastAPI:
         try:
             req = SubmissionRequest.model_validate_json(body)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise _Refused(422, f"{where}: {first['msg']}") from None
+            raise _Refused(422, first_error(exc)) from None
         if req.competition not in ctx.source.competitions():
             raise _Refused(404, f"this miner does not serve {req.competition.value}")
         try:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample
+from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample, first_error
 from tasks.families import generate
 from tasks.quality import Quality, degrade
 
@@ -73,9 +73,7 @@ def load_dataset_file(path: Path, competition: Competition) -> list[Sample]:
         try:
             samples.append(model.model_validate(record))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "<record>"
-            raise DataSourceError(f"{path}: {where}: {field}: {first['msg']}") from None
+            raise DataSourceError(f"{path}: {where}: {first_error(exc, '<record>')}") from None
     if not samples:
         raise DataSourceError(f"{path}: no samples")
     return samples

@@ -13,7 +13,14 @@ import json
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from protocol.limits import (
     MAX_CHARS_PER_FIELD,
@@ -71,7 +78,7 @@ SAMPLE_TYPES: dict[Competition, type[CotSample] | type[PreferenceSample]] = {
 class SubmissionRequest(_Strict):
     """What a validator asks a miner for in one round."""
 
-    protocol_version: Literal["datacomp/1"] = PROTOCOL_VERSION
+    protocol_version: Literal["datacomp/1"] = "datacomp/1"  # == PROTOCOL_VERSION
     competition: Competition
     round_id: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_ROUND_ID_CHARS, pattern=r"^[\w.:-]+$")
@@ -82,7 +89,7 @@ class SubmissionRequest(_Strict):
 class SubmissionResponse(_Strict):
     """What a miner serves: samples plus the hash of the manifest it committed to."""
 
-    protocol_version: Literal["datacomp/1"] = PROTOCOL_VERSION
+    protocol_version: Literal["datacomp/1"] = "datacomp/1"  # == PROTOCOL_VERSION
     competition: Competition
     round_id: str
     samples: Annotated[
@@ -100,6 +107,13 @@ class SubmissionResponse(_Strict):
                     f"competition {self.competition.value} takes {expected.__name__}"
                 )
         return self
+
+
+def first_error(exc: ValidationError, where: str = "body") -> str:
+    """``"field.path: message"`` of a validation error's first problem (a 4xx reason)."""
+    first = exc.errors()[0]
+    location = ".".join(str(p) for p in first["loc"]) or where
+    return f"{location}: {first['msg']}"
 
 
 def sample_sha256(sample: CotSample | PreferenceSample) -> str:

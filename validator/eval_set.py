@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tasks.families import FAMILIES, TaskItem, generate_many
+from validator.atomic_file import write_text_atomic
 from validator.general_text import GUARD_TEXTS
 from validator.model.recipe import RECIPE_VERSION
 
@@ -93,10 +92,7 @@ def write_eval_set(eval_set: EvalSet, directory: str | Path) -> Path:
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"eval-{eval_set.round_id}-{eval_set.sha256()[:12]}.json"
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(eval_set.to_json())
-    os.replace(tmp, path)
+    write_text_atomic(path, eval_set.to_json())
     return path
 
 

@@ -16,12 +16,12 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import redis
 
+from validator.atomic_file import write_text_atomic
 from validator.leaderboard import LeaderboardStore
 from validator.records import RoundRecord
 
@@ -46,17 +46,8 @@ class Outbox:
         """Persist a record; returns its file. Names sort in submission order."""
         # time_ns orders across restarts; the counter orders records put within one tick.
         name = f"{time.time_ns():020d}-{next(_counter):06d}{_SUFFIX}"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record.to_dict(), f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            path = self.directory / name
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path = self.directory / name
+        write_text_atomic(path, json.dumps(record.to_dict(), sort_keys=True))
         self._fsync_dir()
         return path
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from protocol.auth import BtAuth, ResponseBinding, ResponseSignatureError, verify_response
 from protocol.chain.base import Neuron
 from protocol.limits import MAX_RESPONSE_BYTES
-from protocol.schemas import SUBMISSION_PATH, SubmissionRequest, SubmissionResponse
+from protocol.schemas import SUBMISSION_PATH, SubmissionRequest, SubmissionResponse, first_error
 
 # A miner serves pre-built data; 64 samples is well under a megabyte. 12 s covers a slow
 # link and a teacher-backed source while keeping a 256-miner round bounded.
@@ -131,9 +131,7 @@ async def pull_one(
     try:
         parsed = SubmissionResponse.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        return failed(f"invalid response: {where}: {first['msg']}"[:300], status, len(data))
+        return failed(f"invalid response: {first_error(exc)}"[:300], status, len(data))
     if parsed.round_id != request.round_id or parsed.competition != request.competition:
         return failed("response is for another round or competition", status, len(data))
     if len(parsed.samples) > request.num_samples:

@@ -11,19 +11,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from validator.atomic_file import write_text_atomic
 from validator.records import RoundRecord
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 class RoundDir:
@@ -49,7 +41,7 @@ class RoundDir:
         """Write the score breakdown, the summary and, now the round is over, the eval set."""
         for miner in record.miners:
             self._append("scores.jsonl", miner.to_dict())
-        _atomic_write(
+        write_text_atomic(
             self.path / "summary.json", json.dumps(record.to_dict(), indent=1, sort_keys=True)
         )
-        _atomic_write(self.path / "eval_set.json", json.dumps(eval_set, indent=1))
+        write_text_atomic(self.path / "eval_set.json", json.dumps(eval_set, indent=1))

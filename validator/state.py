@@ -7,12 +7,11 @@ state whole, never a truncated file (the subnet template writes straight over it
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scoring.weights import EmaEntry
+from validator.atomic_file import write_text_atomic
 
 
 @dataclass
@@ -25,22 +24,12 @@ class ValidatorState:
 
     def save(self, path: Path) -> None:
         """Atomically replace ``path`` with this state."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "ema": {c: {str(u): asdict(s) for u, s in m.items()} for c, m in self.ema.items()},
             "last_weights_epoch": self.last_weights_epoch,
             "rounds_done": self.rounds_done,
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
     @classmethod
     def load(cls, path: Path) -> ValidatorState:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,14 +10,12 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from localnet.network import free_port
+
+__all__ = ["free_port", "serve_in_thread"]
+
 # Server start on loopback takes milliseconds; a few seconds means something is wrong.
 START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
