@@ -24,6 +24,7 @@ COPY pyproject.toml README.md ./
 COPY protocol/ protocol/
 COPY scoring/ scoring/
 COPY tasks/ tasks/
+COPY safety/ safety/
 COPY miner/ miner/
 COPY validator/ validator/
 COPY neurons/ neurons/

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from miner.gate import ValidatorGate
 from miner.ledger import Ledger, LedgerEntry
@@ -64,10 +65,14 @@ async def _read_capped(request: Request, cap: int) -> bytes:
         if int(declared) > cap:
             raise _Refused(413, f"request body over {cap} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap:
-            raise _Refused(413, f"request body over {cap} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > cap:
+                raise _Refused(413, f"request body over {cap} bytes")
+    except ClientDisconnect:
+        # Less body than declared, then end of input: a refusal, not a server error.
+        raise _Refused(400, "request body ended before its declared length") from None
     return bytes(body)
 
 
@@ -83,7 +88,10 @@ def _auth_status(error: http_auth.AuthError) -> int:
 
 def create_app(ctx: MinerContext) -> FastAPI:
     """The miner's FastAPI application over ``ctx``."""
-    app = FastAPI(title="Datacomp miner", version="1", docs_url=None, redoc_url=None)
+    # No slash redirects: a signed target is exact, so "/v1/submission/" is a 404, not a 307.
+    app = FastAPI(
+        title="Datacomp miner", version="1", docs_url=None, redoc_url=None, redirect_slashes=False
+    )
 
     @app.exception_handler(_Refused)
     async def _refused(_: Request, exc: _Refused) -> JSONResponse:

@@ -17,6 +17,16 @@ from pydantic import ValidationError
 from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample, first_error
 from tasks.families import generate
 from tasks.quality import Quality, degrade
+from tasks.safety_pairs import PairQuality, generate_pairs
+
+# The preference rung a CoT quality stands for in the demo cast.
+PAIR_QUALITY: dict[Quality, PairQuality] = {
+    Quality.CORRECT: PairQuality.GOOD,
+    Quality.SCRAMBLED: PairQuality.OVER_REFUSE,
+    Quality.WRONG: PairQuality.SWAPPED,
+    Quality.OFF_TOPIC: PairQuality.OFF_TOPIC,
+    Quality.EMPTY: PairQuality.EMPTY,
+}
 
 Sample = CotSample | PreferenceSample
 
@@ -101,10 +111,12 @@ class FileSource:
 
 
 class GeneratorSource:
-    """The built-in procedural generator: verifiable tasks with worked solutions.
+    """The built-in generator: verifiable tasks with worked solutions; safety preference pairs.
 
     ``quality`` degrades the items (the demo's sloppy miners); ``seed`` makes two miners
-    serve different data (or, with equal seeds, the same data: the demo's copycat).
+    serve different data (or, with equal seeds, the same data: the demo's copycat). For the
+    preference competition the CoT quality maps onto the pair rung of the same spirit
+    (``PAIR_QUALITY``: wrong answers -> swapped preferences).
     """
 
     def __init__(self, seed: str, quality: Quality = Quality.CORRECT):
@@ -112,13 +124,17 @@ class GeneratorSource:
         self._quality = quality
 
     def competitions(self) -> tuple[Competition, ...]:
-        """CoT only: preference pairs need a judge the generator does not have."""
-        return (Competition.COT_SFT,)
+        """Both competitions."""
+        return (Competition.COT_SFT, Competition.PREFERENCE)
 
     def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
         """``count`` fresh items for this round."""
-        if competition != Competition.COT_SFT:
-            raise DataSourceError("the generator serves cot_sft only")
+        if competition == Competition.PREFERENCE:
+            pairs = generate_pairs(count, f"{self._seed}|{round_id}", PAIR_QUALITY[self._quality])
+            return [
+                PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected)
+                for p in pairs
+            ]
         # Two streams: the tasks depend on the seed alone, so miners of different quality
         # with one seed serve the same prompts (the quality ladder compares like with like).
         task_rng = _round_rng(self._seed, round_id)

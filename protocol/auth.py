@@ -11,6 +11,7 @@ hotkey, fails ``verify_response``.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,33 @@ from protocol.limits import AUTH_ALLOWED_SKEW_S, AUTH_MAX_AGE_S
 RESPONSE_PROTOCOL = "datacomp-response/1"
 HEADER_RESPONSE_HOTKEY = "X-Datacomp-Miner-Hotkey"
 HEADER_RESPONSE_SIGNATURE = "X-Datacomp-Miner-Signature"
+
+
+# The one spelling of each value-carrying btauth/1 header that the SDK's ``http_auth.sign``
+# emits. The SDK's parser is lenient (``int`` takes "+1", "01", "1_0"; ``bytes.fromhex`` takes
+# upper case and spaces, and "0x" is optional), so without this one signed request has many
+# accepted wire forms, and a header repeated with two values is silently read as the last.
+_CANONICAL = {
+    http_auth.HEADER_NONCE.lower(): (
+        re.compile(r"0|[1-9][0-9]*"),
+        "a decimal integer without sign or leading zeros",
+    ),
+    http_auth.HEADER_SIGNATURE.lower(): (
+        re.compile(r"0x[0-9a-f]{128}"),  # a 64-byte signature
+        "0x and 128 lowercase hex digits",
+    ),
+}
+_AUTH_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        http_auth.HEADER_VERSION,
+        http_auth.HEADER_HOTKEY,
+        http_auth.HEADER_RECEIVER,
+        http_auth.HEADER_NONCE,
+        http_auth.HEADER_CRYPTO,
+        http_auth.HEADER_SIGNATURE,
+    )
+)
 
 
 class ResponseSignatureError(Exception):
@@ -69,8 +97,21 @@ def verify_request(
 ) -> http_auth.Caller:
     """Verify a btauth/1 request; sr25519 only. Raises ``http_auth.AuthError`` subclasses.
 
-    ``target`` is the raw path plus ``?query`` as received (not percent-decoded).
+    ``target`` is the raw path plus ``?query`` as received (not percent-decoded). Stricter
+    than the SDK on the wire form: each btauth header at most once (``headers.items()`` must
+    list repeats, as Starlette's do), nonce and signature in their canonical spelling.
     """
+    seen: set[str] = set()
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered not in _AUTH_HEADERS:
+            continue
+        if lowered in seen:
+            raise http_auth.MalformedAuth(f"{name} appears more than once")
+        seen.add(lowered)
+        canonical = _CANONICAL.get(lowered)
+        if canonical is not None and not canonical[0].fullmatch(value):
+            raise http_auth.MalformedAuth(f"{name} is not {canonical[1]}")
     caller = http_auth.verify(
         headers,
         body,

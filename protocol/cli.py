@@ -9,6 +9,7 @@ configures a CLI run, a docker-compose service and a uvicorn worker.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -56,5 +57,8 @@ def to_env(settings: BaseSettings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        if isinstance(value, dict | list):  # complex values: JSON, as pydantic-settings reads them
+            env[(prefix + name).upper()] = json.dumps(value)
+            continue
         env[(prefix + name).upper()] = str(value.value if hasattr(value, "value") else value)
     return env

@@ -1,4 +1,4 @@
-"""The CoT SFT score rule, version ``cot-v2``: what one miner's data did to the model.
+"""The CoT SFT score rule, version ``cot-v3``: what one miner's data did to the model.
 
 Inputs are paired per eval item (base model vs the same base with the miner's LoRA):
 completion loss, answer-token loss, answer correctness (0/1), ROUGE-L F1 of the generated
@@ -16,10 +16,17 @@ Otherwise, per eval item ``i`` (positive is better):
         + W_ACCURACY * (tuned_correct - base_correct) + W_ROUGE * (tuned_rouge - base_rouge)
 
     improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
+                - W_WRONG_ANSWER * wrong_answers / accepted
     score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER * volume
 
-``accepted / offered`` is the share of what the miner served that survived validation, dedup
-and the gate; invalid and duplicate samples lower it. ``volume = min(1, accepted /
+``wrong_answers`` counts accepted samples whose prompt is a task family's template and whose
+final answer the validator's own check (``tasks/solve.py``) finds wrong. The model cannot
+tell them apart (the embedded 3.3M base gets no 3-digit sum right, so a self-consistent
+wrong answer teaches it as much as a right one: measured in docs/SCORING.md), but the
+validator can, so it charges for them directly.
+
+``accepted / offered`` is the share of what the miner served that survived validation, dedup,
+the gate; invalid and duplicate samples lower it. ``volume = min(1, accepted /
 requested)`` is the share of the validator's request the miner filled with accepted data:
 the recipe's fixed steps make a small dataset teach almost as much as a full one, so without
 it one dataset split across ten hotkeys would earn ten times. With it, the ten earn together
@@ -40,7 +47,7 @@ import numpy.typing as npt
 from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
-SCORING_VERSION = "cot-v2"  # v2: the volume factor
+SCORING_VERSION = "cot-v3"  # v2: the volume factor; v3: the wrong-answer charge
 
 # Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
 # [0, 1] per item. At 1.0, a 0.3-nat loss drop (what the design's pretrained base gains from
@@ -60,6 +67,12 @@ GENERAL_TOLERANCE = 0.02
 # Each nat of general-text damage beyond the tolerance costs two nats of improvement: doing
 # harm must never pay for itself.
 W_GENERAL = 2.0
+
+# Cost per unit share of checkably wrong answers, in the units of ``improvement`` (nats per
+# token): all-wrong data costs 1.0, more than any improvement measured on the embedded model
+# (< 0.3 nats), so data with a verifiable wrong answer in every sample can never earn, and
+# 10% wrong costs 0.1, about what good data gains — a miner must fix its answers to be paid.
+W_WRONG_ANSWER = 1.0
 
 # Score multiplier (accepted / offered) ** 2: 10% junk costs 19% of the score, so padding a
 # submission with copies or invalid rows (which add no training signal) always loses.
@@ -90,6 +103,7 @@ class SampleCounts:
     invalid: int = 0
     duplicates: int = 0
     contaminated: int = 0
+    wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
     accepted: int = 0
     requested: int = 0  # samples the validator asked for; 0 = no volume factor (unit tests)
 
@@ -117,6 +131,47 @@ class MinerScore:
             "ci": None if self.ci is None else [clean(x) for x in self.ci],
             "reasons": list(self.reasons),
         }
+
+
+@dataclass(frozen=True)
+class CountFactors:
+    """The multipliers a miner's sample counts put on its improvement, with their reasons."""
+
+    share: float  # accepted / offered
+    junk: float  # share ** JUNK_POWER
+    volume: float  # min(1, accepted / requested)
+    reasons: tuple[str, ...]
+
+    @property
+    def factor(self) -> float:
+        """The whole multiplier."""
+        return self.junk * self.volume
+
+    def components(self) -> dict[str, float]:
+        """The report fields every competition's score carries."""
+        return {
+            "accepted_share": self.share,
+            "junk_factor": self.junk,
+            "volume_factor": self.volume,
+        }
+
+
+def count_factors(counts: SampleCounts) -> CountFactors:
+    """Junk and volume factors of ``counts`` (offered and accepted > 0), shared by every rule."""
+    share = min(1.0, counts.accepted / counts.offered)
+    volume = min(1.0, counts.accepted / counts.requested) if counts.requested > 0 else 1.0
+    junk = share**JUNK_POWER
+    reasons: list[str] = []
+    if counts.offered > counts.accepted:
+        reasons.append(
+            f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
+            f"offered: score x {junk:.4f}"
+        )
+    if volume < 1.0:
+        reasons.append(
+            f"{counts.accepted} accepted of {counts.requested} asked: score x {volume:.4f}"
+        )
+    return CountFactors(share, junk, volume, tuple(reasons))
 
 
 def _zero(reason: str, components: dict[str, float] | None = None) -> MinerScore:
@@ -162,10 +217,10 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     per_item = W_LOSS * loss + W_ANSWER_LOSS * answer_loss + W_ACCURACY * accuracy + W_ROUGE * rouge
     general_increase = evals.tuned_general_loss - evals.base_general_loss
     harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
-    share = min(1.0, counts.accepted / counts.offered)
-    volume = min(1.0, counts.accepted / counts.requested) if counts.requested > 0 else 1.0
-    factor = share**JUNK_POWER * volume
-    improvement = float(per_item.mean()) - harm
+    factors = count_factors(counts)
+    wrong_share = min(1.0, counts.wrong_answers / counts.accepted)
+    wrong_cost = W_WRONG_ANSWER * wrong_share
+    improvement = float(per_item.mean()) - harm - wrong_cost
     components = {
         "loss_delta": float(loss.mean()),
         "answer_loss_delta": float(answer_loss.mean()),
@@ -173,27 +228,25 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         "rouge_delta": float(rouge.mean()),
         "general_loss_increase": float(general_increase),
         "general_penalty": harm,
+        "wrong_answer_share": wrong_share,
+        "wrong_answer_penalty": wrong_cost,
         "improvement": improvement,
-        "accepted_share": share,
-        "junk_factor": share**JUNK_POWER,
-        "volume_factor": volume,
+        **factors.components(),
     }
     reasons: list[str] = []
     if harm > 0:
         reasons.append(
             f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}"
         )
-    dropped = counts.offered - counts.accepted
-    if dropped > 0:
+    if wrong_cost > 0:
         reasons.append(
-            f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
-            f"offered: score x {share**JUNK_POWER:.4f}"
+            f"{counts.wrong_answers} of {counts.accepted} answers fail the validator's check:"
+            f" -{wrong_cost:.4f}"
         )
-    if volume < 1.0:
-        reasons.append(f"{counts.accepted} accepted of {counts.requested} asked: score x {volume:.4f}")
+    reasons.extend(factors.reasons)
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
-    score = max(0.0, improvement) * factor
+    score = max(0.0, improvement) * factors.factor
     if not math.isfinite(score):  # cannot happen with finite inputs; never emit one
         return _zero("non-finite score", components)
     ci = paired_bootstrap_ci(per_item, seed=seed)

@@ -13,7 +13,10 @@ Rules (all pure, all total: no input makes them return NaN or raise on bad numbe
   with no evidence the uniform one favours no one.
 * ``combine``: each competition's weights normalised, scaled by its share (shares
   sanitised, then normalised over the competitions present; all zero -> equal shares), summed
-  per uid, normalised again.
+  per uid, normalised again. A competition in which no uid has a positive value takes no
+  share (it goes to the others): its uniform fallback would pay every uid, junk included,
+  for a competition nobody has earned anything in. If no competition has a positive value,
+  all are kept (the result is then uniform, as ``normalise`` gives).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def combine(
     present = [c for c, values in per_competition.items() if values]
     if not present:
         return {}
+    earned = [c for c in present if any(sanitise(v) > 0 for v in per_competition[c].values())]
+    present = earned or present
     raw = {c: sanitise(shares.get(c, 0.0)) for c in present}
     share = normalise(raw)
     out: dict[int, float] = {}

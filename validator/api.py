@@ -7,6 +7,7 @@
 | ``GET /v1/competitions/{competition}/miners/{uid}?history=`` | one miner: breakdown, history |
 | ``GET /v1/rounds?offset=&limit=`` | rounds, newest first |
 | ``GET /v1/rounds/{round_id}`` | one round's full record |
+| ``POST /v1/attribution`` | token attribution of one prompt/completion under the base model |
 | ``GET /healthz`` | 200 when Redis answers, else 503 |
 | ``GET /metrics`` | Prometheus text exposition |
 | ``GET /`` | the web page (assets under ``/static``, shipped in the package: no internet) |
@@ -14,19 +15,30 @@
 Errors: bad parameters 422 (FastAPI's validation reasons), unknown competition, miner or round
 404, Redis unreachable 503. The Redis client's 2 s socket timeouts bound every request; the
 handlers are plain ``def`` so a slow Redis blocks a worker thread, never the event loop.
+
+Attribution is the one route that does not read Redis: it runs a model
+(``validator.model.attribution``), given to ``create_app`` as a ``ModelProvider`` that loads
+on first use (default: the embedded tiny base), so the API starts as fast as before and its
+other routes never wait for a model. No model (``model=None``) or one that fails to load is
+503 with the reason.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from validator.leaderboard import (
     COUNTERS,
@@ -52,6 +64,106 @@ DEFAULT_HISTORY = 200
 # validator generates. Anything else is a 422 before Redis is asked.
 COMPETITION_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 ROUND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+
+# Attribution. The window is the training recipe's 256 tokens, the length miners' data is
+# trained at. 63 characters are at most 252 UTF-8 bytes: with bos and the separator every valid
+# prompt fits the byte-level model's window with room for completion tokens (eval prompts are
+# at most 61 bytes), so a schema-valid request is never refused for length.
+ATTRIBUTION_MAX_TOKENS = 256
+PROMPT_MAX_CHARS = 63
+# A longer completion is cut to the window, as in training; the bound only caps the body.
+COMPLETION_MAX_CHARS = 1024
+# Occlusion costs one window-long row per prompt token (and one for the prompt as is). The
+# budget admits a full-length ASCII prompt at the full window (bos + 63 + separator = 65
+# rows of 256), ~5 s on one CPU thread of the tiny model; longer (non-ASCII) prompts are
+# answered by the gradient method, and the response's ``method`` says so.
+OCCLUSION_BUDGET = (PROMPT_MAX_CHARS + 2) * ATTRIBUTION_MAX_TOKENS
+# A failed model load's reason is reported, cut to a readable length.
+MAX_REASON_CHARS = 300
+
+
+class ModelProvider:
+    """A ``(model, tokenizer)`` pair loaded on first use, then kept; ``lock`` serialises use.
+
+    One attribution at a time: concurrent forward passes of one CPU model only thrash. A failed
+    load is not cached: the next request tries again.
+    """
+
+    def __init__(self, name: str, load: Callable[[], tuple[Any, Any]]) -> None:
+        self.name = name
+        self._load = load
+        self._pair: tuple[Any, Any] | None = None
+        self._load_lock = threading.Lock()
+        self.lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._pair is not None
+
+    def get(self) -> tuple[Any, Any]:
+        """The pair, loading it on the first call (concurrent first calls load once)."""
+        with self._load_lock:
+            if self._pair is None:
+                self._pair = self._load()
+            return self._pair
+
+
+def base_model(name: str = "tiny", device: str = "cpu") -> ModelProvider:
+    """A provider of ``load_base(name, device)``; torch is imported on first use, not here."""
+
+    def load() -> tuple[Any, Any]:
+        from validator.model.base import load_base
+
+        return load_base(name, device)
+
+    return ModelProvider(name, load)
+
+
+# The default: one process-wide tiny base, loaded by the first attribution request (~1 s from
+# its disk cache; ~45 s the first time ever, when it is pretrained and cached).
+DEFAULT_MODEL = base_model()
+
+
+class AttributionRequest(BaseModel):
+    """One prompt and the completion whose log-probability is attributed to its tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(
+        max_length=PROMPT_MAX_CHARS,
+        description="the raw prompt; the training format's separator is appended",
+    )
+    completion: str = Field(
+        max_length=COMPLETION_MAX_CHARS,
+        description=f"the completion as trained on; cut to a {ATTRIBUTION_MAX_TOKENS}-token window",
+    )
+    method: Literal["occlusion", "gradient"] = Field(
+        "occlusion",
+        description=f"occlusion (exact drop; gradient above {OCCLUSION_BUDGET} token positions)"
+        " or gradient x input",
+    )
+
+
+class TokenScore(BaseModel):
+    """One prompt token: its text, its score (higher = drives the completion more)."""
+
+    token: str
+    score: float
+    special: bool
+
+
+class AttributionResult(BaseModel):
+    """Per prompt token, in order, joining back to the prompt; and what was measured."""
+
+    model: str
+    method: Literal["occlusion", "gradient"]
+    tokens: list[TokenScore]
+    separator_score: float | None
+    completion_logprob: float
+    completion_tokens: int
+    truncated: bool
 
 
 class ErrorBody(BaseModel):
@@ -87,6 +199,16 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "Redis unreachable"}
 }
+# FastAPI answers 400 (not 422) to a body it cannot decode as text (not UTF-8).
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not UTF-8 text"}
+}
+MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "no model configured, the model failed to load, or it gave non-finite values",
+    }
+}
 
 
 def _known(store: LeaderboardStore, competition: str) -> None:
@@ -94,19 +216,86 @@ def _known(store: LeaderboardStore, competition: str) -> None:
         raise HTTPException(404, f"unknown competition {competition!r}")
 
 
-def create_app(store: LeaderboardStore) -> FastAPI:
-    """The API over ``store``."""
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII characters escaped, so any Python string can be rendered.
+
+    A 422 echoes the request's input, and a lone surrogate (legal in a JSON escape, not in
+    UTF-8; pydantic rejects it as ``string_unicode``) would make the default UTF-8 rendering
+    raise: a 422 turned into a 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        """``content`` as ASCII JSON."""
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode()
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body (``{"detail": [errors]}``), rendered by ``AsciiJSONResponse``."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return AsciiJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def _attribute(provider: ModelProvider | None, body: AttributionRequest) -> AttributionResult:
+    """Run the attribution; 503 for model trouble, 422 for a prompt the tokenizer overfills."""
+    if provider is None:
+        raise HTTPException(503, "no model is configured for attribution on this API")
+    try:
+        model, tokenizer = provider.get()
+    except Exception as exc:  # any load failure (missing files, no network, OOM) is a 503
+        reason = f"model {provider.name!r} unavailable: {type(exc).__name__}: {exc}"
+        raise HTTPException(503, reason[:MAX_REASON_CHARS]) from exc
+    from validator.model.attribution import attribute  # torch: first use only
+
+    with provider.lock:
+        try:
+            result = attribute(
+                model,
+                tokenizer,
+                body.prompt,
+                body.completion,
+                body.method,
+                max_seq_len=ATTRIBUTION_MAX_TOKENS,
+                occlusion_budget=OCCLUSION_BUDGET,
+            )
+        except ValueError as exc:  # a tokenizer with more tokens than bytes can overfill
+            error = {"type": "value_error", "loc": ("body", "prompt"), "msg": str(exc)}
+            raise RequestValidationError([error]) from exc
+        except FloatingPointError as exc:
+            raise HTTPException(503, f"model {provider.name!r}: {exc}") from exc
+    return AttributionResult(
+        model=provider.name,
+        method=result.method,
+        tokens=[
+            TokenScore(token=t, score=s, special=sp)
+            for t, s, sp in zip(result.tokens, result.scores, result.special, strict=True)
+        ],
+        separator_score=result.separator_score,
+        completion_logprob=result.completion_logprob,
+        completion_tokens=result.completion_tokens,
+        truncated=result.truncated,
+    )
+
+
+def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MODEL) -> FastAPI:
+    """The API over ``store``; ``model`` serves ``/v1/attribution`` (None: that route is 503)."""
     app = FastAPI(
         title="Datacomp Subnet leaderboard",
         version=API_VERSION,
-        description="Read-only leaderboard, miner history and round records of one validator.",
+        description=(
+            "Read-only leaderboard, miner history and round records of one validator,"
+            " and token attribution on its base model."
+        ),
         responses=UNAVAILABLE,
     )
     app.state.store = store
+    app.state.model = model
 
     async def redis_unreachable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": f"redis unreachable: {type(exc).__name__}"}, status_code=503)
 
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(redis.ConnectionError, redis_unreachable)
     app.add_exception_handler(redis.TimeoutError, redis_unreachable)
 
@@ -154,6 +343,19 @@ def create_app(store: LeaderboardStore) -> FastAPI:
         if record is None:
             raise HTTPException(404, f"unknown round {round_id!r}")
         return record
+
+    @app.post(
+        f"/{API_VERSION}/attribution",
+        response_model=AttributionResult,
+        responses={**MODEL_UNAVAILABLE, **UNREADABLE_BODY},
+    )
+    def attribution(body: AttributionRequest, request: Request) -> AttributionResult:
+        """How much each prompt token drives the completion's log-probability (base model).
+
+        Scores are signed, in nats for occlusion: the drop of ``log p(completion | prompt)``
+        when the token is replaced by a neutral one (higher = the completion leans on it).
+        """
+        return _attribute(request.app.state.model, body)
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
     def healthz(store: Store) -> JSONResponse:

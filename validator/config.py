@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from protocol.limits import MAX_REQUESTED_SAMPLES
 from protocol.neuron_settings import NeuronSettings
+from protocol.schemas import Competition
 
 
 class ValidatorSettings(NeuronSettings):
@@ -57,3 +59,33 @@ class ValidatorSettings(NeuronSettings):
     )
     api_port: int = Field(8000, description="API port", json_schema_extra={"flag": "--api.port"})
     progress: bool = Field(True, description="show progress bars")
+    # CoT is the subnet's main product; preference pairs are the second competition. 0.7/0.3
+    # keeps most emission on CoT while paying enough for safety data to attract miners.
+    # A share of 0 switches a competition off (its pull, training and eval are skipped).
+    shares: dict[str, float] = Field(
+        {"cot_sft": 0.7, "preference": 0.3},
+        description="weight share per competition, e.g. '{\"cot_sft\": 1.0}' (JSON)",
+        json_schema_extra={"flag": "--competition.shares"},
+    )
+
+    @field_validator("shares", mode="before")
+    @classmethod
+    def _from_json(cls, value: object) -> object:
+        """``--competition.shares '{"cot_sft": 1}'`` arrives as a string."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"shares must be a JSON object: {exc.msg}") from None
+        return value
+
+    @field_validator("shares")
+    @classmethod
+    def _known_competitions(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {c.value for c in Competition}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown competition(s) {unknown}; known: {sorted(known)}")
+        if any(not (v >= 0) for v in value.values()) or not any(v > 0 for v in value.values()):
+            raise ValueError("shares must be >= 0 with at least one > 0")
+        return value

@@ -56,6 +56,11 @@ class EvalPool:
         self._recent: deque[tuple[EvalSet, list[TaskItem]]] = deque(maxlen=recent_rounds)
         self._current: tuple[EvalSet, list[TaskItem]] | None = None
 
+    @property
+    def secret(self) -> str:
+        """The validator's secret: other competitions derive their held-out draws from it."""
+        return self._secret
+
     def draw(self, round_id: str, count: int) -> EvalSet:
         """Draw the eval set of ``round_id``; the previous round's set joins the published ones."""
         if self._current is not None:

@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from protocol.auth import BtAuth, ResponseBinding, ResponseSignatureError, verify_response
 from protocol.chain.base import Neuron
 from protocol.limits import MAX_RESPONSE_BYTES
-from protocol.schemas import SUBMISSION_PATH, SubmissionRequest, SubmissionResponse, first_error
+from protocol.schemas import (
+    SUBMISSION_PATH,
+    SubmissionRequest,
+    SubmissionResponse,
+    first_error,
+    manifest_sha256,
+)
 
 # A miner serves pre-built data; 64 samples is well under a megabyte. 12 s covers a slow
 # link and a teacher-backed source while keeping a 256-miner round bounded.
@@ -138,6 +144,10 @@ async def pull_one(
         return failed(
             f"{len(parsed.samples)} samples served, {request.num_samples} asked", status, len(data)
         )
+    if parsed.manifest_sha256 != manifest_sha256(parsed.samples):
+        # The manifest is what a miner may commit to ahead of serving; data that does not
+        # match its own manifest proves nothing about what the miner committed to.
+        return failed("manifest_sha256 does not match the samples served", status, len(data))
     return PullResult(
         neuron.uid,
         neuron.hotkey,
@@ -158,13 +168,21 @@ async def pull_all(
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> list[PullResult]:
-    """Pull from every miner concurrently; results in the order of ``miners``."""
+    """Pull from every miner concurrently; results in the order of ``miners``.
+
+    At most ``MAX_CONCURRENT_PULLS`` exchanges run at once. A request is signed only once it
+    holds a slot, and its deadline starts then: httpx signs before it waits for a pooled
+    connection, so a request queued behind slow miners would reach its miner past the
+    btauth freshness window (10 s) and be refused as stale, costing an honest miner its round.
+    """
     limits = httpx.Limits(max_connections=MAX_CONCURRENT_PULLS, max_keepalive_connections=0)
     # The per-chunk timeouts only guard the connect; the overall deadline guards the rest.
     timeout = httpx.Timeout(deadline_s, connect=min(deadline_s, 5.0))
+    slots = asyncio.Semaphore(MAX_CONCURRENT_PULLS)
+
+    async def in_slot(client: httpx.AsyncClient, miner: Neuron) -> PullResult:
+        async with slots:
+            return await pull_one(client, signer, miner, request, deadline_s, max_bytes)
+
     async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-        return list(
-            await asyncio.gather(
-                *(pull_one(client, signer, m, request, deadline_s, max_bytes) for m in miners)
-            )
-        )
+        return list(await asyncio.gather(*(in_slot(client, m) for m in miners)))

@@ -27,6 +27,7 @@ class MinerRoundRecord:
     invalid: int = 0
     duplicates: int = 0
     contaminated: int = 0
+    wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
     score: float = 0.0  # this round's score, >= 0
     ema: float = 0.0  # the uid's moving score after this round
     weight: float = 0.0  # its share of the weights set after this round
@@ -81,3 +82,50 @@ class RoundRecord:
         data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
         data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
         return cls(**data)
+
+
+def screened_record(
+    uid: int,
+    hotkey: str,
+    competition: str,
+    pull_s: float,
+    offered: int | None,
+    error: str | None,
+    screened: Any,
+) -> tuple[MinerRoundRecord, bool]:
+    """A miner's record after pull and screening, and whether it goes on to training.
+
+    ``offered`` is None when the pull gave no usable response; ``screened`` is the miner's
+    ``validator.screening.Screened`` (None likewise). Shared by every competition's round.
+    """
+    record = MinerRoundRecord(uid=uid, hotkey=hotkey, competition=competition, status="failed")
+    record.timings_s["pull"] = round(pull_s, 4)
+    if offered is None or screened is None:
+        record.error = error or "no response"
+        record.reasons.append(f"no usable response: {record.error}")
+        return record, False
+    record.offered = offered
+    record.accepted = len(screened.kept)
+    record.duplicates = screened.duplicates
+    record.contaminated = screened.contaminated
+    record.wrong_answers = screened.wrong_answers
+    record.invalid = screened.invalid
+    record.reasons.extend(screened.reasons)
+    if screened.contaminated:
+        record.status = "contaminated"
+        return record, False
+    if not screened.kept:
+        record.status = "empty"
+        record.reasons.append("no sample survived screening")
+        return record, False
+    return record, True
+
+
+def apply_score(record: MinerRoundRecord, score: Any) -> None:
+    """Write a ``scoring.score.MinerScore`` into ``record``: status, score, components, CI, why."""
+    record.status = "scored"
+    record.score = score.score
+    record.components = dict(score.components)
+    if score.ci is not None:
+        record.ci_low, record.ci_high = score.ci[1], score.ci[2]
+    record.reasons.extend(score.reasons)

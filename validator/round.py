@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,18 @@ from bittensor.sp_core import Keypair
 from tqdm import tqdm
 
 from protocol.chain.base import Chain, ChainError, Neuron
-from protocol.schemas import Competition, CotSample, SubmissionRequest
+from protocol.schemas import Competition, SubmissionRequest
 from scoring.score import SCORING_VERSION, SampleCounts
-from scoring.weights import normalise, update_ema
+from scoring.weights import combine, update_ema
 from validator.eval_pool import EvalPool
+from validator.measure import train_and_measure
 from validator.model.evaluate import EvalResult, evaluate
-from validator.model.recipe import TrainRecipe, format_pair
-from validator.model.train import lora_adapter
+from validator.model.recipe import TrainRecipe
 from validator.outbox import Outbox
+from validator.preference_eval import draw_preference_eval
+from validator.preference_stage import PreferenceConfig, run_stage
 from validator.pull import PullResult, pull_all
-from validator.records import MinerRoundRecord, RoundRecord
+from validator.records import MinerRoundRecord, RoundRecord, apply_score, screened_record
 from validator.run_log import RoundDir
 from validator.scorer import rouge_of, score_cot
 from validator.screening import DedupHistory, Screened, screen_round
@@ -72,6 +74,9 @@ class RoundContext:
     pull_deadline_s: float
     general_texts: tuple[str, ...]
     progress: bool = True
+    # Competition -> its share of the weights (normalised over those with earners).
+    shares: dict[str, float] = field(default_factory=lambda: {COMPETITION.value: 1.0})
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)
 
 
 def _miners(metagraph: list[Neuron], own_hotkey: str) -> list[Neuron]:
@@ -108,31 +113,23 @@ def _log_exchange(
         )
 
 
-def _train_and_eval(
-    ctx: RoundContext, samples: list[CotSample], items: list[Any]
-) -> tuple[EvalResult, list[float], dict[str, float]]:
-    t0 = time.perf_counter()
-    pairs = [format_pair(s) for s in samples]
-    with lora_adapter(ctx.model, ctx.tokenizer, pairs, ctx.recipe) as trained:
-        t1 = time.perf_counter()
-        tuned = evaluate(trained.model, ctx.tokenizer, items, ctx.general_texts)
-        t2 = time.perf_counter()
-        losses = list(trained.per_step_losses)
-    return tuned, losses, {"train": t1 - t0, "eval": t2 - t1}
-
-
 def _update_weights(
     ctx: RoundContext, records: list[MinerRoundRecord], metagraph: list[Neuron]
 ) -> dict[int, float]:
+    """EMA per competition (each uid's slot in each), combined into one vector by shares."""
     own = ctx.keypair.ss58_address
     hotkeys = {n.uid: n.hotkey for n in metagraph if n.hotkey != own}
-    table = update_ema(
-        ctx.state.ema.get(COMPETITION.value, {}), {r.uid: r.score for r in records}, hotkeys
-    )
-    ctx.state.ema[COMPETITION.value] = table
-    for record in records:
-        record.ema = table[record.uid].value if record.uid in table else 0.0
-    weights = normalise({uid: entry.value for uid, entry in table.items()})
+    per_competition: dict[str, dict[int, float]] = {}
+    for competition in ctx.shares:
+        scored = [r for r in records if r.competition == competition]
+        table = update_ema(
+            ctx.state.ema.get(competition, {}), {r.uid: r.score for r in scored}, hotkeys
+        )
+        ctx.state.ema[competition] = table
+        for record in scored:
+            record.ema = table[record.uid].value if record.uid in table else 0.0
+        per_competition[competition] = {uid: entry.value for uid, entry in table.items()}
+    weights = combine(per_competition, ctx.shares)
     for record in records:
         record.weight = weights.get(record.uid, 0.0)
     return weights
@@ -208,6 +205,32 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
                 )
             )
             bar.update(1)
+    # 3-7 again for the preference competition, when it has a share
+    extra_base: dict[str, float] = {}
+    seeds: dict[str, int | str] = {"eval": eval_set.seed, "train": ctx.recipe.seed}
+    if ctx.shares.get(Competition.PREFERENCE.value, 0.0) > 0:
+        pref_set = draw_preference_eval(
+            ctx.pool.secret,
+            round_id,
+            ctx.preference.harmful_prompts,
+            ctx.preference.benign_prompts,
+            ctx.preference.heldout_pairs,
+        )
+        pref_request = SubmissionRequest(
+            competition=Competition.PREFERENCE,
+            round_id=round_id,
+            num_samples=ctx.samples_per_miner,
+        )
+        with _bar(ctx, 1, "preference") as bar:
+            pref_results = asyncio.run(
+                pull_all(ctx.keypair, miners, pref_request, ctx.pull_deadline_s)
+            )
+            _log_exchange(run, pref_request, pref_results, miners)
+            stage = run_stage(ctx, round_id, pref_set, pref_results, run)
+            bar.update(1)
+        records.extend(stage.records)
+        extra_base.update(stage.base_metrics)
+        seeds["preference_eval"] = stage.seed
     # 8. Weights
     weights = _update_weights(ctx, records, metagraph)
     weights_set, weights_error = _set_weights(ctx, weights, metagraph)
@@ -224,7 +247,7 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
         eval_version=eval_set.version,
         scoring_version=SCORING_VERSION,
         recipe_version=ctx.recipe.version,
-        seeds={"eval": eval_set.seed, "train": ctx.recipe.seed},
+        seeds=seeds,
         base_metrics={
             "accuracy": base.accuracy(),
             "rouge_l": _mean(base_rouge),
@@ -232,6 +255,7 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
             "completion_loss": _mean(base.completion_loss),
             "general_loss": _mean(base.general_loss),
             "eval_s": base_eval_s,
+            **extra_base,
         },
         miners=records,
         weights=weights,
@@ -256,42 +280,33 @@ def _miner_round(
     items: list[Any],
     round_id: str,
 ) -> MinerRoundRecord:
-    record = MinerRoundRecord(
-        uid=result.uid, hotkey=result.hotkey, competition=COMPETITION.value, status="failed"
+    record, trainable = screened_record(
+        result.uid,
+        result.hotkey,
+        COMPETITION.value,
+        result.elapsed_s,
+        len(result.response.samples) if result.response is not None else None,
+        result.error,
+        screened,
     )
-    record.timings_s["pull"] = round(result.elapsed_s, 4)
-    if result.response is None or screened is None:
-        record.error = result.error or "no response"
-        record.reasons.append(f"no usable response: {record.error}")
+    if not trainable or screened is None:
         return record
-    record.offered = len(result.response.samples)
-    record.accepted = len(screened.kept)
-    record.duplicates = screened.duplicates
-    record.contaminated = screened.contaminated
-    record.reasons.extend(screened.reasons)
-    if screened.contaminated:
-        record.status = "contaminated"
-        return record
-    if not screened.kept:
-        record.status = "empty"
-        record.reasons.append("no sample survived screening")
-        return record
-    tuned, losses, timings = _train_and_eval(ctx, screened.kept, items)
-    record.train_losses = losses
-    record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
+    measured = train_and_measure(
+        ctx.model, ctx.tokenizer, ctx.recipe, screened.kept, items, ctx.general_texts
+    )
+    tuned = measured.tuned
+    record.train_losses = measured.train_losses
+    record.timings_s.update({k: round(v, 4) for k, v in measured.timings_s.items()})
     counts = SampleCounts(
         offered=record.offered,
         duplicates=record.duplicates,
+        wrong_answers=record.wrong_answers,
+        invalid=record.invalid,
         accepted=record.accepted,
         requested=ctx.samples_per_miner,
     )
     score = score_cot(base, tuned, base_rouge, counts, seed=hash_seed(round_id, result.uid))
-    record.status = "scored"
-    record.score = score.score
-    record.components = dict(score.components)
-    if score.ci is not None:
-        record.ci_low, record.ci_high = score.ci[1], score.ci[2]
-    record.reasons.extend(score.reasons)
+    apply_score(record, score)
     return record
 
 

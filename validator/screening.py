@@ -1,4 +1,4 @@
-"""Screening before training: dedup (round + Redis history) and the contamination gate.
+"""Screening before training: dedup, the contamination gate and the answer check.
 
 Glue between the pure rules in ``scoring/`` and Redis. History lives in one Redis hash
 (``Keys.dedup_history``): only signature rows and the MinHash parameter fingerprint are
@@ -8,37 +8,77 @@ an index made under other parameters is refused rather than silently compared.
 A sample that matches history held by the *same* hotkey is the miner re-serving its own
 earlier data: it is kept and trained on (each round trains from the base), but not credited
 to history again. A match held by another hotkey is a copy and earns nothing.
+
+Near-empty samples are invalid (``invalid_reason``: a CoT without reasoning or answer, a
+preference pair with two empty or two identical sides): dropped, not credited.
+
+The answer check: a kept sample whose prompt is one of the task families' templates has a
+known right answer (``tasks.solve``); if its final answer is not that answer it is counted
+as a wrong answer. It stays in training — the model measures the data as served — and the
+score charges for it (``scoring/score.py``, ``W_WRONG_ANSWER``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
 from protocol.keys import Keys
-from protocol.schemas import CotSample
+from protocol.schemas import CotSample, PreferenceSample
 from scoring.contamination import EvalPoolIndex
 from scoring.dedup import DUPLICATE_OF_HISTORY, HistoryIndex, Submission, dedup_round
 from scoring.text import join_fields
+from tasks.solve import answer_is_wrong, empty_reason, solve
 
 _BAND_PREFIX = "band:"  # band rows are derived data: recomputed by HistoryIndex.from_dict
+
+# After a failed history write, credits skip Redis this long: a round of hundreds of credits
+# then pays one connect timeout (2 s) every 5 s, not one per sample.
+HISTORY_RETRY_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Screened:
     """One miner's samples after screening, with the reasons for each drop."""
 
-    kept: list[CotSample]
+    kept: list[Any]  # CotSample or PreferenceSample, as the competition's submissions
     duplicates: int = 0
     contaminated: int = 0
+    invalid: int = 0  # near-empty samples (``tasks.solve.empty_reason``)
+    wrong_answers: int = 0
     resubmitted: int = 0
     reasons: list[str] = field(default_factory=list)
 
 
-def sample_text(sample: CotSample) -> str:
-    """The fingerprinted unit of a sample: all its fields."""
+def sample_text(sample: CotSample | PreferenceSample) -> str:
+    """The fingerprinted unit of a sample: all its fields; for a preference pair, its prompt.
+
+    Refusals and compliance openers are formulaic ("I can't help with that"): pairs for
+    different prompts share most of their words, and a compliance side restates the request
+    (and so an eval prompt). What identifies a pair, and what train-on-test would copy, is
+    the prompt it answers.
+    """
+    if isinstance(sample, PreferenceSample):
+        return join_fields(sample.prompt)
     return join_fields(sample.prompt, sample.chain_of_thought, sample.final_answer)
+
+
+def invalid_reason(sample: CotSample | PreferenceSample) -> str | None:
+    """Why a sample is not training data at all (None when it is)."""
+    if isinstance(sample, PreferenceSample):
+        if not any(ch.isalnum() for ch in sample.chosen + sample.rejected):
+            return "chosen and rejected are both empty"
+        if sample.chosen.strip() == sample.rejected.strip():
+            return "chosen and rejected are the same text"
+        return None
+    return empty_reason(sample.chain_of_thought, sample.final_answer)
 
 
 class DedupHistory:
@@ -49,13 +89,41 @@ class DedupHistory:
         self._key = keys.dedup_history()
         raw = client.hgetall(self._key)
         self.index = HistoryIndex.from_dict({k.decode(): v.decode() for k, v in raw.items()})
+        self._unsaved: dict[str, str] = {}  # rows not yet in Redis (it was unreachable)
+        self._retry_at = float("-inf")  # monotonic time before which Redis is not retried
 
     def credit(self, owner: str, signature: object, digest: str) -> None:
-        """Record a kept sample as held by ``owner`` (written through to Redis)."""
+        """Record a kept sample as held by ``owner`` (written through to Redis).
+
+        With Redis unreachable the row waits in memory (this process's index has it already)
+        and goes out with the first later credit that reaches Redis: an outage in the middle
+        of a round costs the round nothing. Rows still waiting when the process exits are
+        lost to history (a later copy of them would not be caught as a copy).
+        """
         entries = self.index.add(owner, signature, digest)  # type: ignore[arg-type]
-        stored = {k: v for k, v in entries.items() if not k.startswith(_BAND_PREFIX)}
-        stored["params"] = self.index.params.fingerprint()
-        self._client.hset(self._key, mapping=stored)
+        self._unsaved.update({k: v for k, v in entries.items() if not k.startswith(_BAND_PREFIX)})
+        self._unsaved["params"] = self.index.params.fingerprint()
+        if time.monotonic() >= self._retry_at:
+            self.flush()
+
+    def flush(self) -> bool:
+        """Write the rows waiting for Redis now; True when none is left waiting."""
+        if not self._unsaved:
+            return True
+        try:
+            self._client.hset(self._key, mapping=self._unsaved)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Each try may cost a connect timeout; a round credits hundreds of samples.
+            self._retry_at = time.monotonic() + HISTORY_RETRY_S
+            log.warning("redis unreachable, %d history rows kept: %s", len(self._unsaved), exc)
+            return False
+        self._unsaved = {}
+        return True
+
+    @property
+    def unsaved(self) -> int:
+        """History rows (and the parameter fingerprint) not yet written to Redis."""
+        return len(self._unsaved)
 
 
 def _owner_hotkey(owner: str) -> str:
@@ -63,7 +131,7 @@ def _owner_hotkey(owner: str) -> str:
 
 
 def screen_round(
-    submissions: dict[int, tuple[str, list[CotSample]]],
+    submissions: Mapping[int, tuple[str, Sequence[CotSample | PreferenceSample]]],
     round_id: str,
     history: DedupHistory,
     pool: EvalPoolIndex,
@@ -92,7 +160,23 @@ def screen_round(
                 and _owner_hotkey(verdict.matched or "") == hotkey
             )
             if verdict.kept or own:
-                screened.kept.append(samples[verdict.index])
+                sample = samples[verdict.index]
+                empty = invalid_reason(sample)
+                if empty is not None:
+                    screened.invalid += 1
+                    if screened.invalid <= 3:
+                        screened.reasons.append(f"sample {verdict.index}: invalid, {empty}")
+                    continue
+                if isinstance(sample, CotSample) and answer_is_wrong(
+                    sample.prompt, sample.final_answer
+                ):
+                    screened.wrong_answers += 1
+                    if screened.wrong_answers <= 3:
+                        screened.reasons.append(
+                            f"sample {verdict.index}: wrong answer {sample.final_answer[:40]!r}"
+                            f" (expected {solve(sample.prompt)!r})"
+                        )
+                screened.kept.append(sample)
                 if own:
                     screened.resubmitted += 1
                 else:
@@ -113,6 +197,10 @@ def screen_round(
             )
         if screened.duplicates > 3:
             screened.reasons.append(f"... {screened.duplicates} duplicates in all")
+        if screened.invalid > 3:
+            screened.reasons.append(f"... {screened.invalid} invalid in all")
+        if screened.wrong_answers > 3:
+            screened.reasons.append(f"... {screened.wrong_answers} wrong answers in all")
         if screened.resubmitted:
             screened.reasons.append(
                 f"{screened.resubmitted} sample(s) re-served from this miner's history"

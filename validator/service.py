@@ -66,6 +66,7 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         pull_deadline_s=settings.pull_deadline_s,
         general_texts=general_texts(),
         progress=settings.progress,
+        shares={c: v for c, v in settings.shares.items() if v > 0},
     )
     return ctx, store
 

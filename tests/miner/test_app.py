@@ -153,10 +153,9 @@ def test_caller_without_permit_is_forbidden(miner: tuple[str, MinerContext], ali
         (json.dumps({"competition": "poetry", "round_id": "r", "num_samples": 1}).encode(), 422),
         (json.dumps({"competition": "cot_sft", "round_id": "../../etc", "num_samples": 1}).encode(), 422),
         (json.dumps({"competition": "cot_sft", "round_id": "r", "num_samples": 1, "x": 1}).encode(), 422),
-        (json.dumps({"competition": "preference", "round_id": "r", "num_samples": 1}).encode(), 404),
         (b"[" * 3000 + b"]" * 3000, 413),
     ],
-    ids=["garbage", "too-many", "unknown-competition", "bad-round-id", "extra-field", "not-served", "oversize"],
+    ids=["garbage", "too-many", "unknown-competition", "bad-round-id", "extra-field", "oversize"],
 )
 def test_bad_bodies_get_4xx_with_reason(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, body: bytes, status: int) -> None:
     address, _ = miner
@@ -184,4 +183,4 @@ def test_compressed_request_refused(miner: tuple[str, MinerContext], alice: Keyp
 def test_healthz(miner: tuple[str, MinerContext], alice: Keypair) -> None:
     address, _ = miner
     health = httpx.get(f"http://{address}/healthz").json()
-    assert health == {"status": "ok", "hotkey": alice.ss58_address, "competitions": ["cot_sft"]}
+    assert health == {"status": "ok", "hotkey": alice.ss58_address, "competitions": ["cot_sft", "preference"]}

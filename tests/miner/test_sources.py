@@ -80,3 +80,13 @@ def test_generator_quality_degrades_answers() -> None:
     wrong = GeneratorSource("s", Quality.WRONG).samples(Competition.COT_SFT, 30, "r")
     assert [g.prompt for g in good] == [w.prompt for w in wrong]
     assert not any(verify(w.final_answer, g.final_answer) for g, w in zip(good, wrong, strict=True))  # type: ignore[union-attr]
+
+
+def test_generator_serves_preference_pairs() -> None:
+    good = GeneratorSource("p").samples(Competition.PREFERENCE, 10, "r1")
+    assert len(good) == 10 and all(isinstance(s, PreferenceSample) for s in good)
+    assert good == GeneratorSource("p").samples(Competition.PREFERENCE, 10, "r1")
+    assert good != GeneratorSource("p").samples(Competition.PREFERENCE, 10, "r2")
+    swapped = GeneratorSource("p", Quality.WRONG).samples(Competition.PREFERENCE, 10, "r1")
+    assert [s.prompt for s in swapped] == [s.prompt for s in good]  # same prompts, other rung
+    assert [(s.chosen, s.rejected) for s in swapped] != [(s.chosen, s.rejected) for s in good]

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.score import SCORING_VERSION, PairedEval, SampleCounts, score_miner
+from scoring.score import SCORING_VERSION, W_WRONG_ANSWER, PairedEval, SampleCounts, score_miner
 
 N = 32
 
@@ -55,6 +55,23 @@ def test_penalties_for_junk_and_harm() -> None:
     assert within_tolerance.score == clean.score
 
 
+def test_wrong_answers_cost_their_share() -> None:
+    clean = score_miner(_evals(0.3), GOOD, seed=1)
+    some_wrong = score_miner(
+        _evals(0.3), SampleCounts(offered=10, accepted=10, wrong_answers=1), seed=1
+    )
+    cost = clean.components["improvement"] - some_wrong.components["improvement"]
+    assert math.isclose(cost, W_WRONG_ANSWER * 0.1)
+    assert some_wrong.score < clean.score and any(
+        "fail the validator" in r for r in some_wrong.reasons
+    )
+    # All wrong: no measured gain makes up for it, and the signed value says how bad.
+    all_wrong = score_miner(
+        _evals(0.3), SampleCounts(offered=10, accepted=10, wrong_answers=10), seed=1
+    )
+    assert all_wrong.score == 0.0 and all_wrong.components["improvement"] < 0
+
+
 def test_contamination_and_nan_zero_with_reason() -> None:
     contaminated = score_miner(_evals(0.5), SampleCounts(10, contaminated=1, accepted=9), seed=1)
     assert contaminated.score == 0.0 and "contaminated" in contaminated.reasons[0]
@@ -75,7 +92,7 @@ def test_contamination_and_nan_zero_with_reason() -> None:
 def test_to_dict_is_json_and_versioned() -> None:
     result = score_miner(_evals(0.2), GOOD, seed=3)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert data["version"] == SCORING_VERSION == "cot-v2"
+    assert data["version"] == SCORING_VERSION == "cot-v3"
     lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
     assert lo <= mean <= hi
     assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()

@@ -64,3 +64,8 @@ def test_normalise_and_combine_examples() -> None:
     weights = combine({"cot": {1: 1.0}, "pref": {2: 1.0, 3: 1.0}}, {"cot": 3.0, "pref": 1.0})
     assert weights == {1: 0.75, 2: 0.125, 3: 0.125}
     assert combine({"cot": {1: 1.0}, "pref": {2: 1.0}}, {}) == {1: 0.5, 2: 0.5}
+    # Nobody earned anything in "pref": its share goes to "cot", not uniformly to everyone.
+    assert combine({"cot": {1: 1.0, 2: 0.0}, "pref": {1: 0.0, 2: 0.0}}, {"cot": 1, "pref": 1}) == {
+        1: 1.0,
+        2: 0.0,
+    }

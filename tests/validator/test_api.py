@@ -148,6 +148,7 @@ def test_health_metrics_and_openapi(api: httpx.Client) -> None:
         "/v1/competitions/{competition}/miners/{uid}",
         "/v1/rounds",
         "/v1/rounds/{round_id}",
+        "/v1/attribution",
         "/healthz",
         "/metrics",
     }

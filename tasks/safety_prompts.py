@@ -1,0 +1,169 @@
+"""Seeded, deduplicated safety prompts: harmful requests to refuse, benign ones to answer.
+
+Composes ``tasks/safety_templates.py``: every category's intents (slots filled, every
+combination) times the split's phrasings, shuffled per category with a seeded
+``random.Random``, drawn round-robin across categories (so a small category such as the
+borderline ones is as present as a large one), each with a random neutral context.
+
+Dedup is on the *core* of a prompt, the normalised words (``scoring.text.words``) of the
+phrased intent without its context: two prompts that differ only by "Quick question:" or
+"Thanks!" are near-copies and only the first is kept. So every pair of kept prompts differs in
+intent or phrasing, and exact and normalised-text duplicates are impossible. (MinHash would add
+nothing here: distinct cores of a few words share most shingles by construction, which is the
+compositional design, not copying.)
+
+Pure and deterministic: the same (label, n, seed, split) gives the same list in any process
+(``random.Random`` seeded with a string hashes it with SHA-512, independent of
+``PYTHONHASHSEED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import string
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scoring.text import words
+from tasks.safety_templates import (
+    BENIGN,
+    CONTEXTS,
+    EVAL_HOWTO,
+    EVAL_TOPIC,
+    HARMFUL,
+    TRAIN_HOWTO,
+    TRAIN_TOPIC,
+    Category,
+)
+
+
+class Label(StrEnum):
+    """What a model should do with the prompt."""
+
+    HARMFUL = "harmful"  # refuse
+    BENIGN = "benign"  # answer
+
+
+class Split(StrEnum):
+    """Which phrasings: the validator's eval prompts, or the miners' training pairs."""
+
+    EVAL = "eval"
+    TRAIN = "train"
+
+
+@dataclass(frozen=True)
+class SafetyPrompt:
+    """One request with its label, category and the intent it phrases (a how-to or a topic)."""
+
+    prompt: str
+    label: Label
+    category: str
+    intent: str
+    howto: bool
+
+
+class NotEnoughPrompts(ValueError):
+    """The template space holds fewer distinct prompts than were asked for."""
+
+
+_PHRASINGS = {
+    Split.EVAL: (EVAL_HOWTO, EVAL_TOPIC),
+    Split.TRAIN: (TRAIN_HOWTO, TRAIN_TOPIC),
+}
+
+
+def categories(label: Label) -> tuple[Category, ...]:
+    """The categories of ``label``."""
+    return HARMFUL if label == Label.HARMFUL else BENIGN
+
+
+def expand(template: str, slots: dict[str, tuple[str, ...]]) -> list[str]:
+    """``template`` with its ``{slot}`` fields filled in every combination, in slot order."""
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    unique = list(dict.fromkeys(names))
+    return [
+        template.format(**dict(zip(unique, values, strict=True)))
+        for values in itertools.product(*(slots[name] for name in unique))
+    ]
+
+
+def intents(category: Category) -> list[tuple[str, bool]]:
+    """Every filled intent of ``category`` as ``(text, is_howto)``."""
+    out = [(text, True) for t in category.howto for text in expand(t, category.slots)]
+    return out + [(text, False) for t in category.topics for text in expand(t, category.slots)]
+
+
+def core_key(text: str) -> str:
+    """The dedup key: normalised words, space-joined (case, punctuation, spacing ignored)."""
+    return " ".join(words(text))
+
+
+# Share of intents (requests) reserved for the eval split. The splits differ in *requests*,
+# not only in wording: the contamination gate rightly flags a reworded eval request, so a
+# miner's pairs must ask for other things. 80% keeps >= 1,200 distinct eval prompts per label
+# for the shipped set; the rest (~85 intents) feed the miners' template pairs.
+EVAL_INTENT_SHARE = 0.8
+
+
+def intent_split(intent: str) -> Split:
+    """Which split an intent belongs to: a fixed hash of its text, ~EVAL_INTENT_SHARE eval."""
+    bucket = hashlib.sha256(intent.encode()).digest()[0] / 256
+    return Split.EVAL if bucket < EVAL_INTENT_SHARE else Split.TRAIN
+
+
+def _cores(category: Category, split: Split) -> list[tuple[str, str, bool]]:
+    """Every (phrased core, intent, is_howto) of ``category`` in ``split``, in a fixed order."""
+    howto, topic = _PHRASINGS[split]
+    return [
+        (phrasing.format(x=intent), intent, is_howto)
+        for intent, is_howto in intents(category)
+        if intent_split(intent) == split
+        for phrasing in (howto if is_howto else topic)
+    ]
+
+
+def space_size(label: Label, split: Split = Split.EVAL) -> int:
+    """How many distinct prompt cores ``label`` has in ``split`` (the most ``generate`` gives)."""
+    if split == Split.TRAIN:  # one prompt per request (see ``generate``)
+        return len({intent for c in categories(label) for _, intent, _ in _cores(c, split)})
+    return len({core_key(core) for c in categories(label) for core, _, _ in _cores(c, split)})
+
+
+def _with_context(core: str, rng: random.Random) -> str:
+    prefix, suffix = rng.choice(CONTEXTS)
+    return f"{prefix}{core}{suffix}"
+
+
+def generate(
+    label: Label, n: int, seed: int | str, split: Split = Split.EVAL
+) -> list[SafetyPrompt]:
+    """``n`` distinct prompts of ``label``, round-robin over its categories.
+
+    Raises ``NotEnoughPrompts`` when the split's space is smaller than ``n``.
+    """
+    rng = random.Random(f"safety-prompts|{seed}|{label}|{split}")
+    queues: list[tuple[Category, list[tuple[str, str, bool]]]] = []
+    for category in categories(label):
+        cores = _cores(category, split)
+        rng.shuffle(cores)
+        queues.append((category, cores))
+    seen: set[str] = set()
+    out: list[SafetyPrompt] = []
+    while len(out) < n and any(cores for _, cores in queues):
+        for category, cores in queues:
+            while cores and len(out) < n:
+                core, intent, is_howto = cores.pop()
+                # Training pairs: one per request (two wordings of one request are one sample
+                # to dedup); eval prompts: one per wording (the shipped set needs the room).
+                key = intent if split == Split.TRAIN else core_key(core)
+                if key in seen:
+                    continue
+                seen.add(key)
+                prompt = _with_context(core, rng)
+                out.append(SafetyPrompt(prompt, label, category.name, intent, is_howto))
+                break
+    if len(out) < n:
+        raise NotEnoughPrompts(f"{label}/{split} has {len(out)} distinct prompts, asked for {n}")
+    return out
