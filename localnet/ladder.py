@@ -50,7 +50,7 @@ class RungResult:
 
     quality: Quality
     score: float  # the round's score (floored at 0)
-    signed: float  # before the floor: improvement x junk x volume; -inf when all invalid
+    signed: float  # before the floor: improvement x every factor; -inf when all invalid
     components: dict[str, float]
 
 
@@ -95,7 +95,9 @@ def ladder_round(
         )
         result = score_cot(base, measured.tuned, base_rouge, counts, seed=0)
         c = result.components
-        signed = c["improvement"] * c["junk_factor"] * c["volume_factor"]
+        signed = (
+            c["improvement"] * c["junk_factor"] * c["volume_factor"] * c["answer_check_factor"]
+        )
         out.append(RungResult(quality, result.score, signed, dict(c)))
     return out
 

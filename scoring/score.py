@@ -16,14 +16,17 @@ Otherwise, per eval item ``i`` (positive is better):
         + W_ACCURACY * (tuned_correct - base_correct) + W_ROUGE * (tuned_rouge - base_rouge)
 
     improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
-                - W_WRONG_ANSWER * wrong_answers / accepted
     score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER * volume
+                  * (1 - wrong_answers / accepted) ** WRONG_ANSWER_POWER
 
 ``wrong_answers`` counts accepted samples whose prompt is a task family's template and whose
 final answer the validator's own check (``tasks/solve.py``) finds wrong. The model cannot
 tell them apart (the embedded 3.3M base gets no 3-digit sum right, so a self-consistent
 wrong answer teaches it as much as a right one: measured in docs/SCORING.md), but the
-validator can, so it charges for them directly.
+validator can, so it charges for them directly. The charge is a multiplier, not a
+subtraction: a subtracted constant is in nats and a model that gains more than it (a random
+base gains whole nats from ROUGE-shaped text) would still pay wrong data; a share of the
+score holds on every base.
 
 ``accepted / offered`` is the share of what the miner served that survived validation, dedup,
 the gate; invalid and duplicate samples lower it. ``volume = min(1, accepted /
@@ -68,11 +71,10 @@ GENERAL_TOLERANCE = 0.02
 # harm must never pay for itself.
 W_GENERAL = 2.0
 
-# Cost per unit share of checkably wrong answers, in the units of ``improvement`` (nats per
-# token): all-wrong data costs 1.0, more than any improvement measured on the embedded model
-# (< 0.3 nats), so data with a verifiable wrong answer in every sample can never earn, and
-# 10% wrong costs 0.1, about what good data gains — a miner must fix its answers to be paid.
-W_WRONG_ANSWER = 1.0
+# Score multiplier (1 - wrong share) ** 3: all-wrong data earns nothing on any base, and 10%
+# wrong costs 27% of the score, more than 10% junk (19%, JUNK_POWER): a dropped row teaches
+# nothing, a wrong answer teaches the wrong thing, so it must cost more.
+WRONG_ANSWER_POWER = 3.0
 
 # Score multiplier (accepted / offered) ** 2: 10% junk costs 19% of the score, so padding a
 # submission with copies or invalid rows (which add no training signal) always loses.
@@ -219,8 +221,8 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
     factors = count_factors(counts)
     wrong_share = min(1.0, counts.wrong_answers / counts.accepted)
-    wrong_cost = W_WRONG_ANSWER * wrong_share
-    improvement = float(per_item.mean()) - harm - wrong_cost
+    answer_check = (1.0 - wrong_share) ** WRONG_ANSWER_POWER
+    improvement = float(per_item.mean()) - harm
     components = {
         "loss_delta": float(loss.mean()),
         "answer_loss_delta": float(answer_loss.mean()),
@@ -229,7 +231,7 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         "general_loss_increase": float(general_increase),
         "general_penalty": harm,
         "wrong_answer_share": wrong_share,
-        "wrong_answer_penalty": wrong_cost,
+        "answer_check_factor": answer_check,
         "improvement": improvement,
         **factors.components(),
     }
@@ -238,15 +240,15 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         reasons.append(
             f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}"
         )
-    if wrong_cost > 0:
+    if wrong_share > 0:
         reasons.append(
             f"{counts.wrong_answers} of {counts.accepted} answers fail the validator's check:"
-            f" -{wrong_cost:.4f}"
+            f" score x {answer_check:.4f}"
         )
     reasons.extend(factors.reasons)
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
-    score = max(0.0, improvement) * factors.factor
+    score = max(0.0, improvement) * factors.factor * answer_check
     if not math.isfinite(score):  # cannot happen with finite inputs; never emit one
         return _zero("non-finite score", components)
     ci = paired_bootstrap_ci(per_item, seed=seed)

@@ -15,7 +15,7 @@ preference pair with two empty or two identical sides): dropped, not credited.
 The answer check: a kept sample whose prompt is one of the task families' templates has a
 known right answer (``tasks.solve``); if its final answer is not that answer it is counted
 as a wrong answer. It stays in training — the model measures the data as served — and the
-score charges for it (``scoring/score.py``, ``W_WRONG_ANSWER``).
+score charges for it (``scoring/score.py``, ``WRONG_ANSWER_POWER``).
 """
 
 from __future__ import annotations

@@ -23,8 +23,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "loss Δ": ("loss_delta",),
     "acc Δ": ("accuracy_delta", "accuracy"),
     "ROUGE-L Δ": ("rouge_delta", "rouge_l_delta", "rouge_l"),
-    "refusal": ("refusal_rate", "refusal_rate_delta"),
+    "pref acc Δ": ("pref_accuracy_delta",),
+    "refusal": ("tuned_refusal_rate", "refusal_rate"),
+    "comply": ("tuned_compliance_rate", "compliance_rate"),
 }
+
+# Columns only the preference competition fills: shown when some miner in the round has them.
+OPTIONAL_COLUMNS = frozenset({"pref acc Δ", "refusal", "comply"})
 
 
 def load_rounds(run_dir: Path) -> list[tuple[Path, RoundRecord]]:
@@ -71,7 +76,8 @@ def format_round(record: RoundRecord) -> str:
     columns = [
         c
         for c, names in COLUMNS.items()
-        if c != "refusal" or any(component(m, names) is not None for m in record.miners)
+        if c not in OPTIONAL_COLUMNS
+        or any(component(m, names) is not None for m in record.miners)
     ]
     header = [
         "uid",

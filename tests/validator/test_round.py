@@ -230,20 +230,9 @@ def test_every_miner_has_a_finite_record(rounds: Rounds) -> None:
     assert all(math.isfinite(m.score) and m.score >= 0 for m in rounds.crowd.miners)
 
 
-# Known hole (measured here: 0.66 against honest 1.80, 37%): the padder's answers all fail the
-# validator's check, but scoring/score.py charges wrong answers a fixed 1.0 (W_WRONG_ANSWER,
-# sized for the pretrained base, where good data gains < 0.3), and on this random-init base
-# its well-formed CoT gains ~1.66. Strict: once the charge holds on any base, this flips.
-_PADDER_HOLE = pytest.mark.xfail(
-    strict=True, reason="all-wrong answers charged an absolute 1.0, less than this base's gain"
-)
-_SCORED_ATTACKS = [
-    pytest.param(a, marks=_PADDER_HOLE) if a == "rouge-padder" else a
-    for a in (*PULL_ATTACKS, *DATA_ATTACKS)
-]
-
-
-@pytest.mark.parametrize("attacker", _SCORED_ATTACKS)
+# rouge-padder is here on purpose: its well-formed CoT gains ~1.66 on this random-init base
+# (honest 1.80), and only the answer check's multiplier (not a charge in nats) zeroes it.
+@pytest.mark.parametrize("attacker", (*PULL_ATTACKS, *DATA_ATTACKS))
 def test_attack_earns_at_most_five_percent(rounds: Rounds, attacker: str) -> None:
     miners = rounds.crowd_miners()
     honest = miners["honest"].score

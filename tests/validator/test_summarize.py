@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from scoring.preference_score import PreferenceEval, score_preference
+from scoring.score import SampleCounts
 from tests.support.rounds import make_round
 from validator.plots import write_round_plots
 from validator.summarize import format_round, load_rounds, main
@@ -37,11 +39,31 @@ def test_report_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "all 3 rounds, per miner" in out
 
 
-def test_refusal_column_when_present(tmp_path: Path) -> None:
+def test_preference_columns_read_the_preference_scorer(tmp_path: Path) -> None:
+    """The refusal and compliance columns show what scoring/preference_score.py reports."""
+    half = [1.0, 0.0, 1.0, 0.0]
+    scored = score_preference(
+        PreferenceEval(
+            base_pref_correct=[0.0] * 4,
+            tuned_pref_correct=half,
+            tuned_margin=[0.1] * 4,
+            base_refused_harmful=[0.0] * 4,
+            tuned_refused_harmful=[1.0, 0.0, 0.0, 0.0],  # refusal rate 25%
+            base_complied_benign=[1.0] * 4,
+            tuned_complied_benign=[1.0, 1.0, 1.0, 0.0],  # compliance 75%
+            base_general_loss=2.0,
+            tuned_general_loss=2.0,
+        ),
+        SampleCounts(offered=4, accepted=4),
+        seed=0,
+    )
     record = make_round(1, [0, 1], competition="preference")
-    record.miners[0].components["refusal_rate"] = 0.25
-    text = format_round(record)
-    assert "refusal" in text.splitlines()[1] and "+0.2500" in text
+    record.miners[0].components.update(scored.components)
+    lines = format_round(record).splitlines()
+    for column in ("pref acc Δ", "refusal", "comply"):
+        assert column in lines[1]
+    row = next(line for line in lines[3:] if line.startswith("0 "))
+    assert "+0.5000" in row and "+0.2500" in row and "+0.7500" in row
 
 
 def test_cli_module_and_plots(tmp_path: Path) -> None:
