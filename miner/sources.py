@@ -18,6 +18,7 @@ from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSam
 from tasks.families import generate
 from tasks.quality import Quality, degrade
 from tasks.safety_pairs import PairQuality, generate_pairs
+from tasks.safety_prompts import Label, Split, space_size
 
 # The preference rung a CoT quality stands for in the demo cast.
 PAIR_QUALITY: dict[Quality, PairQuality] = {
@@ -123,6 +124,13 @@ class GeneratorSource:
         self._seed = seed
         self._quality = quality
 
+    @property
+    def max_pairs(self) -> int:
+        """The most distinct preference pairs one round can serve (harmful and benign alternate)."""
+        return 2 * min(
+            space_size(Label.HARMFUL, Split.TRAIN), space_size(Label.BENIGN, Split.TRAIN)
+        )
+
     def competitions(self) -> tuple[Competition, ...]:
         """Both competitions."""
         return (Competition.COT_SFT, Competition.PREFERENCE)
@@ -130,6 +138,9 @@ class GeneratorSource:
     def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
         """``count`` fresh items for this round."""
         if competition == Competition.PREFERENCE:
+            # The training split's template space is finite (distinct prompts, since the
+            # validator dedups on the prompt): serve what exists, never fail a big request.
+            count = min(count, self.max_pairs)
             pairs = generate_pairs(count, f"{self._seed}|{round_id}", PAIR_QUALITY[self._quality])
             return [
                 PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected)

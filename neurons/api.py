@@ -1,7 +1,7 @@
 """Serve the leaderboard REST API and web page over a validator's Redis.
 
     python neurons/api.py --redis.url redis://localhost:6379/0 --subtensor.network finney \
-        --netuid 1 --api.host 0.0.0.0 --api.port 8000
+        --netuid 1 --api.host 0.0.0.0 --api.port 8000 --attribution.model Qwen/Qwen2.5-0.5B
 
 Wiring only: settings from flags/env (``DATACOMP_API_*``), a Redis client, the store, uvicorn.
 The API only reads; it starts even when Redis is down and answers 503 until it is back.
@@ -17,13 +17,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from protocol.cli import parse_settings
 from protocol.keys import Keys
 from protocol.redis_conn import connect
-from validator.api import create_app
+from validator.api import base_model, create_app
 from validator.leaderboard import LeaderboardStore
 
 
@@ -49,15 +50,38 @@ class ApiSettings(BaseSettings):
     port: int = Field(
         8000, description="port to serve on", json_schema_extra={"flag": "--api.port"}
     )
+    attribution_model: str = Field(
+        "tiny",
+        description=(
+            "base model of POST /v1/attribution: the validator's --model ('tiny', a Hugging"
+            " Face id or a local path), or 'none' to answer that route 503"
+        ),
+        json_schema_extra={"flag": "--attribution.model"},
+    )
+    attribution_device: str = Field(
+        "cpu",
+        description="torch device of the attribution model",
+        json_schema_extra={"flag": "--attribution.device"},
+    )
+
+
+def build_app(settings: ApiSettings) -> FastAPI:
+    """The API app these settings describe (no Redis command is sent until a request)."""
+    store = LeaderboardStore(
+        connect(settings.redis_url), Keys.for_network(settings.network, settings.netuid)
+    )
+    model = (
+        None
+        if settings.attribution_model == "none"
+        else base_model(settings.attribution_model, settings.attribution_device)
+    )
+    return create_app(store, model)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point."""
     settings = parse_settings(ApiSettings, argv, "Datacomp subnet leaderboard API")
-    store = LeaderboardStore(
-        connect(settings.redis_url), Keys.for_network(settings.network, settings.netuid)
-    )
-    uvicorn.run(create_app(store), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ from tasks.safety_prompts import (
 # Names the file's shape and the generation rule: bump when either changes.
 EVAL_SET_VERSION = "safety-eval/1"
 SHIPPED_PATH = Path(__file__).parent / "data" / "safety_eval_v1.json"
-# 1,200 a side: over 1,000 distinct items per side while drawing well inside the harmful
-# template space (~1,600 cores), so every category stays represented in proportion.
+# 1,200 a side: over 1,000 distinct items per side while staying inside the eval split's
+# template space (1,230 distinct harmful and 1,595 benign cores: tasks.safety_prompts
+# .space_size), so every item is a distinct request.
 DEFAULT_N = 1_200
 DEFAULT_SEED = 0  # the shipped set's seed
 

@@ -66,19 +66,22 @@ COMPETITION_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 ROUND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
-# Attribution. The window is the training recipe's 256 tokens, the length miners' data is
-# trained at. 63 characters are at most 252 UTF-8 bytes: with bos and the separator every valid
-# prompt fits the byte-level model's window with room for completion tokens (eval prompts are
-# at most 61 bytes), so a schema-valid request is never refused for length.
-ATTRIBUTION_MAX_TOKENS = 256
-PROMPT_MAX_CHARS = 63
+# Attribution. 127 characters hold every eval prompt of both competitions (CoT at most 61
+# bytes, safety at most 127). They are at most 508 UTF-8 bytes: with bos and the separator
+# every valid prompt fits a 512-token window (the embedded model's positions) with room for
+# the completion's eos, so a schema-valid request is never refused for length.
+ATTRIBUTION_MAX_TOKENS = 512
+PROMPT_MAX_CHARS = 127
 # A longer completion is cut to the window, as in training; the bound only caps the body.
 COMPLETION_MAX_CHARS = 1024
-# Occlusion costs one window-long row per prompt token (and one for the prompt as is). The
-# budget admits a full-length ASCII prompt at the full window (bos + 63 + separator = 65
-# rows of 256), ~5 s on one CPU thread of the tiny model; longer (non-ASCII) prompts are
-# answered by the gradient method, and the response's ``method`` says so.
-OCCLUSION_BUDGET = (PROMPT_MAX_CHARS + 2) * ATTRIBUTION_MAX_TOKENS
+# Occlusion costs one sequence-long row per prompt token (and one for the prompt as is). The
+# budget admits the longest prompt with a refusal-length answer (bos + 127 + separator = 129
+# rows of up to 160 tokens) and every CoT eval item (~63 rows of ~160). Measured on one CPU
+# thread of the tiny model while a CI run shared the machine: 127-char prompt + 30-token
+# answer 16 s, a CoT-sized item 4-8 s; the full window (129 rows of 512) 26 s, too long
+# for one request, so past the budget the gradient method answers (one backward pass) and
+# the response's ``method`` says so.
+OCCLUSION_BUDGET = 129 * 160
 # A failed model load's reason is reported, cut to a readable length.
 MAX_REASON_CHARS = 300
 

@@ -26,7 +26,10 @@ def test_jsonl_and_json_list_load(tmp_path: Path) -> None:
     "content, message",
     [
         (json.dumps(GOOD) + "\n{broken\n", "line 2: invalid JSON"),
-        (json.dumps(GOOD) + "\n" + json.dumps({"prompt": "x"}) + "\n", "line 2: chain_of_thought: Field required"),
+        (
+            json.dumps(GOOD) + "\n" + json.dumps({"prompt": "x"}) + "\n",
+            "line 2: chain_of_thought: Field required",
+        ),
         (json.dumps(GOOD | {"prompt": ""}) + "\n", "line 1: prompt"),
         (json.dumps(GOOD | {"extra": 1}) + "\n", "line 1: extra"),
         (json.dumps([GOOD, {"prompt": 3}]), "item 1: prompt"),
@@ -63,8 +66,12 @@ def test_file_source_rotates_per_round(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text("\n".join(json.dumps(GOOD | {"prompt": f"q{i}"}) for i in range(50)))
     source = FileSource(path, Competition.COT_SFT)
-    assert source.samples(Competition.COT_SFT, 10, "a") == source.samples(Competition.COT_SFT, 10, "a")
-    assert source.samples(Competition.COT_SFT, 10, "a") != source.samples(Competition.COT_SFT, 10, "b")
+    assert source.samples(Competition.COT_SFT, 10, "a") == source.samples(
+        Competition.COT_SFT, 10, "a"
+    )
+    assert source.samples(Competition.COT_SFT, 10, "a") != source.samples(
+        Competition.COT_SFT, 10, "b"
+    )
 
 
 def test_generator_is_correct_and_deterministic() -> None:
@@ -90,3 +97,11 @@ def test_generator_serves_preference_pairs() -> None:
     swapped = GeneratorSource("p", Quality.WRONG).samples(Competition.PREFERENCE, 10, "r1")
     assert [s.prompt for s in swapped] == [s.prompt for s in good]  # same prompts, other rung
     assert [(s.chosen, s.rejected) for s in swapped] != [(s.chosen, s.rejected) for s in good]
+
+
+def test_generator_serves_what_its_template_space_holds_for_a_large_request() -> None:
+    """A request beyond the training split's distinct prompts gets every one, not an error."""
+    source = GeneratorSource("p")
+    served = source.samples(Competition.PREFERENCE, 256, "r1")  # the protocol's largest ask
+    assert len(served) == source.max_pairs < 256
+    assert len({s.prompt for s in served if isinstance(s, PreferenceSample)}) == len(served)

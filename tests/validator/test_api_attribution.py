@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import torch
 
 from protocol.keys import Keys
 from protocol.redis_conn import connect
+from safety.eval_set import SHIPPED_PATH
 from tests.support.servers import free_port, serve_in_thread
 from validator.api import (
+    ATTRIBUTION_MAX_TOKENS,
     COMPLETION_MAX_CHARS,
     DEFAULT_MODEL,
     PROMPT_MAX_CHARS,
@@ -82,7 +85,7 @@ def test_attribution_matches_the_model_and_redis_is_not_needed(
     assert body["model"] == TINY_RANDOM and body["method"] == "occlusion"
     assert "".join(t["token"] for t in body["tokens"]) == PROMPT
     model, tok = load_base(TINY_RANDOM)
-    direct = attribute(model, tok, PROMPT, COMPLETION, max_seq_len=256)
+    direct = attribute(model, tok, PROMPT, COMPLETION, max_seq_len=ATTRIBUTION_MAX_TOKENS)
     assert [t["score"] for t in body["tokens"]] == pytest.approx(direct.scores, abs=1e-5)
     assert body["completion_logprob"] == pytest.approx(direct.completion_logprob, abs=1e-4)
     assert body["completion_tokens"] == len(COMPLETION) + 1 and body["truncated"] is False
@@ -99,7 +102,7 @@ def test_attribution_matches_the_model_and_redis_is_not_needed(
         (PROMPT, "", "occlusion"),
         ("\x00\x1b[2J\n\t<s></s>", "\ud7ff\ufffd", "occlusion"),
         ("ends with the separator\n", "x", "occlusion"),  # only the format's own one is apart
-        ("😀" * PROMPT_MAX_CHARS, "é" * COMPLETION_MAX_CHARS, "occlusion"),  # 254-token prompt
+        ("😀" * PROMPT_MAX_CHARS, "é" * COMPLETION_MAX_CHARS, "occlusion"),  # 510-token prompt
         ("a" * PROMPT_MAX_CHARS, "b" * COMPLETION_MAX_CHARS, "gradient"),
     ],
     ids=["empty", "empty-completion", "controls", "trailing-newline", "4-byte-max", "ascii-max"],
@@ -114,16 +117,31 @@ def test_schema_valid_edges_answer_200(
     assert len(body["tokens"]) == len(prompt.encode("utf-8"))
     assert all(math.isfinite(t["score"]) for t in body["tokens"])
     assert body["completion_tokens"] >= 1  # eos at least: the window always leaves room
-    if len(prompt.encode()) > PROMPT_MAX_CHARS:  # over the occlusion budget: gradient answers
-        assert body["method"] == "gradient" and body["truncated"] is True
+    if len(prompt.encode()) + len(completion.encode()) > ATTRIBUTION_MAX_TOKENS:
+        assert body["method"] == "gradient" and body["truncated"] is True  # over the budget
 
 
-def test_longest_ascii_prompt_at_the_full_window_stays_occlusion(api: httpx.Client) -> None:
+def test_every_shipped_eval_prompt_is_accepted(api: httpx.Client) -> None:
+    """The longest prompt of the shipped safety eval set gets an answer, not a 422."""
+    shipped = json.loads(SHIPPED_PATH.read_text())
+    longest = max((i["prompt"] for i in shipped["harmful"] + shipped["benign"]), key=len)
+    res = _post(api, prompt=longest, completion="I can't help with that.", method="gradient")
+    assert res.status_code == 200, res.text
+    assert "".join(t["token"] for t in res.json()["tokens"]) == longest
+
+
+def test_longest_prompt_with_a_short_answer_stays_occlusion(api: httpx.Client) -> None:
+    res = _post(api, prompt="a" * PROMPT_MAX_CHARS, completion="I can't help with that.")
+    assert res.status_code == 200
+    assert res.json()["method"] == "occlusion"
+
+
+def test_longest_prompt_at_the_full_window_falls_back_to_gradient(api: httpx.Client) -> None:
     res = _post(api, prompt="a" * PROMPT_MAX_CHARS, completion="b" * COMPLETION_MAX_CHARS)
     assert res.status_code == 200
     body = res.json()
-    assert body["method"] == "occlusion" and body["truncated"] is True
-    assert body["completion_tokens"] == 256 - (PROMPT_MAX_CHARS + 2)
+    assert body["method"] == "gradient" and body["truncated"] is True
+    assert body["completion_tokens"] == ATTRIBUTION_MAX_TOKENS - (PROMPT_MAX_CHARS + 2)
 
 
 @pytest.mark.parametrize(
