@@ -13,8 +13,12 @@ how the score sees quality.
 
 "Signed" is the score before its floor at 0: the floor makes every bad rung earn exactly 0
 (right for weights), which leaves nothing to order them by; the signed value says how bad.
-A rung whose every sample is invalid (near-empty) is rejected before anything is measured:
-its signed value is -inf, below any rung that had something to measure.
+The answer check's factor zeroes a rung with all-wrong answers whatever the model measured,
+which leaves its pre-floor value at 0, above a rung that measured a small loss; its signed
+value therefore also subtracts the share of the score the check took (1 - factor), so wrong
+answers sit as far below right ones as a whole score unit. A rung whose every sample is
+invalid (near-empty) is rejected before anything is measured: its signed value is -inf,
+below any rung that had something to measure.
 
 Used by ``bench/bench_ladder.py`` (5 data seeds, two eval secrets, a repeat) and by
 ``tests/localnet/test_ladder.py`` (one seed).
@@ -50,7 +54,7 @@ class RungResult:
 
     quality: Quality
     score: float  # the round's score (floored at 0)
-    signed: float  # before the floor: improvement x every factor; -inf when all invalid
+    signed: float  # improvement x every factor - (1 - answer check); -inf when all invalid
     components: dict[str, float]
 
 
@@ -95,9 +99,8 @@ def ladder_round(
         )
         result = score_cot(base, measured.tuned, base_rouge, counts, seed=0)
         c = result.components
-        signed = (
-            c["improvement"] * c["junk_factor"] * c["volume_factor"] * c["answer_check_factor"]
-        )
+        check = c["answer_check_factor"]
+        signed = c["improvement"] * c["junk_factor"] * c["volume_factor"] * check - (1 - check)
         out.append(RungResult(quality, result.score, signed, dict(c)))
     return out
 

@@ -18,7 +18,8 @@ import redis
 from localnet.cast import MinerRole, cast
 from localnet.processes import Supervisor
 from protocol.chain.local import LocalChain, LocalParams
-from protocol.redis_conn import connect, embedded_url
+from protocol.keys import Keys
+from protocol.redis_conn import connect_shared
 from protocol.wallets import coldkey_ss58, ensure_wallet
 from validator.config import ValidatorSettings
 
@@ -28,6 +29,30 @@ LOCAL_PARAMS = LocalParams(tempo=20, weights_rate_limit=5)
 
 # The validator's stake from the local faucet: above the miners' minimum for serving it.
 VALIDATOR_STAKE = 1000.0
+
+
+# The local network's Redis namespace: what a fresh start clears on a shared server.
+LOCAL_NETWORK = "local-embedded"
+LOCAL_KEYS = Keys.for_network(LOCAL_NETWORK, ValidatorSettings.model_fields["netuid"].default)
+
+
+def forget_previous_runs(client: redis.Redis, keys: Keys) -> int:
+    """Delete every key of ``keys``' network (a fresh chain and secret mean old state is stale).
+
+    A previous run's dedup history would mark this run's honest data as already credited,
+    and its leaderboard would mix miners of two chains under one uid. Only keys under the
+    local network's own prefix are touched, so a shared server's other data is safe.
+    """
+    deleted = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=keys.every_key(), count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            deleted += int(client.delete(*batch))
+            batch.clear()
+    if batch:
+        deleted += int(client.delete(*batch))
+    return deleted
 
 
 def free_port() -> int:
@@ -55,7 +80,7 @@ class LocalNetwork:
             "wallet_name": "validator",
             "wallet_hotkey": "default",
             "wallet_path": self.workdir / "wallets",
-            "network": "local-embedded",
+            "network": LOCAL_NETWORK,
             "chain_path": self.chain_path,
             "redis_url": self.redis_url,
             "secret": self.secret,
@@ -83,7 +108,7 @@ def _miner_args(
         "--wallet.path",
         str(workdir / "wallets"),
         "--subtensor.network",
-        "local-embedded",
+        LOCAL_NETWORK,
         "--chain.path",
         str(chain_path),
         "--axon.port",
@@ -101,8 +126,10 @@ def start(workdir: Path, eval_items: int, fresh: bool = True) -> LocalNetwork:
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    redis_client = connect(url="", embedded_db=workdir / "redis.rdb")
-    redis_url = embedded_url(redis_client)
+    # $REDIS_URL when set (a server the user runs), else an embedded one in the work folder.
+    redis_client, redis_url = connect_shared(embedded_db=workdir / "redis.rdb")
+    if fresh:
+        forget_previous_runs(redis_client, LOCAL_KEYS)
     chain_path = workdir / "chain.sqlite"
     chain = LocalChain(chain_path, params=LOCAL_PARAMS)
     wallets = workdir / "wallets"

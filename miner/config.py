@@ -35,7 +35,7 @@ class MinerSettings(NeuronSettings):
     workers: int = Field(1, description="uvicorn worker processes (>1 needs a Redis URL)")
     redis_url: str | None = Field(
         None,
-        description="Redis for the replay guard (default: embedded)",
+        description="Redis for the replay guard (default: $REDIS_URL, else an embedded server)",
         json_schema_extra={"flag": "--redis.url"},
     )
     competition: Competition = Field(Competition.COT_SFT, description="competition served")

@@ -24,7 +24,7 @@ from miner.config import MinerSettings
 from miner.factory import build_source
 from protocol.chain import open_chain
 from protocol.cli import parse_settings, to_env
-from protocol.redis_conn import connect, embedded_url
+from protocol.redis_conn import connect_shared
 from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
 
 log = logging.getLogger("datacomp.miner")
@@ -47,10 +47,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     chain.serve(keypair, advertised, settings.port)
     log.info("uid %d (%s) serving on %s:%d", uid, keypair.ss58_address, advertised, settings.port)
 
-    embedded = None
-    if not settings.redis_url:
-        embedded = connect(url="", embedded_db=settings.ledger_path.parent / "miner-redis.rdb")
-        settings = settings.model_copy(update={"redis_url": embedded_url(embedded)})
+    # The workers share one nonce store: --redis.url, else $REDIS_URL, else an embedded server
+    # this process keeps alive (``server``) for as long as uvicorn runs.
+    server, redis_url = connect_shared(
+        settings.redis_url, embedded_db=settings.ledger_path.parent / "miner-redis.rdb"
+    )
+    settings = settings.model_copy(update={"redis_url": redis_url})
     os.environ.update(to_env(settings))
     uvicorn.run(
         "miner.factory:app_from_env",
@@ -60,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers=settings.workers,
         log_level="warning",
     )
+    server.close()
 
 
 if __name__ == "__main__":

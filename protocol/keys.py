@@ -19,6 +19,7 @@ test run) can share one server without seeing each other's data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -72,3 +73,8 @@ class Keys:
     def metrics(self) -> str:
         """Counters for the Prometheus endpoint."""
         return f"{self.prefix}:metrics"
+
+    def every_key(self) -> str:
+        """A SCAN ``MATCH`` pattern for every key of this network (glob characters escaped)."""
+        escaped = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix)
+        return f"{escaped}:*"

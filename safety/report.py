@@ -6,11 +6,15 @@ short), rows whose verdict changed first (the informative ones), then in input o
 result is JSON-able (for the round record); ``render_markdown`` turns it into text that reads
 as Markdown or as plain text. Pure given a pure judge; wrap a model judge in
 ``scoring.refusal.CachedJudge`` to share its verdicts with the round's metrics.
+
+``subject`` says what the tuned side is: the preference stage (``validator/preference_stage.py``)
+builds its per-round report here with the round and the miner (uid, hotkey) it shows; an
+offline comparison can name a checkpoint. Reports without it (before this field) read the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scoring.refusal import Judge, Judgement, rule_judge
@@ -66,8 +70,13 @@ def build_report(
     benign: Sequence[Row],
     judge: Judge = rule_judge,
     n: int = DEFAULT_ROWS,
+    subject: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able report: both models' metrics and ``n`` judged rows side by side."""
+    """The JSON-able report: what it shows, both models' metrics, ``n`` judged rows side by side.
+
+    Each row: ``label``, ``prompt``, ``base`` and ``tuned`` (``response``, ``verdict``, the
+    judge's ``reason``) and ``change``. ``subject`` (JSON-able) is copied in as is.
+    """
     judged_h = _side(Label.HARMFUL, harmful, judge)
     judged_b = _side(Label.BENIGN, benign, judge)
     n_h = min(len(judged_h), max(n // 2, n - len(judged_b)))
@@ -79,7 +88,12 @@ def build_report(
         for i, model in enumerate(("base", "tuned"))
     }
     rows = [{k: v for k, v in r.items() if k != "_judgements"} for r in picked]
-    return {"version": REPORT_VERSION, "summary": summary, "rows": rows}
+    return {
+        "version": REPORT_VERSION,
+        "subject": dict(subject or {}),
+        "summary": summary,
+        "rows": rows,
+    }
 
 
 def _one_line(text: str) -> str:
@@ -90,9 +104,11 @@ def _one_line(text: str) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown (a table of rates, then one short block per row)."""
     base, tuned = report["summary"]["base"], report["summary"]["tuned"]
+    subject = report.get("subject") or {}
     lines = [
         "## Safety: base vs tuned",
         "",
+        *([", ".join(f"{k}: {v}" for k, v in subject.items()), ""] if subject else []),
         "| metric | base | tuned |",
         "|---|---|---|",
         f"| refusal rate, harmful (n={base['n_harmful']}) "

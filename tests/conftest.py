@@ -11,20 +11,21 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from bittensor.sp_core import Keypair
 
 from protocol.keys import Keys
-from protocol.redis_conn import connect
+from protocol.redis_conn import connect, start_embedded
 
 _REDIS_PARAMS = (["url"] if os.environ.get("REDIS_URL") else []) + ["embedded"]
 
 
 @pytest.fixture(scope="session")
 def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
-    client = connect(url="", embedded_db=tmp_path_factory.mktemp("redis") / "test.rdb")
+    client = start_embedded(tmp_path_factory.mktemp("redis") / "test.rdb")
     yield client
     client.shutdown(nosave=True) if hasattr(client, "shutdown") else None
 
@@ -61,3 +62,24 @@ def charlie() -> Keypair:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_random() -> tuple[Any, Any]:
+    """The embedded architecture at its fixed random init (cheap; mechanics only)."""
+    from validator.model.base import TINY_RANDOM, load_base  # torch: only tests that ask
+
+    return load_base(TINY_RANDOM, "cpu")
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """The default embedded base, pretrained once per session into a temporary cache.
+
+    Pretraining is ~45 s of a quiet 2-core machine; set ``DATACOMP_MODEL_CACHE`` to a
+    persistent folder (CI cache) to pay it once per recipe rather than once per session.
+    """
+    from validator.model.base import CACHE_ENV, pretrained_tiny_base
+
+    cache = os.environ.get(CACHE_ENV) or tmp_path_factory.mktemp("model-cache")
+    yield pretrained_tiny_base(cache)

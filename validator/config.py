@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from protocol.limits import MAX_REQUESTED_SAMPLES
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
+
+# One competition's share: a finite number >= 0 (NaN and infinity would poison the weights).
+Share = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 
 class ValidatorSettings(NeuronSettings):
@@ -61,11 +65,42 @@ class ValidatorSettings(NeuronSettings):
     progress: bool = Field(True, description="show progress bars")
     # CoT is the subnet's main product; preference pairs are the second competition. 0.7/0.3
     # keeps most emission on CoT while paying enough for safety data to attract miners.
-    # A share of 0 switches a competition off (its pull, training and eval are skipped).
-    shares: dict[str, float] = Field(
+    # A share of 0, or a competition left out, switches it off: no pull, no training, no eval,
+    # and the round record lists it as skipped (validator/round.py).
+    shares: dict[str, Share] = Field(
         {"cot_sft": 0.7, "preference": 0.3},
-        description="weight share per competition, e.g. '{\"cot_sft\": 1.0}' (JSON)",
+        description=(
+            "weight share per competition, e.g. '{\"cot_sft\": 1.0}' (JSON); a share of 0, or a"
+            " competition left out, switches that competition off"
+        ),
         json_schema_extra={"flag": "--competition.shares"},
+    )
+    preference_judge_endpoint: str | None = Field(
+        None,
+        description=(
+            "OpenAI-compatible base URL of a refusal-judge model, e.g. http://vllm:8000/v1"
+            " (default: none, the deterministic rule judge of scoring/refusal.py)"
+        ),
+        json_schema_extra={"flag": "--preference.judge_endpoint"},
+    )
+    preference_judge_model: str | None = Field(
+        None,
+        description="model name at --preference.judge_endpoint (required with it)",
+        json_schema_extra={"flag": "--preference.judge_model"},
+    )
+    preference_judge_fallback: bool = Field(
+        False,
+        description=(
+            "judge with the rule judge when the model judge fails (the verdict's reason says so);"
+            " off: a judge failure fails the round, so no round mixes verdict sources silently"
+        ),
+        json_schema_extra={"flag": "--preference.judge_fallback"},
+    )
+    # Environment only (no flag: a command line is visible to every user of the machine).
+    preference_judge_api_key: SecretStr | None = Field(
+        None,
+        description="API key of the judge endpoint",
+        json_schema_extra={"env_only": True},
     )
 
     @field_validator("shares", mode="before")
@@ -86,6 +121,23 @@ class ValidatorSettings(NeuronSettings):
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"unknown competition(s) {unknown}; known: {sorted(known)}")
-        if any(not (v >= 0) for v in value.values()) or not any(v > 0 for v in value.values()):
-            raise ValueError("shares must be >= 0 with at least one > 0")
+        if not any(v > 0 for v in value.values()):
+            raise ValueError("every competition is switched off: give at least one a share > 0")
         return value
+
+    @field_validator("preference_judge_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _judge_needs_model(self) -> ValidatorSettings:
+        if self.preference_judge_endpoint and not self.preference_judge_model:
+            raise ValueError("--preference.judge_endpoint needs --preference.judge_model")
+        return self
+
+    def active_shares(self) -> dict[str, float]:
+        """The competitions that run (share > 0) and their shares."""
+        return {c: v for c, v in self.shares.items() if v > 0}

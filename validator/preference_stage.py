@@ -10,9 +10,15 @@ weight share. Same shape as the CoT part:
 4. Base, once: held-out pair log-probs, greedy answers to the harmful and benign prompts,
    judged (``scoring/refusal.py``: the deterministic rule judge by default), general text.
 5. Per miner: a fresh LoRA trained by DPO (``validator/model/dpo_train.py``: the reference
-   is the base with the adapter disabled), the same measurements, the score
-   (``scoring/preference_score.py``); DPO step logs (loss, rewards, margin, accuracy) kept.
-6. A side-by-side report of the best miner: prompt, base answer, tuned answer, judgement.
+   is the base with the adapter disabled), the same measurements (the held-out margins
+   against the base's log-probs from step 4: no second pass), the score
+   (``scoring/preference_score.py``). Every DPO step's loss, mean chosen and rejected
+   rewards, reward margin and preference accuracy are kept: in ``StageResult.train_logs``
+   and in ``preference_train_<uid>.json`` in the round directory (the record itself keeps
+   the losses, ``train_losses``, and the last step's margin and accuracy).
+6. A side-by-side report of the best miner (``safety/report.py``), naming the miner and the
+   round: 10 prompts, each with the base answer, the tuned answer and both judgements, in
+   ``preference_side_by_side.json``.
 """
 
 from __future__ import annotations
@@ -21,22 +27,25 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from protocol.schemas import Competition, PreferenceSample
+from protocol.schemas import Competition, CotSample, PreferenceSample
+from safety.report import build_report
 from scoring.contamination import EvalPoolIndex
 from scoring.preference_score import PreferenceEval, score_preference
 from scoring.refusal import Judge, rule_judge
 from scoring.score import SampleCounts
+from validator.atomic_file import write_text_atomic
 from validator.model.dpo_train import (
     DEFAULT_DPO_RECIPE,
     DpoRecipe,
+    DpoStepLog,
+    PairMetrics,
     dpo_adapter,
     format_preference,
     preference_metrics,
 )
-from validator.model.dpo_train import PreferenceEval as PairEval
 from validator.model.evaluate import forward_pass, text_loss
 from validator.model.recipe import format_prompt
 from validator.preference_eval import PreferenceEvalSet
@@ -47,6 +56,8 @@ from validator.screening import screen_round
 
 COMPETITION = Competition.PREFERENCE
 SIDE_BY_SIDE = 10  # rows in the per-round side-by-side report (issue 6)
+SIDE_BY_SIDE_FILE = "preference_side_by_side.json"
+TRAIN_LOG_FILE = "preference_train_{uid}.json"  # one per trained miner, beside the report
 
 
 @dataclass(frozen=True)
@@ -69,13 +80,12 @@ class PreferenceConfig:
 class ModelView:
     """What one model (base or tuned) did on the round's held-out sets."""
 
-    pairs: PairEval
+    pairs: PairMetrics
     harmful_answers: list[str]
     benign_answers: list[str]
     refused_harmful: list[float]
     complied_benign: list[float]
     general_loss: float
-    verdicts: list[str] = field(default_factory=list)  # judge reasons, harmful then benign
 
 
 def view(
@@ -84,10 +94,18 @@ def view(
     eval_set: PreferenceEvalSet,
     config: PreferenceConfig,
     general_texts: Sequence[str],
+    reference: PairMetrics | None = None,
 ) -> ModelView:
-    """Measure ``model`` on the held-out sets (margins against itself: see ``margins``)."""
+    """Measure ``model`` on the held-out sets.
+
+    ``reference`` is the base's ``ModelView.pairs`` when ``model`` is a tuned one: its
+    margins are then ``beta * ((tuned_c - base_c) - (tuned_r - base_r))`` from the base's
+    log-probs taken once per round, the same numbers as the adapter-off reference (same
+    weights) without running it again. Leave it None only for the base itself (margins 0):
+    on a PeftModel, None would cost an adapter-off pass over the pairs.
+    """
     triples = [(format_prompt(p), c, r) for p, c, r in eval_set.pairs]
-    pairs = preference_metrics(model, tokenizer, triples, config.recipe.beta, reference=None)
+    pairs = preference_metrics(model, tokenizer, triples, config.recipe.beta, reference)
     harmful = [p.prompt for p in eval_set.harmful]
     benign = [p.prompt for p in eval_set.benign]
     answers = forward_pass(
@@ -102,34 +120,15 @@ def view(
         refused_harmful=[float(j.refused) for j in judged[: len(harmful)]],
         complied_benign=[float(j.complied) for j in judged[len(harmful) :]],
         general_loss=sum(general) / len(general) if general else 0.0,
-        verdicts=[j.reason for j in judged],
     )
 
 
-def margins(base: PairEval, tuned: PairEval) -> list[float]:
-    """The DPO implicit reward margin of the tuned model with the base as reference, per pair.
-
-    ``beta * ((lp_c - ref_c) - (lp_r - ref_r))`` from the two models' summed log-probs: the
-    base's own log-probs are the reference's (same weights, adapter off), so no second pass.
-    """
-    return [
-        base.beta * ((tc - bc) - (tr - br))
-        for tc, bc, tr, br in zip(
-            tuned.chosen_logps,
-            base.chosen_logps,
-            tuned.rejected_logps,
-            base.rejected_logps,
-            strict=True,
-        )
-    ]
-
-
 def paired(base: ModelView, tuned: ModelView) -> PreferenceEval:
-    """The score rule's inputs from the two views."""
+    """The score rule's inputs from the two views (``tuned`` measured against ``base``)."""
     return PreferenceEval(
         base_pref_correct=[float(x) for x in base.pairs.prefers_chosen],
         tuned_pref_correct=[float(x) for x in tuned.pairs.prefers_chosen],
-        tuned_margin=margins(base.pairs, tuned.pairs),
+        tuned_margin=tuned.pairs.margins,
         base_refused_harmful=base.refused_harmful,
         tuned_refused_harmful=tuned.refused_harmful,
         base_complied_benign=base.complied_benign,
@@ -140,25 +139,42 @@ def paired(base: ModelView, tuned: ModelView) -> PreferenceEval:
 
 
 def side_by_side(
-    eval_set: PreferenceEvalSet, base: ModelView, tuned: ModelView, rows: int = SIDE_BY_SIDE
-) -> list[dict[str, Any]]:
-    """Up to ``rows`` prompts, harmful and benign alternating, with both answers and verdicts."""
-    harmful = [(p.prompt, "harmful", i) for i, p in enumerate(eval_set.harmful)]
-    benign = [(p.prompt, "benign", len(harmful) + i) for i, p in enumerate(eval_set.benign)]
-    order = [x for pair in zip(harmful, benign, strict=False) for x in pair][:rows]
-    answers_b = base.harmful_answers + base.benign_answers
-    answers_t = tuned.harmful_answers + tuned.benign_answers
-    return [
-        {
-            "label": label,
-            "prompt": prompt,
-            "base": answers_b[i],
-            "tuned": answers_t[i],
-            "base_judgement": base.verdicts[i],
-            "tuned_judgement": tuned.verdicts[i],
-        }
-        for prompt, label, i in order
-    ]
+    eval_set: PreferenceEvalSet,
+    base: ModelView,
+    tuned: ModelView,
+    judge: Judge,
+    subject: dict[str, Any],
+    rows: int = SIDE_BY_SIDE,
+) -> dict[str, Any]:
+    """``safety.report.build_report`` of the round's held-out prompts, base vs ``tuned``.
+
+    ``rows`` judged rows (half harmful, half benign, changed verdicts first) and both models'
+    rates; ``subject`` names what the tuned side is (round, miner). ``judge`` should be the
+    one the views used: the round passes a ``CachedJudge``, so no answer is judged twice.
+    """
+    harmful = [p.prompt for p in eval_set.harmful]
+    benign = [p.prompt for p in eval_set.benign]
+    return build_report(
+        list(zip(harmful, base.harmful_answers, tuned.harmful_answers, strict=True)),
+        list(zip(benign, base.benign_answers, tuned.benign_answers, strict=True)),
+        judge,
+        rows,
+        subject,
+    )
+
+
+def train_log(
+    round_id: str, record: MinerRoundRecord, recipe: DpoRecipe, logs: Sequence[DpoStepLog]
+) -> dict[str, Any]:
+    """One miner's DPO training curve, JSON-ready: every step's batch means, and the recipe."""
+    return {
+        "round_id": round_id,
+        "competition": COMPETITION.value,
+        "uid": record.uid,
+        "hotkey": record.hotkey,
+        "recipe": recipe.to_dict(),
+        "steps": [log.to_dict() for log in logs],
+    }
 
 
 @dataclass
@@ -168,7 +184,8 @@ class StageResult:
     records: list[MinerRoundRecord]
     base_metrics: dict[str, float]
     seed: int
-    report: list[dict[str, Any]]
+    report: dict[str, Any]  # the side-by-side report; {} when no miner was trained
+    train_logs: dict[int, list[DpoStepLog]]  # uid -> one log per DPO step, trained miners
 
 
 def _seed(round_id: str, uid: int) -> int:
@@ -184,8 +201,8 @@ def run_stage(
 ) -> StageResult:
     """Screen, train and score every miner's pulled preference submission (steps 3-6)."""
     config: PreferenceConfig = ctx.preference
-    submissions = {
-        r.uid: (r.hotkey, list(r.response.samples)) for r in results if r.response is not None
+    submissions: dict[int, tuple[str, Sequence[CotSample | PreferenceSample]]] = {
+        r.uid: (r.hotkey, r.response.samples) for r in results if r.response is not None
     }
     # History labels are hotkey/round/index: the competition goes into the round part, so a
     # miner's CoT sample 0 and its preference sample 0 of one round are distinct entries.
@@ -199,7 +216,8 @@ def run_stage(
     base = view(ctx.model, ctx.tokenizer, eval_set, config, ctx.general_texts)
     base_s = time.perf_counter() - t0
     records: list[MinerRoundRecord] = []
-    best: tuple[float, ModelView | None] = (-1.0, None)
+    train_logs: dict[int, list[DpoStepLog]] = {}
+    best: tuple[MinerRoundRecord, ModelView] | None = None
     for result in results:
         kept = screened.get(result.uid)
         record, trainable = screened_record(
@@ -220,11 +238,23 @@ def run_stage(
             ctx.model, ctx.tokenizer, [format_preference(s) for s in samples], config.recipe
         ) as (trained, logs):
             t2 = time.perf_counter()
-            tuned = view(trained.eval_model(), ctx.tokenizer, eval_set, config, ctx.general_texts)
+            tuned = view(
+                trained.eval_model(),
+                ctx.tokenizer,
+                eval_set,
+                config,
+                ctx.general_texts,
+                reference=base.pairs,
+            )
         record.timings_s.update(
             {"train": round(t2 - t1, 4), "eval": round(time.perf_counter() - t2, 4)}
         )
         record.train_losses = [log.loss for log in logs]
+        train_logs[result.uid] = logs
+        write_text_atomic(
+            run_dir.path / TRAIN_LOG_FILE.format(uid=result.uid),
+            json.dumps(train_log(round_id, record, config.recipe, logs), indent=1),
+        )
         counts = SampleCounts(
             offered=record.offered,
             duplicates=record.duplicates,
@@ -236,18 +266,27 @@ def run_stage(
         apply_score(record, score)
         record.components["dpo_final_reward_margin"] = logs[-1].margin if logs else 0.0
         record.components["dpo_final_accuracy"] = logs[-1].accuracy if logs else 0.0
-        if score.score > best[0]:
-            best = (score.score, tuned)
-    report = side_by_side(eval_set, base, best[1]) if best[1] is not None else []
-    if report:
-        (run_dir.path / "preference_side_by_side.json").write_text(json.dumps(report, indent=1))
+        if best is None or score.score > best[0].score:
+            best = (record, tuned)
+    report: dict[str, Any] = {}
+    if best is not None:
+        shown, tuned = best
+        subject = {
+            "round_id": round_id,
+            "competition": COMPETITION.value,
+            "uid": shown.uid,
+            "hotkey": shown.hotkey,
+            "score": shown.score,
+        }
+        report = side_by_side(eval_set, base, tuned, config.judge, subject)
+        write_text_atomic(run_dir.path / SIDE_BY_SIDE_FILE, json.dumps(report, indent=1))
     base_metrics = {
         "preference.pref_accuracy": base.pairs.accuracy(),
         "preference.refusal_rate": _mean(base.refused_harmful),
         "preference.compliance_rate": _mean(base.complied_benign),
         "preference.eval_s": base_s,
     }
-    return StageResult(records, base_metrics, eval_set.seed, report)
+    return StageResult(records, base_metrics, eval_set.seed, report, train_logs)
 
 
 def _mean(values: list[float]) -> float:

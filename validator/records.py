@@ -3,6 +3,16 @@
 Written as ``summary.json`` into the round directory, applied to the Redis leaderboard, served
 by the REST API. Plain dataclasses with ``to_dict``/``from_dict`` so every consumer reads one
 shape; ``RECORD_VERSION`` changes when a field changes meaning.
+
+A round's scores are explainable only with everything that defined them: per competition,
+the held-out set (its hash; the set itself is published in ``eval_set.json``), the eval, the
+training recipe, the score rule and, for preference, the refusal judge. ``RoundRecord.
+competitions`` holds those per competition, and says which competitions were switched off.
+
+Compatibility: ``round-record/1`` records (no ``competitions``) still load; their top-level
+``eval_set_sha256``, ``eval_version``, ``scoring_version`` and ``recipe_version`` describe
+the CoT part, and nothing records the preference part's versions. From ``round-record/2`` the
+top-level fields still describe CoT (empty strings when CoT was switched off).
 """
 
 from __future__ import annotations
@@ -10,7 +20,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-RECORD_VERSION = "round-record/1"
+# /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
+RECORD_VERSION = "round-record/2"
 
 
 @dataclass
@@ -49,6 +60,25 @@ class MinerRoundRecord:
 
 
 @dataclass
+class CompetitionRecord:
+    """One competition's part of a round: did it run, and what defined its scores."""
+
+    share: float  # its configured weight share (0: switched off)
+    ran: bool
+    skipped_reason: str | None = None  # why it did not run
+    eval_set_sha256: str | None = None  # the held-out set, published in eval_set.json
+    eval_version: str | None = None  # what the held-out set and its measures are
+    recipe_version: str | None = None  # the per-miner training recipe
+    scoring_version: str | None = None  # the score rule
+    judge: str | None = None  # preference: the refusal judge ("rule" or the model's name)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompetitionRecord:
+        """Inverse of ``asdict``."""
+        return cls(**data)
+
+
+@dataclass
 class RoundRecord:
     """One validator round."""
 
@@ -68,6 +98,8 @@ class RoundRecord:
     weights_set: bool  # whether the chain accepted them this round
     weights_error: str | None = None
     record_version: str = RECORD_VERSION
+    # Competition -> its part of the round (absent from round-record/1 records: see above).
+    competitions: dict[str, CompetitionRecord] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (weight keys become strings, as JSON requires)."""
@@ -81,6 +113,9 @@ class RoundRecord:
         data = dict(data)
         data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
         data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
+        data["competitions"] = {
+            c: CompetitionRecord.from_dict(part) for c, part in data.get("competitions", {}).items()
+        }
         return cls(**data)
 
 

@@ -14,6 +14,13 @@ The round, in the order the code below follows it:
    within the rate limit.
 9. Record: the round directory, and the leaderboard in Redis (through the outbox, so a
    Redis outage loses nothing).
+
+Steps 2-7 run per competition, CoT first (below), then preference
+(``validator/preference_stage.py``), each only when it has a share > 0 in ``ctx.shares``. A
+competition without one is skipped whole (no eval set drawn, no pull, no training, no eval):
+its entry in ``RoundRecord.competitions`` says so, and it keeps its EMA untouched and takes no
+part in this round's weights. Each competition that ran records the versions that define its
+scores and publishes its held-out set in ``eval_set.json`` (``validator/publish.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +38,9 @@ from bittensor.sp_core import Keypair
 from tqdm import tqdm
 
 from protocol.chain.base import Chain, ChainError, Neuron
-from protocol.schemas import Competition, SubmissionRequest
+from protocol.schemas import Competition, CotSample, PreferenceSample, SubmissionRequest
+from scoring.preference_score import PREFERENCE_SCORING_VERSION
+from scoring.refusal import CachedJudge
 from scoring.score import SCORING_VERSION, SampleCounts
 from scoring.weights import combine, update_ema
 from validator.eval_pool import EvalPool
@@ -38,10 +48,17 @@ from validator.measure import train_and_measure
 from validator.model.evaluate import EvalResult, evaluate
 from validator.model.recipe import TrainRecipe
 from validator.outbox import Outbox
-from validator.preference_eval import draw_preference_eval
+from validator.preference_eval import PREFERENCE_EVAL_VERSION, draw_preference_eval
 from validator.preference_stage import PreferenceConfig, run_stage
+from validator.publish import preference_sha256, published_preference
 from validator.pull import PullResult, pull_all
-from validator.records import MinerRoundRecord, RoundRecord, apply_score, screened_record
+from validator.records import (
+    CompetitionRecord,
+    MinerRoundRecord,
+    RoundRecord,
+    apply_score,
+    screened_record,
+)
 from validator.run_log import RoundDir
 from validator.scorer import rouge_of, score_cot
 from validator.screening import DedupHistory, Screened, screen_round
@@ -51,6 +68,7 @@ from validator.weights_policy import epoch_id, should_set_weights
 log = logging.getLogger(__name__)
 
 COMPETITION = Competition.COT_SFT
+RULE_JUDGE = "rule"  # how the round record names scoring/refusal.py's rule_judge
 
 
 @dataclass
@@ -74,9 +92,23 @@ class RoundContext:
     pull_deadline_s: float
     general_texts: tuple[str, ...]
     progress: bool = True
-    # Competition -> its share of the weights (normalised over those with earners).
+    # Competition -> its share of the weights (normalised over those with earners). A
+    # competition with share 0, or left out, is skipped whole (module docstring).
     shares: dict[str, float] = field(default_factory=lambda: {COMPETITION.value: 1.0})
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
+    # What ``preference.judge`` is, for the round record: RULE_JUDGE or the model judge's name.
+    preference_judge: str = RULE_JUDGE
+
+
+@dataclass
+class Part:
+    """One competition's contribution to a round: its records and what defined them."""
+
+    competition: CompetitionRecord
+    records: list[MinerRoundRecord] = field(default_factory=list)
+    base_metrics: dict[str, float] = field(default_factory=dict)
+    seeds: dict[str, int | str] = field(default_factory=dict)
+    published: dict[str, Any] = field(default_factory=dict)  # its part of eval_set.json
 
 
 def _miners(metagraph: list[Neuron], own_hotkey: str) -> list[Neuron]:
@@ -114,13 +146,20 @@ def _log_exchange(
 
 
 def _update_weights(
-    ctx: RoundContext, records: list[MinerRoundRecord], metagraph: list[Neuron]
+    ctx: RoundContext,
+    records: list[MinerRoundRecord],
+    metagraph: list[Neuron],
+    ran: list[str],
 ) -> dict[int, float]:
-    """EMA per competition (each uid's slot in each), combined into one vector by shares."""
+    """EMA per competition that ran (each uid's slot in each), combined by their shares.
+
+    A competition that did not run has no evidence this round: its EMA stays as it was and
+    it takes no part in the weights.
+    """
     own = ctx.keypair.ss58_address
     hotkeys = {n.uid: n.hotkey for n in metagraph if n.hotkey != own}
     per_competition: dict[str, dict[int, float]] = {}
-    for competition in ctx.shares:
+    for competition in ran:
         scored = [r for r in records if r.competition == competition]
         table = update_ema(
             ctx.state.ema.get(competition, {}), {r.uid: r.score for r in scored}, hotkeys
@@ -129,7 +168,7 @@ def _update_weights(
         for record in scored:
             record.ema = table[record.uid].value if record.uid in table else 0.0
         per_competition[competition] = {uid: entry.value for uid, entry in table.items()}
-    weights = combine(per_competition, ctx.shares)
+    weights = combine(per_competition, {c: ctx.shares[c] for c in ran})
     for record in records:
         record.weight = weights.get(record.uid, 0.0)
     return weights
@@ -162,6 +201,10 @@ def _bar(ctx: RoundContext, total: int, desc: str) -> tqdm:  # type: ignore[type
     return tqdm(total=total, desc=desc, disable=not ctx.progress, leave=False, unit="miner")
 
 
+def _share(ctx: RoundContext, competition: Competition) -> float:
+    return ctx.shares.get(competition.value, 0.0)
+
+
 def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     """Run one round (steps in the module docstring) and return its record."""
     started = time.time()
@@ -170,6 +213,49 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     metagraph = ctx.chain.metagraph()
     block = ctx.chain.block()
     miners = _miners(metagraph, ctx.keypair.ss58_address)
+    # 2-7, per competition that has a share
+    parts: dict[str, Part] = {}
+    for competition, run_part in ((COMPETITION, _cot_part), (Competition.PREFERENCE, _pref_part)):
+        share = _share(ctx, competition)
+        if share > 0:
+            parts[competition.value] = run_part(ctx, round_id, miners, run)
+        else:
+            reason = "share 0: no pull, training or eval this round"
+            parts[competition.value] = Part(CompetitionRecord(share, False, reason))
+    records = [r for part in parts.values() for r in part.records]
+    # 8. Weights
+    ran = [c for c, part in parts.items() if part.competition.ran]
+    weights = _update_weights(ctx, records, metagraph, ran)
+    weights_set, weights_error = _set_weights(ctx, weights, metagraph)
+    ctx.state.rounds_done += 1
+    ctx.state.save(ctx.state_path)
+    # 9. Record (the top-level versions are CoT's, as in round-record/1; empty if it was off)
+    cot = parts[COMPETITION.value].competition
+    record = RoundRecord(
+        round_id=round_id,
+        validator_hotkey=ctx.keypair.ss58_address,
+        started_at=started,
+        finished_at=time.time(),
+        block=block,
+        eval_set_sha256=cot.eval_set_sha256 or "",
+        eval_version=cot.eval_version or "",
+        scoring_version=cot.scoring_version or "",
+        recipe_version=cot.recipe_version or "",
+        seeds={k: v for part in parts.values() for k, v in part.seeds.items()},
+        base_metrics={k: v for part in parts.values() for k, v in part.base_metrics.items()},
+        miners=records,
+        weights=weights,
+        weights_set=weights_set,
+        weights_error=weights_error,
+        competitions={c: part.competition for c, part in parts.items()},
+    )
+    run.finish(record, {k: v for part in parts.values() for k, v in part.published.items()})
+    ctx.outbox.submit(record, ctx.store)
+    return record
+
+
+def _cot_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: RoundDir) -> Part:
+    """Steps 2-7 for the CoT competition."""
     # 2. Eval set
     eval_set = ctx.pool.draw(round_id, ctx.eval_items)
     # 3. Pull
@@ -181,8 +267,8 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
         bar.update(1)
     _log_exchange(run, request, results, miners)
     # 4. Screen
-    submissions = {
-        r.uid: (r.hotkey, list(r.response.samples)) for r in results if r.response is not None
+    submissions: dict[int, tuple[str, Sequence[CotSample | PreferenceSample]]] = {
+        r.uid: (r.hotkey, r.response.samples) for r in results if r.response is not None
     }
     with _bar(ctx, 1, "dedup + contamination") as bar:
         screened: dict[int, Screened] = screen_round(
@@ -205,66 +291,65 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
                 )
             )
             bar.update(1)
-    # 3-7 again for the preference competition, when it has a share
-    extra_base: dict[str, float] = {}
-    seeds: dict[str, int | str] = {"eval": eval_set.seed, "train": ctx.recipe.seed}
-    if ctx.shares.get(Competition.PREFERENCE.value, 0.0) > 0:
-        pref_set = draw_preference_eval(
-            ctx.pool.secret,
-            round_id,
-            ctx.preference.harmful_prompts,
-            ctx.preference.benign_prompts,
-            ctx.preference.heldout_pairs,
-        )
-        pref_request = SubmissionRequest(
-            competition=Competition.PREFERENCE,
-            round_id=round_id,
-            num_samples=ctx.samples_per_miner,
-        )
-        with _bar(ctx, 1, "preference") as bar:
-            pref_results = asyncio.run(
-                pull_all(ctx.keypair, miners, pref_request, ctx.pull_deadline_s)
-            )
-            _log_exchange(run, pref_request, pref_results, miners)
-            stage = run_stage(ctx, round_id, pref_set, pref_results, run)
-            bar.update(1)
-        records.extend(stage.records)
-        extra_base.update(stage.base_metrics)
-        seeds["preference_eval"] = stage.seed
-    # 8. Weights
-    weights = _update_weights(ctx, records, metagraph)
-    weights_set, weights_error = _set_weights(ctx, weights, metagraph)
-    ctx.state.rounds_done += 1
-    ctx.state.save(ctx.state_path)
-    # 9. Record
-    record = RoundRecord(
-        round_id=round_id,
-        validator_hotkey=ctx.keypair.ss58_address,
-        started_at=started,
-        finished_at=time.time(),
-        block=block,
-        eval_set_sha256=eval_set.sha256(),
-        eval_version=eval_set.version,
-        scoring_version=SCORING_VERSION,
-        recipe_version=ctx.recipe.version,
-        seeds=seeds,
-        base_metrics={
+    return Part(
+        CompetitionRecord(
+            share=_share(ctx, COMPETITION),
+            ran=True,
+            eval_set_sha256=eval_set.sha256(),
+            eval_version=eval_set.version,
+            recipe_version=ctx.recipe.version,
+            scoring_version=SCORING_VERSION,
+        ),
+        records,
+        {
             "accuracy": base.accuracy(),
             "rouge_l": _mean(base_rouge),
             "answer_loss": _mean(base.answer_loss),
             "completion_loss": _mean(base.completion_loss),
             "general_loss": _mean(base.general_loss),
             "eval_s": base_eval_s,
-            **extra_base,
         },
-        miners=records,
-        weights=weights,
-        weights_set=weights_set,
-        weights_error=weights_error,
+        {"eval": eval_set.seed, "train": ctx.recipe.seed},
+        ctx.pool.published(),
     )
-    run.finish(record, ctx.pool.published())
-    ctx.outbox.submit(record, ctx.store)
-    return record
+
+
+def _pref_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: RoundDir) -> Part:
+    """Steps 2-7 for the preference competition (validator/preference_stage.py)."""
+    config = ctx.preference
+    pref_set = draw_preference_eval(
+        ctx.pool.secret,
+        round_id,
+        config.harmful_prompts,
+        config.benign_prompts,
+        config.heldout_pairs,
+    )
+    request = SubmissionRequest(
+        competition=Competition.PREFERENCE, round_id=round_id, num_samples=ctx.samples_per_miner
+    )
+    # One verdict per distinct (prompt, answer) this round: a tuned model often repeats the
+    # base's answer, and a model judge is paid per call. Per round, so memory stays bounded.
+    stage_ctx = replace(ctx, preference=replace(config, judge=CachedJudge(config.judge)))
+    with _bar(ctx, 1, "preference") as bar:
+        results = asyncio.run(pull_all(ctx.keypair, miners, request, ctx.pull_deadline_s))
+        _log_exchange(run, request, results, miners)
+        stage = run_stage(stage_ctx, round_id, pref_set, results, run)
+        bar.update(1)
+    return Part(
+        CompetitionRecord(
+            share=_share(ctx, Competition.PREFERENCE),
+            ran=True,
+            eval_set_sha256=preference_sha256(pref_set),
+            eval_version=PREFERENCE_EVAL_VERSION,
+            recipe_version=config.recipe.version,
+            scoring_version=PREFERENCE_SCORING_VERSION,
+            judge=ctx.preference_judge,
+        ),
+        stage.records,
+        stage.base_metrics,
+        {"preference_eval": stage.seed, "preference_train": config.recipe.seed},
+        {Competition.PREFERENCE.value: published_preference(pref_set)},
+    )
 
 
 def _mean(values: list[float]) -> float:

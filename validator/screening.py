@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -81,6 +81,11 @@ def invalid_reason(sample: CotSample | PreferenceSample) -> str | None:
     return empty_reason(sample.chain_of_thought, sample.final_answer)
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text, whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class DedupHistory:
     """The cross-round dedup index, persisted in Redis."""
 
@@ -88,7 +93,7 @@ class DedupHistory:
         self._client = client
         self._key = keys.dedup_history()
         raw = client.hgetall(self._key)
-        self.index = HistoryIndex.from_dict({k.decode(): v.decode() for k, v in raw.items()})
+        self.index = HistoryIndex.from_dict({_text(k): _text(v) for k, v in raw.items()})
         self._unsaved: dict[str, str] = {}  # rows not yet in Redis (it was unreachable)
         self._retry_at = float("-inf")  # monotonic time before which Redis is not retried
 
@@ -111,7 +116,8 @@ class DedupHistory:
         if not self._unsaved:
             return True
         try:
-            self._client.hset(self._key, mapping=self._unsaved)
+            # redis-py types the mapping's keys as a union; dict keys are invariant, hence the cast.
+            self._client.hset(self._key, mapping=cast("dict[Any, Any]", self._unsaved))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Each try may cost a connect timeout; a round credits hundreds of samples.
             self._retry_at = time.monotonic() + HISTORY_RETRY_S

@@ -76,8 +76,7 @@ def format_round(record: RoundRecord) -> str:
     columns = [
         c
         for c, names in COLUMNS.items()
-        if c not in OPTIONAL_COLUMNS
-        or any(component(m, names) is not None for m in record.miners)
+        if c not in OPTIONAL_COLUMNS or any(component(m, names) is not None for m in record.miners)
     ]
     header = [
         "uid",

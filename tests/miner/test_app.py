@@ -26,7 +26,12 @@ Validator = Keypair
 
 @pytest.fixture
 def miner(
-    alice: Keypair, bob: Keypair, charlie: Keypair, redis_client: redis.Redis, keys: Keys, tmp_path: Path
+    alice: Keypair,
+    bob: Keypair,
+    charlie: Keypair,
+    redis_client: redis.Redis,
+    keys: Keys,
+    tmp_path: Path,
 ) -> Iterator[tuple[str, MinerContext]]:
     # alice: the miner; bob: a validator with permit and stake; charlie: registered, no permit.
     metagraph = [
@@ -44,33 +49,51 @@ def _body(**overrides: object) -> bytes:
 
 
 def _signed(signer: Keypair, receiver: str, body: bytes, **kw: object) -> dict[str, str]:
-    return http_auth.sign(signer, method="POST", path=SUBMISSION_PATH, body=body, receiver_ss58=receiver, **kw)  # type: ignore[arg-type]
+    return http_auth.sign(
+        signer, method="POST", path=SUBMISSION_PATH, body=body, receiver_ss58=receiver, **kw
+    )  # type: ignore[arg-type]
 
 
 def _post(address: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"http://{address}{SUBMISSION_PATH}", content=body, headers=headers, timeout=10)
+    return httpx.post(
+        f"http://{address}{SUBMISSION_PATH}", content=body, headers=headers, timeout=10
+    )
 
 
-def test_good_request_is_served_signed_and_ledgered(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_good_request_is_served_signed_and_ledgered(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, ctx = miner
     auth = BtAuth(bob, alice.ss58_address)
-    response = httpx.post(f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=auth, timeout=10)
+    response = httpx.post(
+        f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=auth, timeout=10
+    )
     assert response.status_code == 200, response.text
     parsed = SubmissionResponse.model_validate_json(response.content)
     assert len(parsed.samples) == 8
     assert parsed.manifest_sha256 == manifest_sha256(parsed.samples)
     assert auth.last_nonce_ns is not None
-    verify_response(response.headers, response.content, ResponseBinding(alice.ss58_address, bob.ss58_address, auth.last_nonce_ns))
+    verify_response(
+        response.headers,
+        response.content,
+        ResponseBinding(alice.ss58_address, bob.ss58_address, auth.last_nonce_ns),
+    )
     [entry] = ctx.ledger.entries()
     assert entry.validator_hotkey == bob.ss58_address
     assert entry.manifest_sha256 == parsed.manifest_sha256
     assert entry.request_nonce_ns == auth.last_nonce_ns
 
 
-def test_same_round_same_data(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_same_round_same_data(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, _ = miner
-    first = httpx.post(f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address))
-    second = httpx.post(f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address))
+    first = httpx.post(
+        f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address)
+    )
+    second = httpx.post(
+        f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address)
+    )
     assert first.json()["manifest_sha256"] == second.json()["manifest_sha256"]
 
 
@@ -85,7 +108,9 @@ def test_same_round_same_data(miner: tuple[str, MinerContext], alice: Keypair, b
     ],
     ids=["missing", "bad-nonce", "bad-hex", "unbound", "forged"],
 )
-def test_auth_failures(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, mutate, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_auth_failures(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, mutate, status: int, reason: str
+) -> None:  # type: ignore[no-untyped-def]
     address, ctx = miner
     body = _body()
     response = _post(address, body, mutate(_signed(bob, alice.ss58_address, body), body))
@@ -94,13 +119,17 @@ def test_auth_failures(miner: tuple[str, MinerContext], alice: Keypair, bob: Key
     assert ctx.ledger.entries() == []
 
 
-def test_tampered_body_is_refused(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_tampered_body_is_refused(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, _ = miner
     headers = _signed(bob, alice.ss58_address, _body())
     assert _post(address, _body(num_samples=64), headers).status_code == 401
 
 
-def test_wrong_receiver_is_refused(miner: tuple[str, MinerContext], bob: Keypair, charlie: Keypair) -> None:
+def test_wrong_receiver_is_refused(
+    miner: tuple[str, MinerContext], bob: Keypair, charlie: Keypair
+) -> None:
     address, _ = miner
     body = _body()
     response = _post(address, body, _signed(bob, charlie.ss58_address, body))
@@ -108,7 +137,9 @@ def test_wrong_receiver_is_refused(miner: tuple[str, MinerContext], bob: Keypair
     assert "receiving hotkey" in response.json()["detail"]
 
 
-def test_stale_request_is_refused(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_stale_request_is_refused(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, _ = miner
     body = _body()
     old = time.time_ns() - 60 * 10**9
@@ -117,7 +148,9 @@ def test_stale_request_is_refused(miner: tuple[str, MinerContext], alice: Keypai
     assert "older" in response.json()["detail"]
 
 
-def test_replayed_request_is_refused(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_replayed_request_is_refused(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, ctx = miner
     body = _body()
     headers = _signed(bob, alice.ss58_address, body)
@@ -137,7 +170,9 @@ def test_unregistered_caller_is_forbidden(miner: tuple[str, MinerContext], alice
     assert "not registered" in response.json()["detail"]
 
 
-def test_caller_without_permit_is_forbidden(miner: tuple[str, MinerContext], alice: Keypair, charlie: Keypair) -> None:
+def test_caller_without_permit_is_forbidden(
+    miner: tuple[str, MinerContext], alice: Keypair, charlie: Keypair
+) -> None:
     address, _ = miner
     body = _body()
     response = _post(address, body, _signed(charlie, alice.ss58_address, body))
@@ -149,21 +184,38 @@ def test_caller_without_permit_is_forbidden(miner: tuple[str, MinerContext], ali
     "body, status",
     [
         (b"{not json", 422),
-        (json.dumps({"competition": "cot_sft", "round_id": "r", "num_samples": 100000}).encode(), 422),
+        (
+            json.dumps({"competition": "cot_sft", "round_id": "r", "num_samples": 100000}).encode(),
+            422,
+        ),
         (json.dumps({"competition": "poetry", "round_id": "r", "num_samples": 1}).encode(), 422),
-        (json.dumps({"competition": "cot_sft", "round_id": "../../etc", "num_samples": 1}).encode(), 422),
-        (json.dumps({"competition": "cot_sft", "round_id": "r", "num_samples": 1, "x": 1}).encode(), 422),
+        (
+            json.dumps(
+                {"competition": "cot_sft", "round_id": "../../etc", "num_samples": 1}
+            ).encode(),
+            422,
+        ),
+        (
+            json.dumps(
+                {"competition": "cot_sft", "round_id": "r", "num_samples": 1, "x": 1}
+            ).encode(),
+            422,
+        ),
         (b"[" * 3000 + b"]" * 3000, 413),
     ],
     ids=["garbage", "too-many", "unknown-competition", "bad-round-id", "extra-field", "oversize"],
 )
-def test_bad_bodies_get_4xx_with_reason(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, body: bytes, status: int) -> None:
+def test_bad_bodies_get_4xx_with_reason(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, body: bytes, status: int
+) -> None:
     address, _ = miner
     response = _post(address, body, _signed(bob, alice.ss58_address, body))
     assert response.status_code == status
     assert response.json()["detail"]
     # ...and the server keeps serving.
-    ok = httpx.post(f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address))
+    ok = httpx.post(
+        f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address)
+    )
     assert ok.status_code == 200
 
 
@@ -173,7 +225,9 @@ def test_oversize_body_refused_before_auth(miner: tuple[str, MinerContext]) -> N
     assert response.status_code == 413
 
 
-def test_compressed_request_refused(miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair) -> None:
+def test_compressed_request_refused(
+    miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair
+) -> None:
     address, _ = miner
     body = gzip.compress(_body())
     headers = _signed(bob, alice.ss58_address, body) | {"Content-Encoding": "gzip"}
@@ -183,4 +237,8 @@ def test_compressed_request_refused(miner: tuple[str, MinerContext], alice: Keyp
 def test_healthz(miner: tuple[str, MinerContext], alice: Keypair) -> None:
     address, _ = miner
     health = httpx.get(f"http://{address}/healthz").json()
-    assert health == {"status": "ok", "hotkey": alice.ss58_address, "competitions": ["cot_sft", "preference"]}
+    assert health == {
+        "status": "ok",
+        "hotkey": alice.ss58_address,
+        "competitions": ["cot_sft", "preference"],
+    }

@@ -38,7 +38,11 @@ def _solver(wrong_every: int = 0) -> FastAPI:
             answer = " ".join(sorted(prompt.split(": ")[1].split()))
         if wrong_every and calls["n"] % wrong_every == 0:
             answer = "wrong"
-        return {"choices": [{"message": {"role": "assistant", "content": f"Let me think.\nAnswer: {answer}"}}]}
+        return {
+            "choices": [
+                {"message": {"role": "assistant", "content": f"Let me think.\nAnswer: {answer}"}}
+            ]
+        }
 
     app.state.calls = calls
     return app
@@ -63,7 +67,9 @@ def test_teacher_samples_are_verified() -> None:
 
 
 def test_teacher_down_falls_back_to_generator() -> None:
-    source = TeacherSource(f"http://127.0.0.1:{free_port()}/v1", "m", None, seed="t", client=httpx.Client(timeout=1))
+    source = TeacherSource(
+        f"http://127.0.0.1:{free_port()}/v1", "m", None, seed="t", client=httpx.Client(timeout=1)
+    )
     samples = source.samples(Competition.COT_SFT, 5, "r1")
     source.close()
     assert samples == GeneratorSource("t").samples(Competition.COT_SFT, 5, "r1")

@@ -49,7 +49,9 @@ def test_concurrent_threads_accept_once(redis_client: redis.Redis, keys: Keys) -
     assert results.count(True) == 1
 
 
-def test_replay_across_uvicorn_workers(tmp_path: Path, embedded_redis: redis.Redis, bob: Keypair) -> None:
+def test_replay_across_uvicorn_workers(
+    tmp_path: Path, embedded_redis: redis.Redis, bob: Keypair
+) -> None:
     """A miner with several worker processes accepts a concurrently replayed request once."""
     wallets = tmp_path / "wallets"
     miner_key = ensure_wallet("m", "h", wallets)
@@ -68,9 +70,24 @@ def test_replay_across_uvicorn_workers(tmp_path: Path, embedded_redis: redis.Red
         "DATACOMP_MINER_NETWORK": "local-embedded",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "miner.factory:app_from_env", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "miner.factory:app_from_env",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
@@ -85,11 +102,19 @@ def test_replay_across_uvicorn_workers(tmp_path: Path, embedded_redis: redis.Red
             time.sleep(0.2)
         body = b'{"competition":"cot_sft","round_id":"replay","num_samples":2}'
         for attempt in range(3):  # several distinct signed requests, each replayed 24 times at once
-            headers = http_auth.sign(bob, method="POST", path=SUBMISSION_PATH, body=body, receiver_ss58=miner_key.ss58_address)
+            headers = http_auth.sign(
+                bob,
+                method="POST",
+                path=SUBMISSION_PATH,
+                body=body,
+                receiver_ss58=miner_key.ss58_address,
+            )
 
             def send(_: int, headers: dict[str, str] = headers) -> int:
                 with httpx.Client() as client:  # a fresh connection each: spread over workers
-                    return client.post(f"http://127.0.0.1:{port}{SUBMISSION_PATH}", content=body, headers=headers).status_code
+                    return client.post(
+                        f"http://127.0.0.1:{port}{SUBMISSION_PATH}", content=body, headers=headers
+                    ).status_code
 
             with concurrent.futures.ThreadPoolExecutor(24) as pool:
                 statuses = list(pool.map(send, range(24)))

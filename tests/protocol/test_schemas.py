@@ -37,7 +37,9 @@ def test_request_defaults_to_current_version() -> None:
 )
 def test_request_limits(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        SubmissionRequest.model_validate({"competition": "cot_sft", "round_id": "r", "num_samples": 1} | fields)
+        SubmissionRequest.model_validate(
+            {"competition": "cot_sft", "round_id": "r", "num_samples": 1} | fields
+        )
 
 
 def test_field_length_limit() -> None:
@@ -50,22 +52,42 @@ def test_field_length_limit() -> None:
 
 def test_response_sample_count_and_type() -> None:
     with pytest.raises(ValidationError):
-        SubmissionResponse(competition=Competition.COT_SFT, round_id="r", samples=[COT] * (MAX_SAMPLES_PER_RESPONSE + 1), manifest_sha256="0" * 64)
+        SubmissionResponse(
+            competition=Competition.COT_SFT,
+            round_id="r",
+            samples=[COT] * (MAX_SAMPLES_PER_RESPONSE + 1),
+            manifest_sha256="0" * 64,
+        )
     with pytest.raises(ValidationError, match="competition cot_sft takes CotSample"):
-        SubmissionResponse(competition=Competition.COT_SFT, round_id="r", samples=[PreferenceSample(prompt="p", chosen="a", rejected="b")], manifest_sha256="0" * 64)
+        SubmissionResponse(
+            competition=Competition.COT_SFT,
+            round_id="r",
+            samples=[PreferenceSample(prompt="p", chosen="a", rejected="b")],
+            manifest_sha256="0" * 64,
+        )
     with pytest.raises(ValidationError):
-        SubmissionResponse(competition=Competition.COT_SFT, round_id="r", samples=[COT], manifest_sha256="XYZ")
+        SubmissionResponse(
+            competition=Competition.COT_SFT, round_id="r", samples=[COT], manifest_sha256="XYZ"
+        )
 
 
 def test_non_string_and_nan_content_rejected() -> None:
     with pytest.raises(ValidationError):
-        CotSample.model_validate({"prompt": float("nan"), "chain_of_thought": "c", "final_answer": "a"})
+        CotSample.model_validate(
+            {"prompt": float("nan"), "chain_of_thought": "c", "final_answer": "a"}
+        )
     with pytest.raises(ValidationError):
-        SubmissionResponse.model_validate_json(b'{"competition":"cot_sft","round_id":"r","samples":[{"prompt":NaN}],"manifest_sha256":"' + b"0" * 64 + b'"}')
+        SubmissionResponse.model_validate_json(
+            b'{"competition":"cot_sft","round_id":"r","samples":[{"prompt":NaN}],"manifest_sha256":"'
+            + b"0" * 64
+            + b'"}'
+        )
 
 
 def test_manifest_hash_is_order_and_content_sensitive() -> None:
     other = CotSample(prompt="p", chain_of_thought="c", final_answer="b")
     assert manifest_sha256([COT, other]) != manifest_sha256([other, COT])
     assert sample_sha256(COT) != sample_sha256(other)
-    assert manifest_sha256([COT]) == manifest_sha256([CotSample(prompt="p", chain_of_thought="c", final_answer="a")])
+    assert manifest_sha256([COT]) == manifest_sha256(
+        [CotSample(prompt="p", chain_of_thought="c", final_answer="a")]
+    )

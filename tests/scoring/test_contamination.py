@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import random
 
-from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
-
 from scoring.contamination import MINHASH, NGRAM, EvalItem, EvalPoolIndex, check_contamination
 from tasks.families import generate_many
+from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
 
 POOL = 256  # eval items: a few times the 64 of the design's measurements
 CANDIDATES = 1000

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
-
 from scoring.dedup import (
     DUPLICATE_OF_HISTORY,
     DUPLICATE_WITHIN,
@@ -16,6 +14,7 @@ from scoring.dedup import (
 from scoring.minhash import MinHasher, MinHashParams
 from scoring.text import numbers_digest
 from tasks.families import generate_many
+from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
 
 HASHER = MinHasher()
 

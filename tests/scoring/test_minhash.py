@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.scoring.scoring_synth import paragraph, perturb
 
 from scoring.lsh import band_keys, candidate_pairs
 from scoring.minhash import (
@@ -17,6 +16,7 @@ from scoring.minhash import (
     estimate_jaccard_pairs,
 )
 from scoring.text import jaccard, word_ngrams, words
+from tests.scoring.scoring_synth import paragraph, perturb
 
 HASHER = MinHasher()
 

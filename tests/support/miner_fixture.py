@@ -19,7 +19,9 @@ from protocol.nonce_store import RedisNonceStore
 from tests.support.servers import serve_in_thread
 
 
-def neuron(uid: int, key: Keypair, *, permit: bool, stake: float, endpoint: str | None = None) -> Neuron:
+def neuron(
+    uid: int, key: Keypair, *, permit: bool, stake: float, endpoint: str | None = None
+) -> Neuron:
     return Neuron(uid, key.ss58_address, key.ss58_address, stake, permit, endpoint, 0)
 
 

@@ -80,23 +80,36 @@ def round_network(
             if not spec.online:
                 chain.serve(key, "127.0.0.1", free_port())
                 continue
-            app: FastAPI = spec.app or create_app(MinerContext(
-                keypair=key,
-                gate=ValidatorGate(chain.metagraph, min_stake=1.0),
-                nonce_store=RedisNonceStore(redis_client, keys),
-                source=spec.source,  # type: ignore[arg-type]
-                ledger=Ledger(tmp / "ledgers" / f"{spec.name}.jsonl"),
-            ))
+            app: FastAPI = spec.app or create_app(
+                MinerContext(
+                    keypair=key,
+                    gate=ValidatorGate(chain.metagraph, min_stake=1.0),
+                    nonce_store=RedisNonceStore(redis_client, keys),
+                    source=spec.source,  # type: ignore[arg-type]
+                    ledger=Ledger(tmp / "ledgers" / f"{spec.name}.jsonl"),
+                )
+            )
             address = stack.enter_context(serve_in_thread(app))
             host, port = address.split(":")
             chain.serve(key, host, int(port))
         store = LeaderboardStore(redis_client, keys)
         ctx = RoundContext(
-            keypair=validator, chain=chain, model=model[0], tokenizer=model[1],
-            recipe=DEFAULT_RECIPE, pool=EvalPool(secret), history=DedupHistory(redis_client, keys),
-            outbox=Outbox(tmp / "outbox"), store=store, state=ValidatorState(),
-            state_path=tmp / "state.json", run_root=tmp / "runs",
-            samples_per_miner=SAMPLES_PER_MINER, eval_items=EVAL_ITEMS,
-            pull_deadline_s=PULL_DEADLINE_S, general_texts=general_texts(), progress=False,
+            keypair=validator,
+            chain=chain,
+            model=model[0],
+            tokenizer=model[1],
+            recipe=DEFAULT_RECIPE,
+            pool=EvalPool(secret),
+            history=DedupHistory(redis_client, keys),
+            outbox=Outbox(tmp / "outbox"),
+            store=store,
+            state=ValidatorState(),
+            state_path=tmp / "state.json",
+            run_root=tmp / "runs",
+            samples_per_miner=SAMPLES_PER_MINER,
+            eval_items=EVAL_ITEMS,
+            pull_deadline_s=PULL_DEADLINE_S,
+            general_texts=general_texts(),
+            progress=False,
         )
         yield RoundNetwork(ctx, chain, uids, store)

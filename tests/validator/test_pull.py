@@ -24,7 +24,9 @@ def _serve(app: HostileMiner, stack: ExitStack) -> str:
     import threading
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -44,31 +46,65 @@ def test_every_attack_fails_alone_and_honest_miner_is_served(bob: Keypair) -> No
     keys = {b: Keypair.create_from_uri(f"//Hostile/{b}") for b in BEHAVIOURS}
     honest_key = Keypair.create_from_uri("//Honest")
     with ExitStack() as stack:
-        miners = [neuron(0, honest_key, permit=False, stake=0, endpoint=_serve(HostileMiner(honest_key, "honest"), stack))]
+        miners = [
+            neuron(
+                0,
+                honest_key,
+                permit=False,
+                stake=0,
+                endpoint=_serve(HostileMiner(honest_key, "honest"), stack),
+            )
+        ]
         for uid, behaviour in enumerate(BEHAVIOURS, start=1):
             app = HostileMiner(keys[behaviour], behaviour)
-            miners.append(neuron(uid, keys[behaviour], permit=False, stake=0, endpoint=_serve(app, stack)))
+            miners.append(
+                neuron(uid, keys[behaviour], permit=False, stake=0, endpoint=_serve(app, stack))
+            )
         impostor_key = Keypair.create_from_uri("//Impostor")
         impostor = HostileMiner(impostor_key, "honest", signer=honest_key)
-        miners.append(neuron(len(miners), impostor_key, permit=False, stake=0, endpoint=_serve(impostor, stack)))
-        miners.append(neuron(len(miners), Keypair.create_from_uri("//Offline"), permit=False, stake=0, endpoint=f"127.0.0.1:{free_port()}"))
+        miners.append(
+            neuron(
+                len(miners), impostor_key, permit=False, stake=0, endpoint=_serve(impostor, stack)
+            )
+        )
+        miners.append(
+            neuron(
+                len(miners),
+                Keypair.create_from_uri("//Offline"),
+                permit=False,
+                stake=0,
+                endpoint=f"127.0.0.1:{free_port()}",
+            )
+        )
 
         started = time.monotonic()
-        results = asyncio.run(pull_all(bob, miners, request, deadline_s=DEADLINE_S, max_bytes=1024 * 1024))
+        results = asyncio.run(
+            pull_all(bob, miners, request, deadline_s=DEADLINE_S, max_bytes=1024 * 1024)
+        )
         elapsed = time.monotonic() - started
 
     by_uid = {r.uid: r for r in results}
     assert by_uid[0].ok and by_uid[0].response is not None and len(by_uid[0].response.samples) == 4
     expected = {
-        "drip": "within", "stall": "within", "huge": "cap", "gzip_bomb": "compressed",
-        "garbage": "invalid response", "nested": "invalid response", "unsigned": "not signed",
-        "tampered": "does not verify", "die_midway": "transport error", "wrong_round": "another round",
+        "drip": "within",
+        "stall": "within",
+        "huge": "cap",
+        "gzip_bomb": "compressed",
+        "garbage": "invalid response",
+        "nested": "invalid response",
+        "unsigned": "not signed",
+        "tampered": "does not verify",
+        "die_midway": "transport error",
+        "wrong_round": "another round",
         "server_error": "HTTP 500",
     }
     for uid, behaviour in enumerate(BEHAVIOURS, start=1):
         result = by_uid[uid]
         assert not result.ok, behaviour
-        assert result.error is not None and expected[behaviour] in result.error, (behaviour, result.error)
+        assert result.error is not None and expected[behaviour] in result.error, (
+            behaviour,
+            result.error,
+        )
     assert "another hotkey" in (by_uid[len(BEHAVIOURS) + 1].error or "")
     assert "transport error" in (by_uid[len(BEHAVIOURS) + 2].error or "")
     # Concurrent: the whole round is bounded by one deadline, not one per slow miner.
@@ -77,7 +113,11 @@ def test_every_attack_fails_alone_and_honest_miner_is_served(bob: Keypair) -> No
 
 def test_miner_without_endpoint(bob: Keypair) -> None:
     request = SubmissionRequest(competition=Competition.COT_SFT, round_id="r", num_samples=1)
-    [result] = asyncio.run(pull_all(bob, [neuron(3, Keypair.create_from_uri("//Nowhere"), permit=False, stake=0)], request))
+    [result] = asyncio.run(
+        pull_all(
+            bob, [neuron(3, Keypair.create_from_uri("//Nowhere"), permit=False, stake=0)], request
+        )
+    )
     assert result.error == "miner serves no endpoint"
 
 
@@ -87,5 +127,7 @@ def test_over_asked_count_is_refused(bob: Keypair, count: int) -> None:
     request = SubmissionRequest(competition=Competition.COT_SFT, round_id="r", num_samples=count)
     with ExitStack() as stack:
         endpoint = _serve(HostileMiner(key, "honest"), stack)  # always serves 4
-        [result] = asyncio.run(pull_all(bob, [neuron(0, key, permit=False, stake=0, endpoint=endpoint)], request))
+        [result] = asyncio.run(
+            pull_all(bob, [neuron(0, key, permit=False, stake=0, endpoint=endpoint)], request)
+        )
     assert result.ok == (count == 4)

@@ -26,8 +26,9 @@ from bittensor.sp_core import Keypair
 from localnet.leak import LeakedEvalSource
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
-from protocol.redis_conn import connect
+from protocol.redis_conn import start_embedded
 from protocol.schemas import SubmissionRequest
+from scoring.score import SCORING_VERSION
 from tests.support.attack_sources import (
     CanaryPlanter,
     NanBait,
@@ -184,7 +185,7 @@ class Rounds:
 @pytest.fixture(scope="module")
 def rounds(tmp_path_factory: pytest.TempPathFactory, model: tuple[Any, Any]) -> Iterator[Rounds]:
     """The same round twice: honest alone, then honest among attackers (fresh state each)."""
-    client = connect(url="", embedded_db=tmp_path_factory.mktemp("redis") / "r.rdb")
+    client = start_embedded(tmp_path_factory.mktemp("redis") / "r.rdb")
     alone_dir, crowd_dir = tmp_path_factory.mktemp("alone"), tmp_path_factory.mktemp("crowd")
     honest = MinerSpec("honest", GeneratorSource("honest"))
     whole = MinerSpec("full-split", GeneratorSource("split"))  # the split dataset, on one key
@@ -312,6 +313,12 @@ def test_weights_record_and_leaderboard(rounds: Rounds) -> None:
         assert (run / name).exists(), name
     published = json.loads((run / "eval_set.json").read_text())
     assert published["sha256"] == crowd.eval_set_sha256 and len(published["canaries"]) > 0
+    # The CoT part's versions, per competition as at the top level; preference was off.
+    cot = crowd.competitions["cot_sft"]
+    assert cot.ran and cot.eval_set_sha256 == crowd.eval_set_sha256
+    assert (cot.eval_version, cot.recipe_version) == (crowd.eval_version, crowd.recipe_version)
+    assert cot.scoring_version == crowd.scoring_version == SCORING_VERSION
+    assert not crowd.competitions["preference"].ran and "preference" not in published
     responses = (run / "responses.jsonl").read_text()
     assert "chain_of_thought" not in responses  # hashes and sizes, never payloads
     assert len(responses.splitlines()) == len(net.uids)  # every exchange logged, failed or not

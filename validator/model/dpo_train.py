@@ -2,8 +2,9 @@ r"""One miner's DPO step: a fresh LoRA adapter trained on its preference pairs, 
 
 The preference competition's counterpart of ``train.py``, sharing its lifecycle::
 
+    ref = preference_metrics(base, tokenizer, held_out, recipe.beta)  # the base, once per round
     result, logs = train_dpo_lora(base, tokenizer, triples, recipe)   # fresh adapter, trained
-    tuned = preference_metrics(result.model, tokenizer, held_out, recipe.beta)
+    tuned = preference_metrics(result.eval_model(), tokenizer, held_out, recipe.beta, ref)
     base = release(result)                                            # train.release: base as before
 
 or ``with dpo_adapter(base, tokenizer, triples, recipe) as (result, logs): ...``. The result is
@@ -55,7 +56,7 @@ from validator.model.train import (
 )
 
 # Bump on any change to the defaults below, the pair format or the loss.
-DPO_RECIPE_VERSION = "dpo-lora/1"
+DPO_RECIPE_VERSION = "dpo-lora/2"  # /2: token_budget 16,384 -> 24,576
 
 
 class PreferenceLike(Protocol):
@@ -88,9 +89,13 @@ class DpoRecipe:
     target_modules: tuple[str, ...] = DEFAULT_RECIPE.target_modules
     seed: int = 0  # fixes LoRA init and batch order: identical pairs give identical adapters
     beta: float = DEFAULT_BETA  # see scoring.dpo.DEFAULT_BETA
-    # A pair trains two sequences: twice the SFT budget admits 64 pairs of task-sized
-    # completions (~100 tokens each side) and stops a miner buying influence with length.
-    token_budget: int = 2 * DEFAULT_RECIPE.token_budget
+    # 64 pairs (the default request) at 384 tokens a pair. Measured with the byte tokenizer on
+    # GeneratorSource's 64 pairs (23 seeds x 2 qualities x 3 rounds): 328-336 tokens a pair
+    # on average, 20,630-21,482 for all 64, so the whole request fits (the old 16,384 admitted
+    # 49 and dropped 15). Still a cap: a pair can cost up to 2 x max_seq_len = 512, so a miner
+    # padding to length gets 48 pairs in, not 64. CPU cost is unchanged: a round trains
+    # steps x batch_size pairs whatever the number admitted (fewer are cycled).
+    token_budget: int = 64 * 384
     steps: int = 8  # one pass over 64 pairs at batch 8, as the SFT recipe
     batch_size: int = 8  # pairs per step: 16 rows of <=256 tokens in one forward pass
     # Lower than SFT's 2e-3: a DPO gradient is beta/2 x the summed (not mean) log-prob
@@ -142,6 +147,10 @@ class DpoStepLog:
     rejected_reward: float
     margin: float
     accuracy: float  # fraction of the batch's pairs with chosen reward > rejected reward
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready fields."""
+        return asdict(self)
 
 
 def select_pairs(
@@ -263,8 +272,11 @@ def dpo_adapter(
 
 
 @dataclass(frozen=True)
-class PreferenceEval:
-    """Per held-out pair (index i is pair i everywhere), one model against a reference.
+class PairMetrics:
+    """How one model ranks held-out pairs, per pair (index i is pair i), against a reference.
+
+    What ``preference_metrics`` returns; the preference stage turns two of them (base, tuned)
+    into the score rule's input, ``scoring.preference_score.PreferenceEval``.
 
     - ``chosen_logps`` / ``rejected_logps``: the model's summed completion log-probs.
     - ``chosen_mean_logps`` / ``rejected_mean_logps``: the same per token (eos included).
@@ -319,14 +331,14 @@ def preference_metrics(
     tokenizer: TokenizerLike,
     triples: Sequence[tuple[str, str, str]],
     beta: float = DEFAULT_BETA,
-    reference: PreferenceEval | None = None,
+    reference: PairMetrics | None = None,
     max_seq_len: int = DEFAULT_DPO_RECIPE.max_seq_len,
     batch_size: int = BATCH_SIZE,
-) -> PreferenceEval:
+) -> PairMetrics:
     """How ``model`` ranks held-out ``(prompt_text, chosen, rejected)`` pairs (no gradients).
 
     The reference log-probs for the margins come from ``reference``, the base's own
-    ``PreferenceEval`` of the same pairs (computed once per round, before any adapter, and
+    ``PairMetrics`` of the same pairs (computed once per round, before any adapter, and
     reused for every miner; works for a merged copy from ``TrainResult.eval_model`` too). Without
     it: a PeftModel is scored against itself with the adapter disabled, and any other model
     against itself (margins all 0: the base's own eval). Note that while an adapter is active
@@ -352,7 +364,7 @@ def preference_metrics(
     out = dpo_loss(pol_c_sum, pol_r_sum, ref_c_sum, ref_r_sum, beta)
     mean_c = [float(t.mean()) if len(t) else math.nan for t in pol_c]
     mean_r = [float(t.mean()) if len(t) else math.nan for t in pol_r]
-    return PreferenceEval(
+    return PairMetrics(
         beta=beta,
         chosen_logps=pol_c_sum.tolist(),
         rejected_logps=pol_r_sum.tolist(),

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bittensor.sp_core import Keypair
-from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 from protocol.chain import Chain, LocalChain, LocalParams, SdkChain
+from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 
 class ManualClock:

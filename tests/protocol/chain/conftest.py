@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from bittensor.sp_core import Keypair
+
 from tests.protocol.chain.chain_harness import Harness, MakeChain, local_harness, sdk_harness
 
 

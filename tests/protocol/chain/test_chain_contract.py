@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from bittensor.sp_core import Keypair
-from tests.protocol.chain.chain_harness import Harness, MakeChain
 
 from protocol.chain import (
     ChainError,
@@ -13,6 +12,7 @@ from protocol.chain import (
     NoValidatorPermitError,
     RateLimitedError,
 )
+from tests.protocol.chain.chain_harness import Harness, MakeChain
 
 U16_MAX = 65535
 

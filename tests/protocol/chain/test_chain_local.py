@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from bittensor.sp_core import Keypair
-from tests.protocol.chain.chain_harness import ManualClock
 
 from protocol.chain import ChainError, LocalChain, LocalParams, open_chain
 from protocol.chain.sdk import SdkChain
+from tests.protocol.chain.chain_harness import ManualClock
 
 
 def test_blocks_follow_wall_time_from_the_genesis_in_the_file(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from bittensor.sp_core import Keypair
-from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 from protocol.chain import ChainError, RateLimitedError, SdkChain
+from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 U16_MAX = 65535
 
