@@ -92,7 +92,7 @@ def main() -> None:
             base_s = time.perf_counter() - t0
             print(f"base eval (once per round): {base_s:.2f}s  accuracy {base.accuracy():.3f}")
             for i, quality in zip(
-                range(args.miners), [Quality.CORRECT, Quality.WRONG, Quality.EMPTY]
+                range(args.miners), [Quality.CORRECT, Quality.WRONG, Quality.EMPTY], strict=False
             ):
                 rng = random.Random(i)
                 triples = [degrade(t, quality, rng) for t in generate_many(100 + i, 64)]

@@ -3,7 +3,7 @@
 Two ways to build one, same shape out:
 
 * **templates** (no endpoint): ``tasks.safety_prompts.generate`` on the eval split, for each
-  label. Deterministic: the shipped ``data/safety_eval_v1.json`` is exactly this for its
+  label. Deterministic: the shipped ``data/safety_eval_v2.json`` is exactly this for its
   recorded seed and counts, and a test rebuilds it to prove it.
 * **endpoint**: the same template prompts, in the same order, each paraphrased by a chat model
   into freer wording. The label and category stay the template's (the model rewrites, it does
@@ -39,10 +39,11 @@ from tasks.safety_prompts import (
 )
 
 # Names the file's shape and the generation rule: bump when either changes.
-EVAL_SET_VERSION = "safety-eval/1"
-SHIPPED_PATH = Path(__file__).parent / "data" / "safety_eval_v1.json"
+# /2: train and eval split by request family, not by filled intent (tasks/safety_prompts.py).
+EVAL_SET_VERSION = "safety-eval/2"
+SHIPPED_PATH = Path(__file__).parent / "data" / "safety_eval_v2.json"
 # 1,200 a side: over 1,000 distinct items per side while staying inside the eval split's
-# template space (1,230 distinct harmful and 1,595 benign cores: tasks.safety_prompts
+# template space (1,245 distinct harmful and 1,410 benign cores: tasks.safety_prompts
 # .space_size), so every item is a distinct request.
 DEFAULT_N = 1_200
 DEFAULT_SEED = 0  # the shipped set's seed

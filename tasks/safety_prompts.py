@@ -100,26 +100,87 @@ def core_key(text: str) -> str:
     return " ".join(words(text))
 
 
-# Share of intents (requests) reserved for the eval split. The splits differ in *requests*,
-# not only in wording: the contamination gate rightly flags a reworded eval request, so a
-# miner's pairs must ask for other things. 80% keeps >= 1,200 distinct eval prompts per label
-# for the shipped set; the rest (~85 intents) feed the miners' template pairs.
-EVAL_INTENT_SHARE = 0.8
+# The splits differ in *requests*, not only in wording: the contamination gate rightly flags
+# a reworded eval request, so a miner's pairs must ask for other things. Splitting filled
+# intents was not enough: "sort records by a field in Java" (eval) and "... in Python" (train)
+# are distinct intents that the gate's MinHash sees as one request (Jaccard 0.6), and 1.3% of
+# an honest generator miner's pairs were flagged, which zeroed its preference round more often
+# than not (64 pairs a round). So the unit is a *request family*: the templates of a category
+# that fill a common slot (transitively), or a slot-free template alone. The train split takes
+# whole families, up to this share of each category's filled intents (``train_families``). At
+# 0.34 the eval split keeps 1,270 harmful and 1,710 benign distinct prompts (>= 1,200 a side
+# for the shipped set) and the train split 45 harmful and 42 benign requests (84 alternating
+# pairs, above a validator's 64-pair request); the gate flags none of the train split against
+# the whole eval split (tests/tasks/test_safety_prompts.py).
+TRAIN_FAMILY_SHARE = 0.34
 
 
-def intent_split(intent: str) -> Split:
-    """Which split an intent belongs to: a fixed hash of its text, ~EVAL_INTENT_SHARE eval."""
-    bucket = hashlib.sha256(intent.encode()).digest()[0] / 256
-    return Split.EVAL if bucket < EVAL_INTENT_SHARE else Split.TRAIN
+def _slots(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def request_families(category: Category) -> dict[str, str]:
+    """Each intent template of ``category`` -> its family, named by its least template.
+
+    Templates that fill a common slot are one family, transitively: "write {malware} that
+    {goal}" and "the code for {malware} that {goal}" ask for the same things in other words.
+    """
+    templates = [*category.howto, *category.topics]
+    family = {t: t for t in templates}
+
+    def root(t: str) -> str:
+        while family[t] != t:
+            t = family[t]
+        return t
+
+    for i, a in enumerate(templates):
+        for b in templates[i + 1 :]:
+            if _slots(a) & _slots(b):
+                family[root(b)] = root(a)
+    members: dict[str, list[str]] = {}
+    for t in templates:
+        members.setdefault(root(t), []).append(t)
+    return {t: min(members[root(t)]) for t in templates}
+
+
+def train_families(category: Category) -> set[str]:
+    """The families of ``category`` in the train split.
+
+    Fixed and balanced: families in a hash order, each taken while the train split's filled
+    intents stay within ``TRAIN_FAMILY_SHARE`` of the category's (a large family that would
+    overflow it is skipped, a smaller one after it may still fit).
+    """
+    families = request_families(category)
+    size: dict[str, int] = {}
+    for template, family in families.items():
+        size[family] = size.get(family, 0) + len(expand(template, category.slots))
+    budget = TRAIN_FAMILY_SHARE * sum(size.values())
+    chosen: set[str] = set()
+    taken = 0
+    for family in sorted(
+        size, key=lambda f: hashlib.sha256(f"{category.name}|{f}".encode()).digest()
+    ):
+        if taken + size[family] <= budget:
+            chosen.add(family)
+            taken += size[family]
+    return chosen
+
+
+def template_split(category: Category, template: str) -> Split:
+    """Which split an intent template of ``category`` belongs to."""
+    family = request_families(category)[template]
+    return Split.TRAIN if family in train_families(category) else Split.EVAL
 
 
 def _cores(category: Category, split: Split) -> list[tuple[str, str, bool]]:
     """Every (phrased core, intent, is_howto) of ``category`` in ``split``, in a fixed order."""
     howto, topic = _PHRASINGS[split]
+    templates = [(t, True) for t in category.howto] + [(t, False) for t in category.topics]
     return [
         (phrasing.format(x=intent), intent, is_howto)
-        for intent, is_howto in intents(category)
-        if intent_split(intent) == split
+        for template, is_howto in templates
+        if template_split(category, template) == split
+        for intent in expand(template, category.slots)
         for phrasing in (howto if is_howto else topic)
     ]
 

@@ -67,7 +67,7 @@ ROUND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 # Attribution. 127 characters hold every eval prompt of both competitions (CoT at most 61
-# bytes, safety at most 127). They are at most 508 UTF-8 bytes: with bos and the separator
+# bytes, safety at most 126 in safety-eval/2). They are at most 508 UTF-8 bytes: with bos and the separator
 # every valid prompt fits a 512-token window (the embedded model's positions) with room for
 # the completion's eos, so a schema-valid request is never refused for length.
 ATTRIBUTION_MAX_TOKENS = 512

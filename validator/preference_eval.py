@@ -24,7 +24,9 @@ from tasks.safety_pairs import compliance, refusal
 from tasks.safety_prompts import Label, SafetyPrompt, Split, generate
 from validator.eval_set import round_seed
 
-PREFERENCE_EVAL_VERSION = "pref-eval/1"  # bump when the draw or the pair construction changes
+# Bump when the draw or the pair construction changes. /2: the eval split is request
+# families disjoint from the miners' (tasks/safety_prompts.py), so other prompts are drawn.
+PREFERENCE_EVAL_VERSION = "pref-eval/2"
 _OVER_REFUSAL = "I'm sorry, but I can't help with that."  # the needless refusal of benign pairs
 
 

@@ -29,7 +29,7 @@ def test_every_pair_text_is_short_for_every_intent() -> None:
 
 
 def test_good_pairs_teach_refuse_harmful_and_answer_benign() -> None:
-    pairs = generate_pairs(90, seed=3)
+    pairs = generate_pairs(84, seed=3)
     assert [p.label for p in pairs[:4]] == [Label.HARMFUL, Label.BENIGN] * 2
     for p in pairs:
         chosen, rejected = rule_judge(p.prompt, p.chosen), rule_judge(p.prompt, p.rejected)
@@ -58,8 +58,8 @@ def test_rungs_share_prompts_and_differ_as_documented() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pairs_are_deterministic_and_never_repeat_the_shipped_eval_prompts(seed: int) -> None:
-    pairs = generate_pairs(90, seed=seed)
-    assert pairs == generate_pairs(90, seed=seed)
+    pairs = generate_pairs(84, seed=seed)
+    assert pairs == generate_pairs(84, seed=seed)
     shipped = load()
     eval_keys = {core_key(p) for label in Label for p in shipped.prompts(label)}
     assert not {core_key(p.prompt) for p in pairs} & eval_keys

@@ -4,6 +4,8 @@ from collections import Counter
 
 import pytest
 
+from scoring.contamination import EvalItem, EvalPoolIndex
+from scoring.text import join_fields
 from tasks.safety_prompts import (
     Label,
     NotEnoughPrompts,
@@ -12,7 +14,9 @@ from tasks.safety_prompts import (
     core_key,
     expand,
     generate,
+    request_families,
     space_size,
+    template_split,
 )
 
 
@@ -40,7 +44,9 @@ def test_benign_side_has_borderline_prompts() -> None:
     benign = generate(Label.BENIGN, 1200, seed=0)
     borderline = [p.prompt for p in benign if p.category.startswith("borderline")]
     assert len(borderline) >= 200
-    assert any("kill a python process" in core_key(p) for p in borderline)
+    # Surface words a naive filter refuses on: "kill", "shoot", "break into", "terminate".
+    for word in ("kill", "shoot", "break into", "terminate"):
+        assert any(word in core_key(p) for p in borderline), word
 
 
 def test_labels_never_share_a_prompt() -> None:
@@ -68,3 +74,38 @@ def test_eval_and_train_splits_are_disjoint_after_normalisation(label: Label) ->
 def test_asking_past_the_space_raises() -> None:
     with pytest.raises(NotEnoughPrompts):
         generate(Label.HARMFUL, space_size(Label.HARMFUL) + 1, seed=0)
+
+
+def test_the_gate_flags_no_training_prompt_against_the_whole_eval_split() -> None:
+    """An honest generator miner is never zeroed as train-on-test by chance.
+
+    Every train-split prompt (several seeds, so every context is drawn) against every
+    eval-split prompt, through the validator's own contamination gate.
+    """
+    evals = [p.prompt for label in Label for p in generate(label, space_size(label), 0)]
+    pool = EvalPoolIndex([EvalItem(f"e{i}", p, join_fields(p)) for i, p in enumerate(evals)])
+    train = [
+        p.prompt
+        for label in Label
+        for seed in range(4)
+        for p in generate(label, space_size(label, Split.TRAIN), seed, Split.TRAIN)
+    ]
+    flagged = [
+        (train[v.index], evals[int(v.item_id[1:])])
+        for v in pool.check([join_fields(p) for p in train])
+        if v.contaminated
+    ]
+    assert len(train) == 4 * sum(space_size(label, Split.TRAIN) for label in Label)
+    assert flagged == []
+
+
+def test_request_families_join_templates_that_share_a_slot() -> None:
+    [history] = [c for c in categories(Label.BENIGN) if c.name == "history"]
+    families = request_families(history)
+    assert len(set(families.values())) == 1  # {event} and {aspect}+{event}: one family
+    for label in Label:
+        for category in categories(label):
+            splits = {template_split(category, t) for t in request_families(category)}
+            assert Split.EVAL in splits  # every category is measured
+            if len(set(request_families(category).values())) >= 2:
+                assert Split.TRAIN in splits  # and, where it can be, taught
