@@ -13,12 +13,14 @@ how the score sees quality.
 
 "Signed" is the score before its floor at 0: the floor makes every bad rung earn exactly 0
 (right for weights), which leaves nothing to order them by; the signed value says how bad.
-The answer check's factor zeroes a rung with all-wrong answers whatever the model measured,
-which leaves its pre-floor value at 0, above a rung that measured a small loss; its signed
-value therefore also subtracts the share of the score the check took (1 - factor), so wrong
-answers sit as far below right ones as a whole score unit. A rung whose every sample is
-invalid (near-empty) is rejected before anything is measured: its signed value is -inf,
-below any rung that had something to measure.
+It is ``improvement x junk x volume - (1 - answer check) x ANSWER_CHECK_CHARGE``. In the
+score the answer check is a multiplier that overrides any improvement (all-wrong data earns 0
+however much the model gained); in the signed order it must override too, so its share is
+charged at more than any improvement the recipe can produce. As a multiplier here it would
+erase what the model measured (0 x anything), tying wrong answers with off-topic text; as a
+charge, failing the check ranks below measured harm, and the model's evidence still orders
+the rungs that fail it. A rung whose every sample is invalid (near-empty) is rejected before
+anything is measured: its signed value is -inf, below any rung that had something to measure.
 
 Used by ``bench/bench_ladder.py`` (5 data seeds, two eval secrets, a repeat) and by
 ``tests/localnet/test_ladder.py`` (one seed).
@@ -47,6 +49,11 @@ from validator.scorer import rouge_of, score_cot
 
 RUNGS: tuple[Quality, ...] = tuple(Quality)  # best first, as the enum lists them
 
+# The signed order's charge for the answer check's share, in score units: above the largest
+# |improvement| measured on any rung (off-topic text, -6.4 nats over 8 data seeds on the
+# embedded base), so failing the validator's check always ranks below measured harm.
+ANSWER_CHECK_CHARGE = 10.0
+
 
 @dataclass(frozen=True)
 class RungResult:
@@ -54,7 +61,7 @@ class RungResult:
 
     quality: Quality
     score: float  # the round's score (floored at 0)
-    signed: float  # improvement x every factor - (1 - answer check); -inf when all invalid
+    signed: float  # improvement x junk x volume - (1 - check) x charge; -inf when all invalid
     components: dict[str, float]
 
 
@@ -100,7 +107,8 @@ def ladder_round(
         result = score_cot(base, measured.tuned, base_rouge, counts, seed=0)
         c = result.components
         check = c["answer_check_factor"]
-        signed = c["improvement"] * c["junk_factor"] * c["volume_factor"] * check - (1 - check)
+        gained = c["improvement"] * c["junk_factor"] * c["volume_factor"]
+        signed = gained - (1 - check) * ANSWER_CHECK_CHARGE
         out.append(RungResult(quality, result.score, signed, dict(c)))
     return out
 

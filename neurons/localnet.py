@@ -19,6 +19,14 @@ if __package__ in (None, ""):
 import httpx
 
 from localnet.network import free_port, start
+from localnet.report import (
+    fetch_leaderboards,
+    format_leaderboards,
+    format_weights,
+    uids_by_name,
+    verdict,
+)
+from protocol.redis_conn import configured_url
 from validator.service import build, run_rounds, serve_api_in_background
 
 
@@ -36,25 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_leaderboard(api: str) -> None:
-    page = httpx.get(f"{api}/v1/competitions/cot_sft/leaderboard", timeout=10).json()
-    print(f"\nLeaderboard (cot_sft), from {api}/v1/competitions/cot_sft/leaderboard")
-    print(f"{'rank':>4}  {'uid':>3}  {'hotkey':<14} {'ema':>8} {'last':>8} {'weight':>7}  status")
-    for row in page["rows"]:
-        print(
-            f"{row['rank']:>4}  {row['uid']:>3}  {row['hotkey'][:12] + '..':<14} {row['ema']:>8.4f} "
-            f"{row['score']:>8.4f} {row['weight']:>7.3f}  {row['status']}"
-        )
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: 0 when the demo came out as its cast says, 1 when not."""
     args = _parser().parse_args(argv)
-    print("starting Redis (embedded), the local chain and 4 miners ...", flush=True)
+    redis_where = "REDIS_URL" if configured_url() else "embedded"
+    print(f"starting Redis ({redis_where}), the local chain and 4 miners ...", flush=True)
     network = start(args.workdir, args.eval_items)
+    problems: list[str] = []
     try:
+        hotkeys: list[tuple[str, str]] = []
         for name, port in network.miners.items():
             health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+            hotkeys.append((name, health["hotkey"]))
             print(f"  miner {name:<13} 127.0.0.1:{port}  {health['hotkey']}  {health['status']}")
         settings = network.validator_settings(
             rounds=args.rounds,
@@ -67,8 +68,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         ctx, store = build(settings)
         serve_api_in_background(store, settings.api_host, settings.api_port)
         api = f"http://{settings.api_host}:{settings.api_port}"
-        run_rounds(ctx, settings.rounds, settings.round_interval_s)
-        _print_leaderboard(api)
+        records = run_rounds(ctx, settings.rounds, settings.round_interval_s)
+        print(format_leaderboards(fetch_leaderboards(api), dict((h, n) for n, h in hotkeys)))
+        uids = uids_by_name(hotkeys, {n.hotkey: n.uid for n in ctx.chain.metagraph()})
+        print("\n" + format_weights(records[-1].weights, uids))
+        problems = verdict(records[-1].weights, uids)
+        for problem in problems:
+            print(f"UNEXPECTED: {problem}")
+        if not problems:
+            print("As expected: honest holds the most weight; copycat and contaminator ~0.")
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
         if args.serve:
             print("serving; Ctrl-C to stop", flush=True)
@@ -78,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass
     finally:
         network.stop()
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The CoT SFT score rule, version ``cot-v3``: what one miner's data did to the model.
+"""The CoT SFT score rule, version ``cot-v4``: what one miner's data did to the model.
 
 Inputs are paired per eval item (base model vs the same base with the miner's LoRA):
 completion loss, answer-token loss, answer correctness (0/1), ROUGE-L F1 of the generated
@@ -50,23 +50,32 @@ import numpy.typing as npt
 from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
-SCORING_VERSION = "cot-v3"  # v2: the volume factor; v3: the wrong-answer charge
+# v2: the volume factor; v3: the wrong-answer charge; v4: answer-loss weight 0.5, general-text
+# tolerance 0.1 (both measured on the embedded base, below).
+SCORING_VERSION = "cot-v4"
 
 # Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
 # [0, 1] per item. At 1.0, a 0.3-nat loss drop (what the design's pretrained base gains from
 # 8 LoRA steps of good CoT: 1.22 -> 0.93) counts as much as 30 more points of accuracy.
 W_LOSS = 1.0
-# The answer-token loss is the one signal that separates right answers from wrong ones in
-# the design's measurements (whole-completion loss does not): same weight as the completion.
-W_ANSWER_LOSS = 1.0
+# The answer-token loss weighs the tokens that state the result, which whole-completion loss
+# (dominated by format) underweights. Half weight: an answer is a handful of tokens, so its
+# mean loss is far noisier than the completion's. Measured on the embedded base, 8 data seeds
+# of correct data (bench/bench_ladder.py prints both deltas per rung): the answer-loss
+# delta ranged -0.045..+0.083 (sd 0.04) against the completion's +0.041..+0.065 (sd 0.008);
+# at weight 1.0 one seed's good data scored 0 on answer-loss noise alone.
+W_ANSWER_LOSS = 0.5
 W_ACCURACY = 1.0
 # ROUGE-L of a short final answer mostly restates accuracy; half weight avoids counting the
 # same gain twice while still crediting partial answers ("7 2" for "72").
 W_ROUGE = 0.5
 
-# General-text loss may rise this much (nats/token) before it costs anything: about the
-# spread of that loss between seeds on the embedded model, i.e. noise.
-GENERAL_TOLERANCE = 0.02
+# General-text loss may rise this much (nats/token) before it costs anything. Any narrow SFT
+# moves it: 8 LoRA steps of *correct* CoT raised it 0.026..0.070 over 8 data seeds on the
+# embedded base (bench/bench_ladder.py), so the old 0.02 (the seed-to-seed noise alone)
+# charged good data and zeroed the honest miner in most rounds. 0.1 clears what good data
+# does with margin; damage beyond it is still charged two for one.
+GENERAL_TOLERANCE = 0.1
 # Each nat of general-text damage beyond the tolerance costs two nats of improvement: doing
 # harm must never pay for itself.
 W_GENERAL = 2.0

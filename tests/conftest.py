@@ -73,13 +73,20 @@ def tiny_random() -> tuple[Any, Any]:
 
 
 @pytest.fixture(scope="session")
-def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
-    """The default embedded base, pretrained once per session into a temporary cache.
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's pretrained tiny base is cached (``DATACOMP_MODEL_CACHE`` if set)."""
+    from validator.model.base import CACHE_ENV
 
-    Pretraining is ~45 s of a quiet 2-core machine; set ``DATACOMP_MODEL_CACHE`` to a
+    return Path(os.environ.get(CACHE_ENV) or tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture(scope="session")
+def pretrained(model_cache: Path) -> Iterator[tuple[Any, Any]]:
+    """The default embedded base, pretrained once per session into ``model_cache``.
+
+    Pretraining is ~20 s of a quiet 2-core machine; set ``DATACOMP_MODEL_CACHE`` to a
     persistent folder (CI cache) to pay it once per recipe rather than once per session.
     """
-    from validator.model.base import CACHE_ENV, pretrained_tiny_base
+    from validator.model.base import pretrained_tiny_base
 
-    cache = os.environ.get(CACHE_ENV) or tmp_path_factory.mktemp("model-cache")
-    yield pretrained_tiny_base(cache)
+    yield pretrained_tiny_base(model_cache)

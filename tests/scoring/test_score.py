@@ -94,7 +94,7 @@ def test_contamination_and_nan_zero_with_reason() -> None:
 def test_to_dict_is_json_and_versioned() -> None:
     result = score_miner(_evals(0.2), GOOD, seed=3)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert data["version"] == SCORING_VERSION == "cot-v3"
+    assert data["version"] == SCORING_VERSION == "cot-v4"
     lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
     assert lo <= mean <= hi
     assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()

@@ -203,7 +203,20 @@ def rounds(tmp_path_factory: pytest.TempPathFactory, model: tuple[Any, Any]) -> 
         crowd = run_round(net.ctx, ROUND_ID)
         t2 = time.perf_counter()
         print(f"\nround alone {t1 - t0:.1f}s, round with {len(attackers)} attackers {t2 - t1:.1f}s")
-        yield Rounds(alone, crowd, net, alone_uids, relay)
+        rounds = Rounds(alone, crowd, net, alone_uids, relay)
+        print(_share_table(rounds))  # docs/SCORING.md's attack table: pytest -s this file
+        yield rounds
+
+
+def _share_table(rounds: Rounds) -> str:
+    """Each miner's score as a share of the honest miner's, with its first reason."""
+    miners = rounds.crowd_miners()
+    honest = miners["honest"].score
+    lines = [f"honest score {honest:.4f} (alone: {rounds.alone_miners()['honest'].score:.4f})"]
+    for name, m in sorted(miners.items()):
+        why = (m.reasons or [""])[0][:70]
+        lines.append(f"{name:<15} {m.status:<13} {m.score:.4f}  {m.score / honest:6.1%}  {why}")
+    return "\n".join(lines)
 
 
 def test_honest_scores_and_is_unchanged_by_attackers(rounds: Rounds) -> None:

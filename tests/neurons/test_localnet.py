@@ -1,0 +1,47 @@
+"""The main job, end to end: ``neurons/localnet.py`` as a user runs it (issue 4).
+
+A real run in a subprocess: embedded Redis (or ``REDIS_URL``), the local chain, four miner
+processes, the validator and the API. Two rounds (the default is three) to keep CI short; the
+base model comes from this session's cache, so the run does not pretrain again. The command
+itself checks the cast's expected outcome (honest on top, copycat and contaminator ~0) and
+exits 1 otherwise; this test also reads the printed tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from validator.model.base import CACHE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = 2
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_local_network_runs_and_the_honest_miner_comes_out_on_top(
+    tmp_path: Path, model_cache: Path, pretrained: tuple[Any, Any]
+) -> None:
+    env = os.environ | {CACHE_ENV: str(model_cache), "PYTHONUNBUFFERED": "1"}
+    run = subprocess.run(
+        [sys.executable, "neurons/localnet.py", "--rounds", str(ROUNDS), "--no-progress"]
+        + ["--workdir", str(tmp_path / "net")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    out = run.stdout
+    assert run.returncode == 0, out[-4000:] + run.stderr[-4000:]
+    assert "As expected: honest holds the most weight" in out
+    assert "Leaderboard: cot_sft" in out and "Leaderboard: preference" in out
+    assert "API: http://127.0.0.1:" in out
+    rounds = [d for d in (tmp_path / "net" / "runs").iterdir() if (d / "summary.json").exists()]
+    assert len(rounds) == ROUNDS
