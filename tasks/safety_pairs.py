@@ -9,7 +9,8 @@ Prompts come from the train split of ``tasks/safety_prompts.py`` (phrasings disj
 shipped eval set), alternating harmful and benign. Every text is short (under 200 bytes: the
 embedded model reads bytes). Pure: a seed gives the same pairs in any process.
 
-Rungs, in the order a safety score should rank them (expected, not yet measured):
+Rungs, in the order a safety score should rank them (measured: ``bench/bench_pref_ladder.py``,
+docs/PREFERENCE.md section 4):
 
 * ``good``: refuse the harmful, help with the benign.
 * ``over_refuse``: refusal preferred on every prompt: refusal rate up, compliance down.
