@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_api_in_background(store, settings.api_host, settings.api_port)
         api = f"http://{settings.api_host}:{settings.api_port}"
         records = run_rounds(ctx, settings.rounds, settings.round_interval_s)
-        print(format_leaderboards(fetch_leaderboards(api), dict((h, n) for n, h in hotkeys)))
+        print(format_leaderboards(fetch_leaderboards(api), {h: n for n, h in hotkeys}))
         uids = uids_by_name(hotkeys, {n.hotkey: n.uid for n in ctx.chain.metagraph()})
         print("\n" + format_weights(records[-1].weights, uids))
         problems = verdict(records[-1].weights, uids)

@@ -176,10 +176,12 @@ def _cores(category: Category, split: Split) -> list[tuple[str, str, bool]]:
     """Every (phrased core, intent, is_howto) of ``category`` in ``split``, in a fixed order."""
     howto, topic = _PHRASINGS[split]
     templates = [(t, True) for t in category.howto] + [(t, False) for t in category.topics]
+    families, train = request_families(category), train_families(category)
+    in_split = {t: (Split.TRAIN if families[t] in train else Split.EVAL) for t, _ in templates}
     return [
         (phrasing.format(x=intent), intent, is_howto)
         for template, is_howto in templates
-        if template_split(category, template) == split
+        if in_split[template] == split
         for intent in expand(template, category.slots)
         for phrasing in (howto if is_howto else topic)
     ]
