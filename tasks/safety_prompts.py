@@ -79,10 +79,15 @@ def categories(label: Label) -> tuple[Category, ...]:
     return HARMFUL if label == Label.HARMFUL else BENIGN
 
 
+def slot_names(template: str) -> list[str]:
+    """The ``{slot}`` names of ``template``, each once, in order of first use."""
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return list(dict.fromkeys(names))
+
+
 def expand(template: str, slots: dict[str, tuple[str, ...]]) -> list[str]:
     """``template`` with its ``{slot}`` fields filled in every combination, in slot order."""
-    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    unique = list(dict.fromkeys(names))
+    unique = slot_names(template)
     return [
         template.format(**dict(zip(unique, values, strict=True)))
         for values in itertools.product(*(slots[name] for name in unique))
@@ -115,10 +120,6 @@ def core_key(text: str) -> str:
 TRAIN_FAMILY_SHARE = 0.34
 
 
-def _slots(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
 def request_families(category: Category) -> dict[str, str]:
     """Each intent template of ``category`` -> its family, named by its least template.
 
@@ -126,7 +127,8 @@ def request_families(category: Category) -> dict[str, str]:
     {goal}" and "the code for {malware} that {goal}" ask for the same things in other words.
     """
     templates = [*category.howto, *category.topics]
-    family = {t: t for t in templates}
+    slots = {t: set(slot_names(t)) for t in templates}
+    family = {t: t for t in templates}  # union-find; a root is always its family's least
 
     def root(t: str) -> str:
         while family[t] != t:
@@ -135,12 +137,10 @@ def request_families(category: Category) -> dict[str, str]:
 
     for i, a in enumerate(templates):
         for b in templates[i + 1 :]:
-            if _slots(a) & _slots(b):
-                family[root(b)] = root(a)
-    members: dict[str, list[str]] = {}
-    for t in templates:
-        members.setdefault(root(t), []).append(t)
-    return {t: min(members[root(t)]) for t in templates}
+            if slots[a] & slots[b]:
+                ra, rb = root(a), root(b)
+                family[max(ra, rb)] = min(ra, rb)
+    return {t: root(t) for t in templates}
 
 
 def train_families(category: Category) -> set[str]:
@@ -166,18 +166,17 @@ def train_families(category: Category) -> set[str]:
     return chosen
 
 
-def template_split(category: Category, template: str) -> Split:
-    """Which split an intent template of ``category`` belongs to."""
-    family = request_families(category)[template]
-    return Split.TRAIN if family in train_families(category) else Split.EVAL
+def template_splits(category: Category) -> dict[str, Split]:
+    """Each intent template of ``category`` -> the split it belongs to."""
+    families, train = request_families(category), train_families(category)
+    return {t: Split.TRAIN if f in train else Split.EVAL for t, f in families.items()}
 
 
 def _cores(category: Category, split: Split) -> list[tuple[str, str, bool]]:
     """Every (phrased core, intent, is_howto) of ``category`` in ``split``, in a fixed order."""
     howto, topic = _PHRASINGS[split]
     templates = [(t, True) for t in category.howto] + [(t, False) for t in category.topics]
-    families, train = request_families(category), train_families(category)
-    in_split = {t: (Split.TRAIN if families[t] in train else Split.EVAL) for t, _ in templates}
+    in_split = template_splits(category)
     return [
         (phrasing.format(x=intent), intent, is_howto)
         for template, is_howto in templates

@@ -16,7 +16,7 @@ from tasks.safety_prompts import (
     generate,
     request_families,
     space_size,
-    template_split,
+    template_splits,
 )
 
 
@@ -105,7 +105,7 @@ def test_request_families_join_templates_that_share_a_slot() -> None:
     assert len(set(families.values())) == 1  # {event} and {aspect}+{event}: one family
     for label in Label:
         for category in categories(label):
-            splits = {template_split(category, t) for t in request_families(category)}
+            splits = set(template_splits(category).values())
             assert Split.EVAL in splits  # every category is measured
             if len(set(request_families(category).values())) >= 2:
                 assert Split.TRAIN in splits  # and, where it can be, taught
