@@ -1,35 +1,128 @@
-"""Text normalisation shared by every near-duplicate detector.
+"""Text normalisation shared by every text comparison: dedup, the contamination gate, answers.
 
-The rule: casefold, keep runs of Unicode letters and digits as words, drop everything else
-(punctuation, underscores, whitespace of any kind). So ``"Ana HAS 47 apples,  and"`` and
-``"ana has 47 apples and"`` give the same words, and a perturbation of case, punctuation or
-spacing cannot change a shingle. Numbers are words: templated task items differ *only* in
-their numbers, so dropping them would make every item of a template look alike.
+``canonical`` is the one normalisation (``TEXT_NORMALISATION_VERSION`` names it):
+
+1. NFKD: compatibility forms (fullwidth, mathematical alphanumerics, ligatures, "㎒") become
+   their plain letters, and accented letters split into a base letter plus combining marks.
+2. Case folded (``str.casefold``), then NFKD again (a fold can yield a decomposable letter).
+3. Per character: combining marks (Mn, Me), format characters (Cf: zero-width spaces and
+   joiners, soft hyphens, bidi controls, tags), control characters other than whitespace,
+   surrogates and the default-ignorable fillers are removed; a decimal digit of any script
+   becomes its ASCII digit; any other non-ASCII character with an ASCII look-alike in the
+   Unicode confusables data (UTS #39 ``confusables.txt`` as shipped by the pinned
+   ``confusable-homoglyphs`` package, read from its package data, no network) becomes that
+   look-alike, lowercased: Cyrillic "а", Greek "ο", Cherokee "Ꭺ" read as "a", "o", "a".
+   ASCII characters are never remapped (UTS #39 would turn "0" into "O" and "1" into "l").
+4. NFKC (recomposes what is left, e.g. Hangul), whitespace of any kind collapsed to single
+   spaces, stripped.
+
+``words`` then keeps runs of letters and digits as words and drops everything else
+(punctuation, underscores), so a perturbation of case, punctuation, spacing, look-alike
+letters or invisible characters cannot change a shingle. Numbers are words: templated task
+items differ *only* in their numbers, so dropping them would make every item look alike.
 
 Sample fields are joined with a newline before normalisation; the newline is whitespace, so
 the joined text reads as one word sequence (a copy cannot hide by moving a field boundary).
+
+Compatibility: anything stored from these functions (MinHash signatures, number digests)
+compares only under the same ``TEXT_NORMALISATION_VERSION``; ``scoring.minhash`` folds it into
+its parameter fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import unicodedata
 from collections import Counter
+from functools import cache
+from importlib import metadata, resources
+
+# The package (and pinned version) whose copy of the Unicode confusables data is used: its
+# data decides signatures, so its version is part of the normalisation's version.
+_CONFUSABLES_PACKAGE = "confusable_homoglyphs"
+_CONFUSABLES_VERSION = metadata.version("confusable-homoglyphs")
+
+# Bumped whenever ``canonical`` can return something else for the same input.
+TEXT_NORMALISATION_VERSION = (
+    f"canon/v1:nfkd,casefold,strip-mn-me-cf-cc,digits,uts39-ascii({_CONFUSABLES_VERSION}),nfkc,ws"
+)
 
 # Letters and digits of any script; `\w` minus the underscore, which is punctuation here.
 _WORD_RE = re.compile(r"[^\W_]+")
-# Digit runs: "3.5" is the two numbers 3 and 5, as it is for the word tokeniser above.
-_NUMBER_RE = re.compile(r"\d+")
+# Digit runs of canonical text (every decimal digit is ASCII there): "3.5" is 3 and 5.
+_NUMBER_RE = re.compile(r"[0-9]+")
+
+# Categories removed outright: nonspacing and enclosing marks (accents, zalgo, variation
+# selectors), format characters (invisible), controls (whitespace controls are kept for the
+# whitespace step), surrogates.
+_DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Cs"})
+
+# Default_Ignorable_Code_Point letters (DerivedCoreProperties.txt) that render as nothing but
+# are category Lo, so the category rule above misses them: Hangul fillers and the halfwidth
+# one. The other default-ignorables are Cf, Mn or unassigned.
+_IGNORABLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0})
+
+# ASCII controls other than whitespace, removed on the ASCII fast path (same as step 3).
+_ASCII_DROP = {c: None for c in range(128) if unicodedata.category(chr(c)) == "Cc"}
+for _c in range(128):
+    if chr(_c).isspace():
+        _ASCII_DROP.pop(_c, None)
+
+
+@cache
+def _prototypes() -> dict[str, str]:
+    """Non-ASCII character -> its ASCII look-alike (lowercased), from the confusables data."""
+    raw = resources.files(_CONFUSABLES_PACKAGE).joinpath("confusables.json").read_text("utf-8")
+    table: dict[str, str] = {}
+    for char, glyphs in json.loads(raw).items():
+        if len(char) != 1 or char.isascii():
+            continue
+        ascii_glyphs = [g["c"] for g in glyphs if g["c"].isascii() and not g["c"].isspace()]
+        if ascii_glyphs:  # the data has at most one ASCII look-alike per character
+            table[char] = ascii_glyphs[0].lower()
+    return table
+
+
+class _Fold(dict[int, "str | None"]):
+    """``str.translate`` table for step 3, filled lazily one code point at a time."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        value: str | None
+        if char.isascii() or char.isspace():
+            value = _ASCII_DROP.get(code, char)
+        elif unicodedata.category(char) in _DROPPED_CATEGORIES or code in _IGNORABLE_LETTERS:
+            value = None
+        elif unicodedata.category(char) == "Nd":
+            value = str(unicodedata.decimal(char))
+        else:
+            value = _prototypes().get(char, char)
+        self[code] = value
+        return value
+
+
+_FOLD = _Fold()
+
+
+def canonical(text: str) -> str:
+    """The canonical form of ``text`` that every comparison uses (module docstring)."""
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_DROP).lower().split())
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    folded = unicodedata.normalize("NFKC", folded.translate(_FOLD))
+    return " ".join(folded.split())
 
 
 def words(text: str) -> list[str]:
-    """The normalised word sequence of ``text`` (casefolded letters/digits runs)."""
-    return _WORD_RE.findall(text.casefold())
+    """The word sequence of ``canonical(text)``: runs of letters and digits."""
+    return _WORD_RE.findall(canonical(text))
 
 
 def numbers(text: str) -> Counter[str]:
-    """The multiset of digit runs in ``text``, leading zeros kept ("07" is not "7")."""
-    return Counter(_NUMBER_RE.findall(text))
+    """The multiset of digit runs in ``canonical(text)``, leading zeros kept ("07" is not "7")."""
+    return Counter(_NUMBER_RE.findall(canonical(text)))
 
 
 def join_fields(*fields: str) -> str:
