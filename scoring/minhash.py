@@ -2,7 +2,8 @@
 
 Pipeline for a batch of texts (all of it numpy after the word split):
 
-1. ``text.words``: casefold, letters/digits runs (case, punctuation, spacing cannot matter).
+1. ``text.words``: letters/digits runs of ``text.canonical`` (case, punctuation, spacing,
+   look-alike letters and invisible characters cannot matter).
 2. Each distinct word -> 64-bit blake2b keyed by the seed (cached: a vocabulary is small).
 3. Each word ``n``-gram -> ``splitmix64(w0*C0 + w1*C1 + ... )`` mod 2^64 (order-sensitive).
    A text shorter than ``n`` words is one shingle (padded with zero words), so a short answer
@@ -30,7 +31,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from scoring.text import words
+from scoring.text import TEXT_NORMALISATION_VERSION, words
 
 # Bumped when any step above changes its output for the same parameters.
 MINHASH_ALGORITHM = "minhash/v1:blake2b64-word,poly-splitmix64-shingle,odd-multiply32"
@@ -53,10 +54,12 @@ _U64 = np.uint64
 # pad cannot collide with a real word.
 _PAD = b""
 
-# ASCII fast path of ``text.words``: lowercase letters and digits kept, all else a space.
+# ASCII fast path of ``text.words``: lowercase letters and digits kept, all else a space,
+# except controls that are not whitespace, which ``text.canonical`` removes (deleted here).
 _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c) if chr(c).isalnum() and c < 128 else 32 for c in range(256)
 )
+_ASCII_DELETE = bytes(c for c in range(128) if not chr(c).isprintable() and not chr(c).isspace())
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,15 @@ class MinHashParams:
             raise ValueError("seed must fit in 64 bits")
 
     def fingerprint(self) -> str:
-        """A version string naming every choice that changes a signature."""
-        return f"{MINHASH_ALGORITHM}:word{self.ngram}:perm{self.num_perm}:seed{self.seed}"
+        """A version string naming every choice that changes a signature.
+
+        The text normalisation is one of them (``scoring.text.TEXT_NORMALISATION_VERSION``):
+        the words hashed are those of ``text.canonical``.
+        """
+        return (
+            f"{MINHASH_ALGORITHM}:{TEXT_NORMALISATION_VERSION}:word{self.ngram}"
+            f":perm{self.num_perm}:seed{self.seed}"
+        )
 
 
 def _derive_u64(seed: int, label: str, count: int) -> npt.NDArray[np.uint64]:
@@ -149,7 +159,7 @@ class MinHasher:
         """``text.words`` as UTF-8 bytes, with a byte-table fast path for ASCII text."""
         if text.isascii():
             # Same result as the regex for ASCII: lowercase, non-alphanumerics are spaces.
-            return text.encode().translate(_ASCII_TABLE).split()
+            return text.encode().translate(_ASCII_TABLE, _ASCII_DELETE).split()
         return [w.encode() for w in words(text)]
 
     def shingle_hashes(

@@ -2,17 +2,24 @@
 
 ``canonical`` is the one normalisation (``TEXT_NORMALISATION_VERSION`` names it):
 
-1. NFKD: compatibility forms (fullwidth, mathematical alphanumerics, ligatures, "㎒") become
+1. Look-alikes first (the table of step 2 on the raw text: a compatibility decomposition
+   can turn a look-alike into a letter that has none, Greek lunate "ϲ" into a final sigma).
+   Then NFKD: compatibility forms (fullwidth, mathematical alphanumerics, ligatures, "㎒") become
    their plain letters, and accented letters split into a base letter plus combining marks.
-2. Case folded (``str.casefold``), then NFKD again (a fold can yield a decomposable letter).
-3. Per character: combining marks (Mn, Me), format characters (Cf: zero-width spaces and
+2. Per character: combining marks (Mn, Me), format characters (Cf: zero-width spaces and
    joiners, soft hyphens, bidi controls, tags), control characters other than whitespace,
    surrogates and the default-ignorable fillers are removed; a decimal digit of any script
    becomes its ASCII digit; any other non-ASCII character with an ASCII look-alike in the
    Unicode confusables data (UTS #39 ``confusables.txt`` as shipped by the pinned
    ``confusable-homoglyphs`` package, read from its package data, no network) becomes that
-   look-alike, lowercased: Cyrillic "а", Greek "ο", Cherokee "Ꭺ" read as "a", "o", "a".
+   look-alike: Cyrillic "а", Greek "Ν", Cherokee "Ꭺ" read as "a", "N", "A". This runs before
+   the case fold, since a capital look-alike often has none once folded (Cyrillic "В" looks
+   like "B", its "в" like nothing). One adjustment: UTS #39 reads capital-I look-alikes
+   (Greek "Ι", Cyrillic "І") as "l", since "I" and "l" are confusable; an *uppercase* letter
+   read as "l" is read as "I" here, as the case fold that follows would read a Latin "I".
    ASCII characters are never remapped (UTS #39 would turn "0" into "O" and "1" into "l").
+3. Case folded (``str.casefold``), NFKD again and step 2 again (a fold can yield a mark or a
+   letter with a look-alike of its own).
 4. NFKC (recomposes what is left, e.g. Hangul), whitespace of any kind collapsed to single
    spaces, stripped.
 
@@ -46,7 +53,8 @@ _CONFUSABLES_VERSION = metadata.version("confusable-homoglyphs")
 
 # Bumped whenever ``canonical`` can return something else for the same input.
 TEXT_NORMALISATION_VERSION = (
-    f"canon/v1:nfkd,casefold,strip-mn-me-cf-cc,digits,uts39-ascii({_CONFUSABLES_VERSION}),nfkc,ws"
+    f"canon/v1:uts39,nfkd,strip-mn-me-cf-cc,digits,uts39-ascii({_CONFUSABLES_VERSION})-upper-i,"
+    "casefold,nfkd,again,nfkc,ws"
 )
 
 # Letters and digits of any script; `\w` minus the underscore, which is punctuation here.
@@ -73,7 +81,7 @@ for _c in range(128):
 
 @cache
 def _prototypes() -> dict[str, str]:
-    """Non-ASCII character -> its ASCII look-alike (lowercased), from the confusables data."""
+    """Non-ASCII character -> its ASCII look-alike, from the confusables data."""
     raw = resources.files(_CONFUSABLES_PACKAGE).joinpath("confusables.json").read_text("utf-8")
     table: dict[str, str] = {}
     for char, glyphs in json.loads(raw).items():
@@ -81,12 +89,21 @@ def _prototypes() -> dict[str, str]:
             continue
         ascii_glyphs = [g["c"] for g in glyphs if g["c"].isascii() and not g["c"].isspace()]
         if ascii_glyphs:  # the data has at most one ASCII look-alike per character
-            table[char] = ascii_glyphs[0].lower()
+            glyph = ascii_glyphs[0]
+            if glyph == "l" and unicodedata.category(char) == "Lu":
+                glyph = "I"  # a capital look-alike of I (see the module docstring)
+            table[char] = glyph
     return table
 
 
+@cache
+def _look_table() -> dict[int, str]:
+    """``str.translate`` form of ``_prototypes`` (step 1)."""
+    return {ord(char): glyph for char, glyph in _prototypes().items()}
+
+
 class _Fold(dict[int, "str | None"]):
-    """``str.translate`` table for step 3, filled lazily one code point at a time."""
+    """``str.translate`` table for step 2, filled lazily one code point at a time."""
 
     def __missing__(self, code: int) -> str | None:
         char = chr(code)
@@ -110,8 +127,9 @@ def canonical(text: str) -> str:
     """The canonical form of ``text`` that every comparison uses (module docstring)."""
     if text.isascii():
         return " ".join(text.translate(_ASCII_DROP).lower().split())
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    folded = unicodedata.normalize("NFKC", folded.translate(_FOLD))
+    folded = text.translate(_look_table())
+    folded = unicodedata.normalize("NFKD", folded).translate(_FOLD).casefold()
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", folded).translate(_FOLD))
     return " ".join(folded.split())
 
 

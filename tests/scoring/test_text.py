@@ -18,7 +18,10 @@ def test_confusables_fold_to_the_latin_skeleton() -> None:
     greek = "Ana hαs 47 αpples"  # Greek alpha
     assert canonical(cyrillic) == canonical(greek) == "ana has 47 apples"
     # Capital look-alikes of I read as i after the case fold, whichever script they are from.
-    assert canonical("Ιnput Іnput Input") == "input input input"
+    assert canonical("Ιnput Іnput Input ΙNPUT") == "input input input input"
+    # Capitals are read before the case fold (Cyrillic в has no look-alike, В does), and before
+    # NFKD (Greek lunate sigma decomposes to a final sigma, which has none).
+    assert canonical("ВООК ϹАТ ϲat") == "book cat cat"
 
 
 def test_invisible_and_format_characters_are_removed() -> None:
