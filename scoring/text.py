@@ -17,7 +17,8 @@
    like "B", its "в" like nothing). One adjustment: UTS #39 reads capital-I look-alikes
    (Greek "Ι", Cyrillic "І") as "l", since "I" and "l" are confusable; an *uppercase* letter
    read as "l" is read as "I" here, as the case fold that follows would read a Latin "I".
-   ASCII characters are never remapped (UTS #39 would turn "0" into "O" and "1" into "l").
+   ASCII characters are never remapped (UTS #39 would turn "0" into "O" and "1" into "l"),
+   nor are characters whose NFKD is ASCII (a bold "𝟎" is the digit 0, not the letter O).
 3. Case folded (``str.casefold``), NFKD again and step 2 again (a fold can yield a mark or a
    letter with a look-alike of its own).
 4. NFKC (recomposes what is left, e.g. Hangul), whitespace of any kind collapsed to single
@@ -85,8 +86,8 @@ def _prototypes() -> dict[str, str]:
     raw = resources.files(_CONFUSABLES_PACKAGE).joinpath("confusables.json").read_text("utf-8")
     table: dict[str, str] = {}
     for char, glyphs in json.loads(raw).items():
-        if len(char) != 1 or char.isascii():
-            continue
+        if len(char) != 1 or char.isascii() or unicodedata.normalize("NFKD", char).isascii():
+            continue  # ASCII stays; a compatibility form decomposes to its exact letter/digit
         ascii_glyphs = [g["c"] for g in glyphs if g["c"].isascii() and not g["c"].isspace()]
         if ascii_glyphs:  # the data has at most one ASCII look-alike per character
             glyph = ascii_glyphs[0]

@@ -41,6 +41,7 @@ def test_digits_of_any_script_become_ascii_and_ascii_is_never_remapped() -> None
     assert numbers("x ٤٧ y 47") == {"47": 2}
     # UTS #39 alone would read 0 as O and 1 as l: ASCII is left alone.
     assert canonical("10 l0l") == "10 l0l"
+    assert canonical("𝟏𝟎 ７𝟎 ｌ") == "10 70 l"  # compatibility digits are digits, not O and l
 
 
 def test_punctuation_survives_canonical_but_not_words() -> None:
