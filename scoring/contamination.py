@@ -2,14 +2,20 @@
 
 Two detectors; a sample is contaminated when either fires, and the verdict names which
 fired and the eval item matched (the lowest-index one, so the answer is deterministic).
+Every text is read through ``text.match_words`` (``text.canonical``: look-alike letters,
+invisible characters, case, spacing and punctuation cannot hide a copy).
 
-**minhash** (catches reworded copies): LSH candidates over word-3-gram MinHash signatures
-(``scoring.lsh``), confirmed when the exact Jaccard of the two 3-gram sets is at least
-``CONTAMINATION_JACCARD`` AND every number of the eval prompt occurs in the sample. Exact,
-not estimated, Jaccard: both texts are at hand here, and the +-0.044 noise of a 128-slot
-estimate would cost recall or false positives at the margin. The number rule is what tells
-two problems of one template apart ("Ana has 47 apples and gets 25 more" / "... 31 more"):
-a copy keeps the numbers, since changing one makes another problem.
+**minhash** (catches reworded copies): candidates by word-set MinHash estimate against every
+eval item, confirmed when every number of the eval prompt occurs in the sample (a
+copy keeps the numbers, since changing one makes another problem; it may add ids and line
+numbers) AND the exact word-set Jaccard of the two texts reaches the threshold their answers
+call for (the rule of ``scoring.dedup``): ``SAME_ANSWER_JACCARD`` when the sample's final
+answer is the eval item's, ``OTHER_ANSWER_JACCARD`` when both have answers and they differ,
+``CONTAMINATION_JACCARD`` when either has none and both are long texts
+(``scoring.dedup.LONG_TEXT_WORDS``). A short unanswered text (a preference prompt) is
+confirmed by its word *3-grams* instead (exact Jaccard >= ``SHORT_TEXT_3GRAM_JACCARD``): the
+word set of a one-line prompt is mostly function words, its word order is what it says.
+Exact, not estimated, Jaccard: both texts are at hand here.
 
 **ngram** (catches an eval item pasted into a longer text, where Jaccard is diluted): the
 lm-evaluation-harness rule, any shared 13-gram of normalised words with the eval item's full
@@ -18,25 +24,40 @@ to 12 words contributes itself whole as one n-gram (n = its length): containing 
 eval prompt is containing the eval problem. Shorter prompts contribute nothing: a 5-word
 "sort alphabetically: a b c" sits inside the different problem "... a b c d" and would
 fire on it; those are left to the minhash detector.
+
+The verdict is per sample: each sample is judged on its own, so a submission with one copy
+among honest samples has exactly that sample flagged (the round's consequence is the
+caller's: ``validator/screening.py`` zeroes the round).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from scoring.lsh import BANDS, candidate_pairs
+from scoring.dedup import LONG_TEXT_WORDS, OTHER_ANSWER_JACCARD, SAME_ANSWER_JACCARD
+from scoring.lsh import empty_rows
 from scoring.minhash import MinHasher
-from scoring.text import jaccard, numbers, word_ngrams, words
+from scoring.text import answer_key, jaccard, match_words, numbers, word_ngrams
 
-# Exact word-3-gram Jaccard that confirms a minhash candidate. Measured on task items
-# (tests/scoring/test_contamination.py, 256 eval items x 1000 distinct candidates): at 0.4
-# recall 0.98 on copies with 10% of words substituted and sentences reordered, false
-# positives 0.7% per sample; at 0.35 recall gains 0.01 and false positives double.
-CONTAMINATION_JACCARD = 0.4
+# Exact word-set Jaccard that confirms a candidate when either side has no answer: measured
+# like ``scoring.dedup.DUPLICATE_JACCARD`` (bench/bench_evasion.py): copies of 1 KB texts
+# under every perturbation at once keep >= 0.56 of their word set, distinct texts <= 0.25.
+CONTAMINATION_JACCARD = 0.45
+
+# Exact word-3-gram Jaccard that confirms a short unanswered text (the gate's rule before
+# word sets, kept for prompts): no training prompt of the safety generator reaches it against
+# its eval split (tests/tasks/test_safety_prompts.py), copies with 10% of words substituted
+# sit above it.
+SHORT_TEXT_3GRAM_JACCARD = 0.4
+
+# How far below its threshold an item's MinHash estimate may be and still be confirmed
+# exactly: 3.4 standard errors at 128 permutations (sqrt(0.25/128) = 0.044), so a pair that
+# passes exactly is practically never skipped for its estimate.
+GATE_MARGIN = 0.15
 
 # The n-gram length of GPT-3's and lm-evaluation-harness's decontamination.
 NGRAM_N = 13
@@ -51,11 +72,12 @@ NGRAM = "ngram"
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One eval item: its id, its prompt, and its full text (``text.join_fields``)."""
+    """One eval item: its id, its prompt, its full text (``text.join_fields``), its answer."""
 
     item_id: str
     prompt: str
     text: str
+    answer: str = ""  # the final answer, "" for items without one (preference prompts)
 
 
 @dataclass(frozen=True)
@@ -66,7 +88,7 @@ class ContaminationVerdict:
     contaminated: bool
     item_id: str | None = None  # the eval item matched (first detector that fired)
     detectors: tuple[str, ...] = ()  # "ngram", "minhash", or both
-    similarity: float = 0.0  # exact 3-gram Jaccard with that item (0 if only ngram fired)
+    similarity: float = 0.0  # exact word-set Jaccard with that item (0 if only ngram fired)
 
 
 @dataclass
@@ -77,42 +99,80 @@ class EvalPoolIndex:
     hasher: MinHasher = field(default_factory=MinHasher)
 
     def __post_init__(self) -> None:
-        n = self.hasher.params.ngram
         self._signatures = self.hasher.signatures([it.text for it in self.items])
-        self._shingles = [word_ngrams(words(it.text), n) for it in self.items]
+        self._words = [frozenset(match_words(it.text)) for it in self.items]
         self._prompt_numbers = [numbers(it.prompt) for it in self.items]
+        self._answer_array = np.array([answer_key(it.answer) for it in self.items], dtype=object)
+        self._answered = self._answer_array != ""
+        self._empty = empty_rows(self._signatures)
+        self._sizes = np.array([len(w) for w in self._words], dtype=np.int64)
+        self._trigrams = [word_ngrams(match_words(it.text), 3) for it in self.items]
         # n-gram -> lowest index of an eval item holding it, per n in use.
         self._grams: dict[tuple[str, ...], int] = {}
         for index, item in enumerate(self.items):
-            grams = set(_long_grams(words(item.text)))
-            prompt = words(item.prompt)
+            grams = set(_long_grams(match_words(item.text)))
+            prompt = match_words(item.prompt)
             if MIN_PROMPT_WORDS <= len(prompt) < NGRAM_N:
                 grams.add(tuple(prompt))
             for gram in grams:
                 self._grams.setdefault(gram, index)
         self._lengths = sorted({len(g) for g in self._grams})
 
-    def check(self, texts: Sequence[str]) -> list[ContaminationVerdict]:
-        """One verdict per text (a sample's ``text.join_fields``), in order."""
-        ngram_hit = [self._ngram_match(words(t)) for t in texts]
+    def check(
+        self, texts: Sequence[str], answers: Sequence[str] | None = None
+    ) -> list[ContaminationVerdict]:
+        """One verdict per text (a sample's ``text.join_fields``), in order.
+
+        ``answers``: each sample's final answer ("" for none), or None when none has one.
+        """
+        if answers is not None and len(answers) != len(texts):
+            raise ValueError(f"{len(answers)} answers for {len(texts)} texts")
+        ngram_hit = [self._ngram_match(match_words(t)) for t in texts]
         minhash_hit: list[tuple[int, float] | None] = [None] * len(texts)
         if self.items and texts:
-            n = self.hasher.params.ngram
             sigs = self.hasher.signatures(list(texts))
-            cache: dict[int, tuple[set[tuple[str, ...]], Counter[str]]] = {}
-            for i, j in candidate_pairs(sigs, self._signatures, BANDS):
-                current = minhash_hit[i]
-                if current is not None and current[0] < j:
-                    continue
-                if i not in cache:
-                    cache[i] = (word_ngrams(words(texts[i]), n), numbers(texts[i]))
-                shingles, nums = cache[i]
-                if self._prompt_numbers[j] - nums:
-                    continue  # an eval number is missing: another problem
-                similarity = jaccard(shingles, self._shingles[j])
-                if similarity >= CONTAMINATION_JACCARD:
-                    minhash_hit[i] = (j, similarity)
+            for i in np.flatnonzero(~empty_rows(sigs)).tolist():
+                answer = answer_key(answers[i]) if answers is not None else ""
+                minhash_hit[i] = self._minhash_match(texts[i], sigs[i], answer)
         return [self._verdict(i, ngram_hit[i], minhash_hit[i]) for i in range(len(texts))]
+
+    def _minhash_match(
+        self, text: str, signature: npt.NDArray[np.uint32], answer: str
+    ) -> tuple[int, float] | None:
+        """The lowest-index eval item the minhash detector confirms for one sample.
+
+        The pool is small (a few thousand items): every item's estimate is one numpy
+        comparison, and only those within ``GATE_MARGIN`` of their threshold are confirmed.
+        """
+        estimate = np.mean(self._signatures == signature, axis=1)
+        if answer:
+            same = self._answer_array == answer
+            limits = np.where(
+                self._answered,
+                np.where(same, SAME_ANSWER_JACCARD, OTHER_ANSWER_JACCARD),
+                CONTAMINATION_JACCARD,
+            )
+        else:
+            limits = np.full(len(self.items), CONTAMINATION_JACCARD)
+        close = np.flatnonzero((estimate >= limits - GATE_MARGIN) & ~self._empty)
+        if close.size == 0:
+            return None
+        words = match_words(text)
+        tokens, nums = frozenset(words), numbers(text)
+        short = np.minimum(self._sizes, len(tokens)) < LONG_TEXT_WORDS
+        trigrams = word_ngrams(words, 3) if short[close].any() else set()
+        for j in close.tolist():
+            if self._prompt_numbers[j] - nums:
+                continue  # an eval number is missing: another problem
+            if short[j] and not (answer and self._answered[j]):
+                similarity = jaccard(trigrams, self._trigrams[j])
+                if similarity >= SHORT_TEXT_3GRAM_JACCARD:
+                    return j, similarity
+                continue
+            similarity = jaccard(tokens, self._words[j])
+            if similarity >= limits[j]:
+                return j, similarity
+        return None
 
     def _ngram_match(self, tokens: list[str]) -> int | None:
         best: int | None = None
@@ -144,10 +204,10 @@ def _long_grams(tokens: list[str]) -> list[tuple[str, ...]]:
 
 
 def check_contamination(
-    texts: Sequence[str], pool: Sequence[EvalItem]
+    texts: Sequence[str], pool: Sequence[EvalItem], answers: Sequence[str] | None = None
 ) -> list[ContaminationVerdict]:
-    """One-shot form of ``EvalPoolIndex(pool).check(texts)``."""
-    return EvalPoolIndex(pool).check(texts)
+    """One-shot form of ``EvalPoolIndex(pool).check(texts, answers)``."""
+    return EvalPoolIndex(pool).check(texts, answers)
 
 
 def contaminated_share(verdicts: Sequence[ContaminationVerdict]) -> float:

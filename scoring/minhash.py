@@ -2,8 +2,8 @@
 
 Pipeline for a batch of texts (all of it numpy after the word split):
 
-1. ``text.words``: letters/digits runs of ``text.canonical`` (case, punctuation, spacing,
-   look-alike letters and invisible characters cannot matter).
+1. ``text.match_words``: letters/digits runs of ``text.canonical`` (case, punctuation,
+   spacing, look-alike letters and invisible characters cannot matter).
 2. Each distinct word -> 64-bit blake2b keyed by the seed (cached: a vocabulary is small).
 3. Each word ``n``-gram -> ``splitmix64(w0*C0 + w1*C1 + ... )`` mod 2^64 (order-sensitive).
    A text shorter than ``n`` words is one shingle (padded with zero words), so a short answer
@@ -31,7 +31,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from scoring.text import TEXT_NORMALISATION_VERSION, words
+from scoring.text import TEXT_NORMALISATION_VERSION, match_words
 
 # Bumped when any step above changes its output for the same parameters.
 MINHASH_ALGORITHM = "minhash/v1:blake2b64-word,poly-splitmix64-shingle,odd-multiply32"
@@ -54,10 +54,16 @@ _U64 = np.uint64
 # pad cannot collide with a real word.
 _PAD = b""
 
-# ASCII fast path of ``text.words``: lowercase letters and digits kept, all else a space,
-# except controls that are not whitespace, which ``text.canonical`` removes (deleted here).
+# ASCII fast path of ``text.match_words``: lowercase letters and digits kept ("l" read as
+# "i"), all else a space, except controls that are not whitespace, which ``text.canonical``
+# removes (deleted here).
 _ASCII_TABLE = bytes(
-    (c + 32 if 65 <= c <= 90 else c) if chr(c).isalnum() and c < 128 else 32 for c in range(256)
+    ord("i")
+    if chr(c) in "lL"
+    else (c + 32 if 65 <= c <= 90 else c)
+    if chr(c).isalnum() and c < 128
+    else 32
+    for c in range(256)
 )
 _ASCII_DELETE = bytes(c for c in range(128) if not chr(c).isprintable() and not chr(c).isspace())
 
@@ -68,16 +74,18 @@ class MinHashParams:
 
     ``num_perm=128``: Jaccard standard error sqrt(J(1-J)/128) <= 0.044, enough to confirm
     the 0.4-0.5 thresholds used here, and 512 bytes per stored signature.
-    ``ngram=3`` word shingles: measured on the task families, 3-grams separate copies with
-    10% of words changed (Jaccard mostly > 0.45) from distinct items of one template (mostly
-    < 0.35); 2-grams make distinct templated items look alike (shared template pairs), 5-grams
-    let one changed word break five shingles of a 20-word item. Character n-grams were
-    rejected for the same reason as 2-grams: templates share most characters.
+    ``ngram=1``: a signature of the *set of words* (numbers included). Measured on the task
+    families and 1 KB texts under every perturbation of ``tests/support/perturb.py``
+    (bench/bench_evasion.py): sentence and step reordering leaves the word set whole, where
+    it broke a third of the 3-grams of a 25-word item; synonyms and added ids cost a copy
+    a few words out of its set, 3 shingles each as 3-grams. What tells two items of one
+    template apart is then not the word order but their numbers and answers
+    (``scoring.dedup``: number containment, answer identity).
     ``seed``: any fixed value; it keys the word hash and derives the permutations.
     """
 
     num_perm: int = 128
-    ngram: int = 3
+    ngram: int = 1
     seed: int = 0x5EED_DA7A  # arbitrary, fixed forever for the "cot-v1" indices
 
     def __post_init__(self) -> None:
@@ -156,11 +164,11 @@ class MinHasher:
         return hashes
 
     def _words(self, text: str) -> list[bytes]:
-        """``text.words`` as UTF-8 bytes, with a byte-table fast path for ASCII text."""
+        """``text.match_words`` as UTF-8 bytes, with a byte-table fast path for ASCII text."""
         if text.isascii():
             # Same result as the regex for ASCII: lowercase, non-alphanumerics are spaces.
             return text.encode().translate(_ASCII_TABLE, _ASCII_DELETE).split()
-        return [w.encode() for w in words(text)]
+        return [w.encode() for w in match_words(text)]
 
     def shingle_hashes(
         self, texts: Sequence[str]

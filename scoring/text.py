@@ -29,6 +29,12 @@
 letters or invisible characters cannot change a shingle. Numbers are words: templated task
 items differ *only* in their numbers, so dropping them would make every item look alike.
 
+``match_words`` is ``words`` for the fingerprinting detectors (dedup, the contamination
+gate), which only ever ask whether two texts are alike: it also reads the letters that UTS #39
+itself leaves apart but a reader cannot, "l" and "i" (a vertical stroke: the data reads
+Cyrillic palochka "ӏ" as "i", a copier uses it for "l"), as one. ``words`` keeps them apart:
+it feeds phrase rules (refusals) that must still read "l".
+
 Sample fields are joined with a newline before normalisation; the newline is whitespace, so
 the joined text reads as one word sequence (a copy cannot hide by moving a field boundary).
 
@@ -44,6 +50,8 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Hashable
+from collections.abc import Set as AbstractSet
 from functools import cache
 from importlib import metadata, resources
 
@@ -55,7 +63,7 @@ _CONFUSABLES_VERSION = metadata.version("confusable-homoglyphs")
 # Bumped whenever ``canonical`` can return something else for the same input.
 TEXT_NORMALISATION_VERSION = (
     f"canon/v1:uts39,nfkd,strip-mn-me-cf-cc,digits,uts39-ascii({_CONFUSABLES_VERSION})-upper-i,"
-    "casefold,nfkd,again,nfkc,ws"
+    "casefold,nfkd,again,nfkc,ws;match:l=i"
 )
 
 # Letters and digits of any script; `\w` minus the underscore, which is punctuation here.
@@ -139,6 +147,30 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(canonical(text))
 
 
+def match_words(text: str) -> list[str]:
+    """``words`` with "l" read as "i" (module docstring): the detectors' word sequence."""
+    return [w.replace("l", "i") for w in words(text)]
+
+
+def answer_key(answer: str) -> str:
+    """The identity of a final answer for the detectors: its match words, space-joined.
+
+    Empty for an answer with no letter or digit (and for samples that have no answer).
+    """
+    return " ".join(match_words(answer))
+
+
+def contained(a: Counter[str], b: Counter[str]) -> bool:
+    """True when the smaller multiset (by size) is inside the larger one.
+
+    The detectors' number rule: a copy keeps every number of its original and may add some
+    (ids, line numbers), so the original's numbers are inside the copy's. Two problems that
+    differ in a number have neither inside the other.
+    """
+    small, big = (a, b) if a.total() <= b.total() else (b, a)
+    return not small - big
+
+
 def numbers(text: str) -> Counter[str]:
     """The multiset of digit runs in ``canonical(text)``, leading zeros kept ("07" is not "7")."""
     return Counter(_NUMBER_RE.findall(canonical(text)))
@@ -158,7 +190,7 @@ def word_ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+def jaccard(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
     """Exact Jaccard |a ∩ b| / |a ∪ b|; two empty sets have nothing in common (0.0)."""
     union = len(a | b)
     return len(a & b) / union if union else 0.0

@@ -44,7 +44,10 @@ def _canaries(secret: str, round_id: str) -> list[TaskItem]:
 
 def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
     return EvalItem(
-        item_id, item.prompt, join_fields(item.prompt, item.chain_of_thought, item.final_answer)
+        item_id,
+        item.prompt,
+        join_fields(item.prompt, item.chain_of_thought, item.final_answer),
+        item.final_answer,
     )
 
 

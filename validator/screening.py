@@ -5,6 +5,16 @@ Glue between the pure rules in ``scoring/`` and Redis. History lives in one Redi
 stored — band buckets are recomputed on load — and the fingerprint is checked on load, so
 an index made under other parameters is refused rather than silently compared.
 
+The gate runs first: a miner with any sample from the eval pool is zeroed for the round,
+and a zeroed miner claims nothing. None of its samples is credited to history, and it takes
+no part in the round's dedup priority, so a contaminator ranked first cannot make an honest
+miner's samples "duplicate_of_miner" either (its own samples are still checked against
+history, for the reasons shown).
+
+On load, a history stored under other MinHash parameters, another text normalisation or
+another dedup rule (``scoring.dedup.StaleHistory``) cannot be compared with: it is renamed
+aside (``<key>:retired:<digest of its fingerprint>``, kept for audit) and a new history starts.
+
 A sample that matches history held by the *same* hotkey is the miner re-serving its own
 earlier data: it is kept and trained on (each round trains from the base), but not credited
 to history again. A match held by another hotkey is a copy and earns nothing.
@@ -20,6 +30,7 @@ score charges for it (``scoring/score.py``, ``WRONG_ANSWER_POWER``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -30,8 +41,17 @@ import redis
 
 from protocol.keys import Keys
 from protocol.schemas import CotSample, PreferenceSample
-from scoring.contamination import EvalPoolIndex
-from scoring.dedup import DUPLICATE_OF_HISTORY, HistoryIndex, Submission, dedup_round
+from scoring.contamination import ContaminationVerdict, EvalPoolIndex
+from scoring.dedup import (
+    DUPLICATE_OF_HISTORY,
+    Fingerprint,
+    HistoryIndex,
+    MinerDedup,
+    StaleHistory,
+    Submission,
+    dedup_round,
+    history_fingerprint,
+)
 from scoring.text import join_fields
 from tasks.solve import answer_is_wrong, empty_reason, solve
 
@@ -70,6 +90,11 @@ def sample_text(sample: CotSample | PreferenceSample) -> str:
     return join_fields(sample.prompt, sample.chain_of_thought, sample.final_answer)
 
 
+def sample_answer(sample: CotSample | PreferenceSample) -> str:
+    """The final answer the detectors compare ("" for a preference pair: it has none)."""
+    return sample.final_answer if isinstance(sample, CotSample) else ""
+
+
 def invalid_reason(sample: CotSample | PreferenceSample) -> str | None:
     """Why a sample is not training data at all (None when it is)."""
     if isinstance(sample, PreferenceSample):
@@ -93,21 +118,30 @@ class DedupHistory:
         self._client = client
         self._key = keys.dedup_history()
         raw = client.hgetall(self._key)
-        self.index = HistoryIndex.from_dict({_text(k): _text(v) for k, v in raw.items()})
+        try:
+            self.index = HistoryIndex.from_dict({_text(k): _text(v) for k, v in raw.items()})
+        except StaleHistory as exc:
+            aside = f"{self._key}:retired:{hashlib.sha256(exc.stored.encode()).hexdigest()[:16]}"
+            client.rename(self._key, aside)
+            log.warning("dedup history %s renamed to %s: %s", self._key, aside, exc)
+            self.index = HistoryIndex()
         self._unsaved: dict[str, str] = {}  # rows not yet in Redis (it was unreachable)
         self._retry_at = float("-inf")  # monotonic time before which Redis is not retried
 
-    def credit(self, owner: str, signature: object, digest: str) -> None:
+    def credit(self, owner: str, signature: object, features: str) -> None:
         """Record a kept sample as held by ``owner`` (written through to Redis).
+
+        ``signature`` and ``features`` are a ``scoring.dedup.Fingerprint``'s signature and
+        ``features()`` (numbers and answer key).
 
         With Redis unreachable the row waits in memory (this process's index has it already)
         and goes out with the first later credit that reaches Redis: an outage in the middle
         of a round costs the round nothing. Rows still waiting when the process exits are
         lost to history (a later copy of them would not be caught as a copy).
         """
-        entries = self.index.add(owner, signature, digest)  # type: ignore[arg-type]
+        entries = self.index.add(owner, Fingerprint.from_features(signature, features))  # type: ignore[arg-type]
         self._unsaved.update({k: v for k, v in entries.items() if not k.startswith(_BAND_PREFIX)})
-        self._unsaved["params"] = self.index.params.fingerprint()
+        self._unsaved["params"] = history_fingerprint(self.index.params)
         if time.monotonic() >= self._retry_at:
             self.flush()
 
@@ -142,74 +176,102 @@ def screen_round(
     history: DedupHistory,
     pool: EvalPoolIndex,
 ) -> dict[int, Screened]:
-    """Screen every miner's samples; credit the survivors to history."""
-    subs = [
-        Submission(uid, [sample_text(s) for s in samples])
+    """Screen every miner's samples; credit the survivors of miners not zeroed to history."""
+    gates = {
+        uid: pool.check([sample_text(s) for s in samples], [sample_answer(s) for s in samples])
         for uid, (_, samples) in submissions.items()
-    ]
-    dedup = dedup_round(subs, history.index)
-    out: dict[int, Screened] = {}
-    for uid, (hotkey, samples) in sorted(submissions.items()):
-        result = dedup[uid]
-        verdicts = pool.check([sample_text(s) for s in samples])
-        screened = Screened(kept=[])
-        for verdict, gate in zip(result.verdicts, verdicts, strict=True):
-            if gate.contaminated:
-                screened.contaminated += 1
-                if screened.contaminated <= 3:
-                    screened.reasons.append(
-                        f"sample {gate.index} matches eval item {gate.item_id} ({'+'.join(gate.detectors)})"
-                    )
-                continue
-            own = (
-                verdict.reason == DUPLICATE_OF_HISTORY
-                and _owner_hotkey(verdict.matched or "") == hotkey
-            )
-            if verdict.kept or own:
-                sample = samples[verdict.index]
-                empty = invalid_reason(sample)
-                if empty is not None:
-                    screened.invalid += 1
-                    if screened.invalid <= 3:
-                        screened.reasons.append(f"sample {verdict.index}: invalid, {empty}")
-                    continue
-                if isinstance(sample, CotSample) and answer_is_wrong(
-                    sample.prompt, sample.final_answer
-                ):
-                    screened.wrong_answers += 1
-                    if screened.wrong_answers <= 3:
-                        screened.reasons.append(
-                            f"sample {verdict.index}: wrong answer {sample.final_answer[:40]!r}"
-                            f" (expected {solve(sample.prompt)!r})"
-                        )
-                screened.kept.append(sample)
-                if own:
-                    screened.resubmitted += 1
-                else:
-                    history.credit(
-                        f"{hotkey}/{round_id}/{verdict.index}",
-                        result.signatures[verdict.index],
-                        result.digests[verdict.index],
-                    )
-                continue
-            screened.duplicates += 1
-            if screened.duplicates <= 3:
+    }
+    zeroed = {uid for uid, verdicts in gates.items() if any(v.contaminated for v in verdicts)}
+
+    def submission(uid: int) -> Submission:
+        samples = submissions[uid][1]
+        texts = [sample_text(s) for s in samples]
+        return Submission(uid, texts, answers=[sample_answer(s) for s in samples])
+
+    # The round's priority order is among miners that can hold anything; a zeroed miner is
+    # checked against history alone.
+    dedup = dedup_round(
+        [submission(uid) for uid in submissions if uid not in zeroed], history.index
+    )
+    for uid in zeroed:
+        dedup.update(dedup_round([submission(uid)], history.index))
+    return {
+        uid: _screen_miner(
+            uid, hotkey, samples, dedup[uid], gates[uid], uid in zeroed, round_id, history
+        )
+        for uid, (hotkey, samples) in sorted(submissions.items())
+    }
+
+
+def _screen_miner(
+    uid: int,
+    hotkey: str,
+    samples: Sequence[CotSample | PreferenceSample],
+    result: MinerDedup,
+    gate: Sequence[ContaminationVerdict],
+    zeroed: bool,
+    round_id: str,
+    history: DedupHistory,
+) -> Screened:
+    """One miner's ``Screened``; credits its kept samples unless the miner is zeroed."""
+    screened = Screened(kept=[])
+    for verdict, check in zip(result.verdicts, gate, strict=True):
+        if check.contaminated:
+            screened.contaminated += 1
+            if screened.contaminated <= 3:
                 screened.reasons.append(
-                    f"sample {verdict.index}: {verdict.reason} ({verdict.matched})"
+                    f"sample {check.index} matches eval item {check.item_id} ({'+'.join(check.detectors)})"
                 )
-        if screened.contaminated:
-            screened.reasons.insert(
-                0, f"{screened.contaminated} sample(s) from the eval pool: round score zero"
-            )
-        if screened.duplicates > 3:
-            screened.reasons.append(f"... {screened.duplicates} duplicates in all")
-        if screened.invalid > 3:
-            screened.reasons.append(f"... {screened.invalid} invalid in all")
-        if screened.wrong_answers > 3:
-            screened.reasons.append(f"... {screened.wrong_answers} wrong answers in all")
-        if screened.resubmitted:
-            screened.reasons.append(
-                f"{screened.resubmitted} sample(s) re-served from this miner's history"
-            )
-        out[uid] = screened
-    return out
+            continue
+        own = (
+            verdict.reason == DUPLICATE_OF_HISTORY
+            and _owner_hotkey(verdict.matched or "") == hotkey
+        )
+        if verdict.kept or own:
+            sample = samples[verdict.index]
+            empty = invalid_reason(sample)
+            if empty is not None:
+                screened.invalid += 1
+                if screened.invalid <= 3:
+                    screened.reasons.append(f"sample {verdict.index}: invalid, {empty}")
+                continue
+            if isinstance(sample, CotSample) and answer_is_wrong(
+                sample.prompt, sample.final_answer
+            ):
+                screened.wrong_answers += 1
+                if screened.wrong_answers <= 3:
+                    screened.reasons.append(
+                        f"sample {verdict.index}: wrong answer {sample.final_answer[:40]!r}"
+                        f" (expected {solve(sample.prompt)!r})"
+                    )
+            screened.kept.append(sample)
+            if own:
+                screened.resubmitted += 1
+            elif not zeroed:
+                fingerprint = result.fingerprints[verdict.index]
+                history.credit(
+                    f"{hotkey}/{round_id}/{verdict.index}",
+                    fingerprint.signature,
+                    fingerprint.features(),
+                )
+            continue
+        screened.duplicates += 1
+        if screened.duplicates <= 3:
+            screened.reasons.append(f"sample {verdict.index}: {verdict.reason} ({verdict.matched})")
+    if screened.contaminated:
+        screened.reasons.insert(
+            0,
+            f"{screened.contaminated} sample(s) from the eval pool: round score zero,"
+            " nothing credited to history",
+        )
+    if screened.duplicates > 3:
+        screened.reasons.append(f"... {screened.duplicates} duplicates in all")
+    if screened.invalid > 3:
+        screened.reasons.append(f"... {screened.invalid} invalid in all")
+    if screened.wrong_answers > 3:
+        screened.reasons.append(f"... {screened.wrong_answers} wrong answers in all")
+    if screened.resubmitted:
+        screened.reasons.append(
+            f"{screened.resubmitted} sample(s) re-served from this miner's history"
+        )
+    return screened

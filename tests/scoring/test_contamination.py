@@ -14,7 +14,7 @@ CANDIDATES = 1000
 
 def _pool() -> list[EvalItem]:
     return [
-        EvalItem(f"eval-{i}", it.prompt, task_text(it))
+        EvalItem(f"eval-{i}", it.prompt, task_text(it), it.final_answer)
         for i, it in enumerate(generate_many(1, POOL))
     ]
 
@@ -22,12 +22,16 @@ def _pool() -> list[EvalItem]:
 def test_task_items_recall_and_false_positives() -> None:
     items = generate_many(1, POOL)
     pool = EvalPoolIndex(
-        [EvalItem(f"eval-{i}", it.prompt, task_text(it)) for i, it in enumerate(items)]
+        [
+            EvalItem(f"eval-{i}", it.prompt, task_text(it), it.final_answer)
+            for i, it in enumerate(items)
+        ]
     )
     rng = random.Random(7)
     copies = [perturb(task_text(it), rng) for it in items for _ in range(3)]
+    answers = [it.final_answer for it in items for _ in range(3)]
     truth = [f"eval-{i}" for i in range(len(items)) for _ in range(3)]
-    verdicts = pool.check(copies)
+    verdicts = pool.check(copies, answers)
     recall = sum(v.contaminated for v in verdicts) / len(verdicts)
     right_item = sum(
         v.item_id == t
@@ -39,7 +43,7 @@ def test_task_items_recall_and_false_positives() -> None:
     )
     eval_keys = {problem_key(it) for it in items}
     distinct = [it for it in generate_many(2, CANDIDATES) if problem_key(it) not in eval_keys]
-    flagged = pool.check([task_text(it) for it in distinct])
+    flagged = pool.check([task_text(it) for it in distinct], [it.final_answer for it in distinct])
     fp = sum(v.contaminated for v in flagged) / len(flagged)
     print(
         f"\ntask items: recall {recall:.3f} on {len(copies)} copies (10% words, reordered), "
@@ -74,10 +78,13 @@ def test_embedded_eval_item_is_caught_by_ngram() -> None:
 
 
 def test_whole_prompt_is_an_ngram_for_short_prompts() -> None:
-    items = generate_many(1, 50, families=("addition",))
+    items = [
+        it for it in generate_many(1, 400) if 8 <= len(it.prompt.split()) < 13
+    ]  # prompts of 8-12 words: each is one n-gram whole
     pool = [EvalItem(f"e{i}", it.prompt, task_text(it)) for i, it in enumerate(items)]
     sample = (
-        f"{items[4].prompt.upper()}!!\nI think about it for a while and write my own reasoning.\n1"
+        f"{items[4].prompt.upper()}!!\nI think about it for a while and write my own reasoning"
+        " at some length, in words of my own that the item does not have.\n1"
     )
     [verdict] = check_contamination([sample], pool)
     assert verdict.contaminated and verdict.item_id == "e4" and verdict.detectors == (NGRAM,)
@@ -98,12 +105,14 @@ def test_same_template_other_numbers_is_clean() -> None:
             "Ana has 47 apples and gets 25 more. How many apples now?",
             "Ana has 47 apples and gets 25 more. How many apples now?\n"
             "47+25: tens 40+20=60, ones 7+5=12, 60+12=72.\n72",
+            "72",
         )
     ]
     other = (
         "Ana has 47 apples and gets 31 more. How many apples now?\n"
         "47+31: tens 40+30=70, ones 7+1=8, 70+8=78.\n78"
     )
+    assert not check_contamination([other], pool, ["78"])[0].contaminated
     assert not check_contamination([other], pool)[0].contaminated
 
 

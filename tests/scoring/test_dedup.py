@@ -7,12 +7,14 @@ import random
 from scoring.dedup import (
     DUPLICATE_OF_HISTORY,
     DUPLICATE_WITHIN,
+    Fingerprint,
     HistoryIndex,
+    StaleHistory,
     Submission,
     dedup_round,
+    fingerprints,
 )
 from scoring.minhash import MinHasher, MinHashParams
-from scoring.text import numbers_digest
 from tasks.families import generate_many
 from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
 
@@ -21,10 +23,13 @@ HASHER = MinHasher()
 
 def _history(texts: list[str]) -> HistoryIndex:
     history = HistoryIndex()
-    sigs = HASHER.signatures(texts)
-    for i, text in enumerate(texts):
-        history.add(f"9/r0/{i}", sigs[i], numbers_digest(text))
+    for i, fingerprint in enumerate(fingerprints(texts, None, HASHER)):
+        history.add(f"9/r0/{i}", fingerprint)
     return history
+
+
+def _print(text: str, answer: str | None = None) -> Fingerprint:
+    return fingerprints([text], None if answer is None else [answer], HASHER)[0]
 
 
 def test_rule_history_then_priority_then_within() -> None:
@@ -66,11 +71,10 @@ def test_history_round_trip_keeps_order_and_checks_params() -> None:
     history = _history(texts)
     restored = HistoryIndex.from_dict(history.to_dict())
     assert restored.to_dict() == history.to_dict()
-    sig = HASHER.signature(texts[4])
-    assert restored.matches(sig, numbers_digest(texts[4])) == ("9/r0/4", 1.0)
+    assert restored.matches(_print(texts[4])) == ("9/r0/4", 1.0)
     try:
         HistoryIndex.from_dict(history.to_dict(), params=MinHashParams(seed=1))
-    except ValueError:
+    except StaleHistory:
         pass
     else:
         raise AssertionError("a history of other params must be refused")
@@ -79,7 +83,7 @@ def test_history_round_trip_keeps_order_and_checks_params() -> None:
 def test_add_returns_entries_that_rebuild_the_index() -> None:
     history, entries = HistoryIndex(), {}
     for i, text in enumerate(["alpha beta gamma delta", "one two three four five"]):
-        entries.update(history.add(f"o{i}", HASHER.signature(text), numbers_digest(text)))
+        entries.update(history.add(f"o{i}", _print(text, "x")))
     assert HistoryIndex.from_dict(entries).to_dict() == history.to_dict()
 
 
@@ -87,16 +91,20 @@ def test_quality_on_task_items() -> None:
     """Copies are caught; distinct problems of one template (other numbers) are kept."""
     items = generate_many(11, 400)
     rng = random.Random(4)
-    seen, distinct = set(), []
+    seen, kept_items = set(), []
     for it in items:
         if problem_key(it) not in seen:
             seen.add(problem_key(it))
-            distinct.append(task_text(it))
-    clean = dedup_round([Submission(1, distinct)], HistoryIndex(), HASHER)[1]
+            kept_items.append(it)
+    distinct = [task_text(it) for it in kept_items]
+    answers = [it.final_answer for it in kept_items]
+    clean = dedup_round([Submission(1, distinct, answers=answers)], HistoryIndex(), HASHER)[1]
     fp = 1 - len(clean.kept) / len(distinct)
     copies = [perturb(t, rng) for t in distinct]
     caught = dedup_round(
-        [Submission(1, distinct, 1), Submission(2, copies, 2)], HistoryIndex(), HASHER
+        [Submission(1, distinct, 1, answers), Submission(2, copies, 2, answers)],
+        HistoryIndex(),
+        HASHER,
     )
     recall = 1 - len(caught[2].kept) / len(copies)
     print(
