@@ -19,7 +19,7 @@ Exact, not estimated, Jaccard: both texts are at hand here.
 
 **ngram** (catches an eval item pasted into a longer text, where Jaccard is diluted): the
 lm-evaluation-harness rule, any shared 13-gram of normalised words with the eval item's full
-text. Task prompts are 5-20 words, shorter than 13, so a prompt of ``MIN_PROMPT_WORDS`` (8)
+text, with the number rule above (templated items share 13-grams of template words). Task prompts are 5-20 words, shorter than 13, so a prompt of ``MIN_PROMPT_WORDS`` (8)
 to 12 words contributes itself whole as one n-gram (n = its length): containing the entire
 eval prompt is containing the eval problem. Shorter prompts contribute nothing: a 5-word
 "sort alphabetically: a b c" sits inside the different problem "... a b c d" and would
@@ -32,6 +32,7 @@ caller's: ``validator/screening.py`` zeroes the round).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +42,15 @@ import numpy.typing as npt
 from scoring.dedup import LONG_TEXT_WORDS, OTHER_ANSWER_JACCARD, SAME_ANSWER_JACCARD
 from scoring.lsh import empty_rows
 from scoring.minhash import MinHasher
-from scoring.text import answer_key, jaccard, match_words, numbers, word_ngrams
+from scoring.text import (
+    answer_key,
+    answer_shape,
+    answers_match,
+    jaccard,
+    match_words,
+    numbers,
+    word_ngrams,
+)
 
 # Exact word-set Jaccard that confirms a candidate when either side has no answer: measured
 # like ``scoring.dedup.DUPLICATE_JACCARD`` (bench/bench_evasion.py): copies of 1 KB texts
@@ -104,18 +113,19 @@ class EvalPoolIndex:
         self._prompt_numbers = [numbers(it.prompt) for it in self.items]
         self._answer_array = np.array([answer_key(it.answer) for it in self.items], dtype=object)
         self._answered = self._answer_array != ""
+        self._shapes = np.array([answer_shape(a) for a in self._answer_array], dtype=object)
         self._empty = empty_rows(self._signatures)
         self._sizes = np.array([len(w) for w in self._words], dtype=np.int64)
         self._trigrams = [word_ngrams(match_words(it.text), 3) for it in self.items]
-        # n-gram -> lowest index of an eval item holding it, per n in use.
-        self._grams: dict[tuple[str, ...], int] = {}
+        # n-gram -> indices of the eval items holding it, in order, per n in use.
+        self._grams: dict[tuple[str, ...], list[int]] = {}
         for index, item in enumerate(self.items):
             grams = set(_long_grams(match_words(item.text)))
             prompt = match_words(item.prompt)
             if MIN_PROMPT_WORDS <= len(prompt) < NGRAM_N:
                 grams.add(tuple(prompt))
             for gram in grams:
-                self._grams.setdefault(gram, index)
+                self._grams.setdefault(gram, []).append(index)
         self._lengths = sorted({len(g) for g in self._grams})
 
     def check(
@@ -127,7 +137,7 @@ class EvalPoolIndex:
         """
         if answers is not None and len(answers) != len(texts):
             raise ValueError(f"{len(answers)} answers for {len(texts)} texts")
-        ngram_hit = [self._ngram_match(match_words(t)) for t in texts]
+        ngram_hit = [self._ngram_match(match_words(t), numbers(t)) for t in texts]
         minhash_hit: list[tuple[int, float] | None] = [None] * len(texts)
         if self.items and texts:
             sigs = self.hasher.signatures(list(texts))
@@ -146,7 +156,9 @@ class EvalPoolIndex:
         """
         estimate = np.mean(self._signatures == signature, axis=1)
         if answer:
-            same = self._answer_array == answer
+            same = self._shapes == answer_shape(answer)
+            for j in np.flatnonzero(same).tolist():
+                same[j] = answers_match(answer, self._answer_array[j])
             limits = np.where(
                 self._answered,
                 np.where(same, SAME_ANSWER_JACCARD, OTHER_ANSWER_JACCARD),
@@ -174,13 +186,22 @@ class EvalPoolIndex:
                 return j, similarity
         return None
 
-    def _ngram_match(self, tokens: list[str]) -> int | None:
+    def _ngram_match(self, tokens: list[str], nums: Counter[str]) -> int | None:
+        """The lowest-index eval item sharing an n-gram whose prompt numbers are all here.
+
+        The number rule holds here too: templated items share 13-grams of template words
+        ("say them from the end to the start read from the end"), a pasted item keeps its
+        numbers.
+        """
         best: int | None = None
         for n in self._lengths:
             for start in range(len(tokens) - n + 1):
-                hit = self._grams.get(tuple(tokens[start : start + n]))
-                if hit is not None and (best is None or hit < best):
-                    best = hit
+                for hit in self._grams.get(tuple(tokens[start : start + n]), ()):
+                    if best is not None and hit >= best:
+                        break
+                    if not self._prompt_numbers[hit] - nums:
+                        best = hit
+                        break
         return best
 
     def _verdict(

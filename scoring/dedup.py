@@ -18,7 +18,9 @@ MinHash signatures, their numbers are compatible (``text.contained``: the smalle
 inside the larger, so a copy may *add* numbers, ids, line numbers, but not change one), and
 their estimated word-set Jaccard reaches the threshold their answers call for:
 
-- both have a final answer and it is the same (``text.answer_key``): ``SAME_ANSWER_JACCARD``.
+- both have a final answer and it is the same (``text.answer_key``, compared by
+  ``text.answers_match``: a look-alike the confusables data misses does not make another
+  answer): ``SAME_ANSWER_JACCARD``.
   Same numbers, same answer and some of the same words is one problem, however reworded;
 - both have answers and they differ: ``OTHER_ANSWER_JACCARD``, near-verbatim only. Two items
   of one template ("Ana has 47 apples and gets 25 more" / "... 31 more") share most words;
@@ -48,7 +50,7 @@ import numpy.typing as npt
 
 from scoring.lsh import BandIndex, band_keys, empty_rows
 from scoring.minhash import MinHasher, MinHashParams, estimate_jaccard, is_empty
-from scoring.text import answer_key, contained, match_words, numbers
+from scoring.text import answer_key, answer_shape, answers_match, contained, match_words, numbers
 
 # The thresholds below are estimated word-set Jaccard (128 permutations, +-0.044), measured by
 # bench/bench_evasion.py over 1,000 task items and 500 1 KB paragraphs under every kind of
@@ -151,7 +153,8 @@ def fingerprints(
 def threshold(a: Fingerprint, b: Fingerprint) -> float:
     """The Jaccard two samples must reach to be one (module docstring)."""
     if a.answer and b.answer:
-        return SAME_ANSWER_JACCARD if a.answer == b.answer else OTHER_ANSWER_JACCARD
+        same = answers_match(a.answer, b.answer)
+        return SAME_ANSWER_JACCARD if same else OTHER_ANSWER_JACCARD
     return DUPLICATE_JACCARD if min(a.size, b.size) >= LONG_TEXT_WORDS else SHORT_TEXT_JACCARD
 
 
@@ -212,7 +215,7 @@ class FingerprintIndex:
     - LSH bands of the signature (``DEDUP_BANDS``): pairs above the unanswered and
       other-answer thresholds (0.45, 0.8) are candidates with probability >= 0.96 at the
       Jaccard that copies keep (0.56 and up).
-    - An exact index by answer key: the same-answer threshold (0.15) is far below what banding
+    - An index by answer shape (``text.answer_shape``): the same-answer threshold (0.15) is far below what banding
       can reach without making every templated pair a candidate, and sharing the answer is
       already most of the evidence. A bucket is scanned in one numpy comparison.
     """
@@ -239,7 +242,7 @@ class FingerprintIndex:
         keys = band_keys(signature, self.bands)[0]
         self._lsh.add(item, keys)
         if fingerprint.answer:
-            self._by_answer.setdefault(fingerprint.answer, []).append(item)
+            self._by_answer.setdefault(answer_shape(fingerprint.answer), []).append(item)
         return keys
 
     def holders(self, band: int, key: int) -> list[int]:
@@ -256,7 +259,8 @@ class FingerprintIndex:
         if empty_rows(signature[None, :])[0]:
             return None
         found = set(self._lsh.candidates(band_keys(signature[None, :], self.bands)[0]))
-        bucket = self._by_answer.get(fingerprint.answer, []) if fingerprint.answer else []
+        shape = answer_shape(fingerprint.answer)
+        bucket = self._by_answer.get(shape, []) if fingerprint.answer else []
         if bucket:
             stacked = np.stack([self._prints[i].signature for i in bucket])
             close = np.mean(stacked == signature, axis=1) >= SAME_ANSWER_JACCARD

@@ -160,6 +160,32 @@ def answer_key(answer: str) -> str:
     return " ".join(match_words(answer))
 
 
+def answers_match(a: str, b: str) -> bool:
+    """Whether two answer keys name the same answer, unmapped look-alikes read as letters.
+
+    Any non-ASCII letter left after ``canonical`` is read as a look-alike of whatever letter
+    stands in its place. The confusables data misses some look-alikes a copier uses (Greek "κ" for "k": UTS #39
+    has no ASCII prototype for it), and an answer is short enough that one such letter
+    would make a copy's answer "another answer". A letter that survived normalisation
+    outside ASCII, facing an ASCII letter, is taken as that letter; digits and lengths must
+    still agree, so "83" never matches "84" and "lark dove" never matches "lark doves".
+    """
+    if len(a) != len(b):
+        return False
+    return all(
+        x == y or (x.isalpha() and y.isalpha() and not (x.isascii() and y.isascii()))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def answer_shape(key: str) -> str:
+    """What ``answers_match`` cannot change of an answer key: digits kept, letters as "?".
+
+    Two keys that match have the same shape, so an index by shape finds every candidate.
+    """
+    return "".join(ch if ch.isdigit() or ch == " " else "?" for ch in key)
+
+
 def contained(a: Counter[str], b: Counter[str]) -> bool:
     """True when the smaller multiset (by size) is inside the larger one.
 

@@ -117,3 +117,35 @@ def test_quality_on_task_items() -> None:
 def test_empty_texts_are_kept_and_never_match() -> None:
     result = dedup_round([Submission(1, ["", "!!", ""])], HistoryIndex(), HASHER)[1]
     assert result.kept == [0, 1, 2]
+
+
+def test_added_numbers_keep_a_copy_a_copy_and_other_numbers_make_another_item() -> None:
+    item = "What is 27 plus 56?\nOnes: 7+6=13, carry 1. Tens: 2+5+1=8. So 83.\n83"
+    copies = [
+        "[123456] " + item,
+        item.replace("\n83", "\n83 (id 4242)").replace("So", "3. So"),
+        item.replace("plus", "plus 777 plus"),
+    ]
+    other = "What is 27 plus 57?\nOnes: 7+7=14, carry 1. Tens: 2+5+1=8. So 84.\n84"
+    subs = [
+        Submission(1, [item], 1, ["83"]),
+        Submission(2, copies, 2, ["83", "83 (id 4242)", "83"]),
+        Submission(3, [other], 3, ["84"]),
+    ]
+    result = dedup_round(subs, HistoryIndex(), HASHER)
+    assert [v.reason for v in result[2].verdicts] == ["duplicate_of_miner 1"] * 3
+    assert result[3].kept == [0]
+
+
+def test_an_unmapped_look_alike_in_the_answer_is_the_same_answer() -> None:
+    text = "Sort: kite drum cloud\nFirst letters: k d c.\ncloud drum kite"
+    copy = "Sort: κite drum cloud\nFirst letters: κ d c.\ncloud drum κite"  # Greek kappa
+    result = dedup_round(
+        [
+            Submission(1, [text], 1, ["cloud drum kite"]),
+            Submission(2, [copy], 2, ["cloud drum κite"]),
+        ],
+        HistoryIndex(),
+        HASHER,
+    )
+    assert result[2].verdicts[0].reason == "duplicate_of_miner 1"

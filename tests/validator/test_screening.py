@@ -8,7 +8,8 @@ import redis
 
 from protocol.keys import Keys
 from protocol.schemas import CotSample
-from scoring.contamination import EvalPoolIndex
+from scoring.contamination import EvalItem, EvalPoolIndex
+from scoring.text import join_fields
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
 from validator.screening import DedupHistory, screen_round
@@ -60,3 +61,35 @@ def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Key
         {5: ("hk-other", wrong)}, "r2", DedupHistory(redis_client, keys), EvalPoolIndex([])
     )
     assert again[5].duplicates == 20 and again[5].kept == []
+
+
+def test_a_zeroed_miner_claims_nothing(redis_client: redis.Redis, keys: Keys) -> None:
+    """A contaminator ranked before the honest miner, serving honest's data plus one eval
+    item: it is zeroed, honest keeps every sample, and history credits honest only."""
+    honest = _samples(1, Quality.CORRECT, 10)
+    [leak] = generate_many(99, 1)
+    pool = EvalPoolIndex(
+        [
+            EvalItem(
+                "r0/0",
+                leak.prompt,
+                join_fields(leak.prompt, leak.chain_of_thought, leak.final_answer),
+                leak.final_answer,
+            )
+        ]
+    )
+    leaked = CotSample(
+        prompt=leak.prompt, chain_of_thought=leak.chain_of_thought, final_answer=leak.final_answer
+    )
+    history = DedupHistory(redis_client, keys)
+    out = screen_round(
+        {1: ("hk-contaminator", [*honest, leaked]), 2: ("hk-honest", honest)}, "r1", history, pool
+    )
+    assert out[1].contaminated == 1 and out[1].reasons[0].endswith("nothing credited to history")
+    assert out[2].kept == honest and out[2].duplicates == 0
+    owners = {
+        key.decode().split("sig:", 1)[1].split("/")[0]
+        for key in redis_client.hkeys(keys.dedup_history())
+        if key.startswith(b"sig:")
+    }
+    assert owners == {"hk-honest"}
