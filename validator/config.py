@@ -1,8 +1,17 @@
-"""The validator's settings: flags (``--wallet.name``), environment (``DATACOMP_VALIDATOR_*``)."""
+"""The validator's settings: flags (``--wallet.name``), environment (``DATACOMP_VALIDATOR_*``).
+
+The secret seeds every eval set, so anyone who knows it can regenerate them and train on the
+test. On a public network (``finney``, ``test``, or any ``ws://``/``wss://`` endpoint: every
+network but the embedded chain and the SDK's ``local`` node) the validator refuses to start
+without an explicit secret of at least ``MIN_SECRET_BITS`` (``--secret`` or
+``DATACOMP_VALIDATOR_SECRET``); the default is for local networks only, and the local network
+generates a fresh one per run (``localnet/network.py``).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +21,43 @@ from pydantic_settings import SettingsConfigDict
 from protocol.limits import MAX_REQUESTED_SAMPLES
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
+
+# The default secret: public (it is in this file), so for local networks only.
+LOCAL_DEFAULT_SECRET = "local-validator-secret"
+
+# Networks where a published default secret is harmless: the embedded chain and the SDK's
+# local node (both only on this machine).
+LOCAL_NETWORKS = frozenset({"local-embedded", "local"})
+
+# Least estimated entropy of a public network's secret: 128 bits, what `openssl rand -hex 16`
+# gives, beyond any brute force of the eval seed.
+MIN_SECRET_BITS = 128
+
+# A secret with fewer distinct characters than this is a pattern, not random ("aaaa...").
+MIN_SECRET_DISTINCT_CHARS = 8
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+
+
+def secret_bits(secret: str) -> float:
+    """Estimated entropy of ``secret``: length x log2 of the smallest alphabet it fits.
+
+    Alphabets: hex 16, base64 64, printable ASCII 95, else 2^16 per character.
+    """
+    chars = set(secret)
+    if len(chars) < MIN_SECRET_DISTINCT_CHARS:
+        return 0.0
+    if chars <= _HEX:
+        alphabet = 16
+    elif chars <= _BASE64:
+        alphabet = 64
+    elif all(" " <= c <= "~" for c in chars):
+        alphabet = 95
+    else:
+        alphabet = 2**16
+    return len(secret) * math.log2(alphabet)
+
 
 # One competition's share: a finite number >= 0 (NaN and infinity would poison the weights).
 Share = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -42,8 +88,11 @@ class ValidatorSettings(NeuronSettings):
         description="where the embedded base checkpoint is cached",
     )
     secret: SecretStr = Field(
-        SecretStr("local-validator-secret"),
-        description="private seed of the eval pool; keep it secret on a real network",
+        SecretStr(LOCAL_DEFAULT_SECRET),
+        description=(
+            "private seed of the eval pool; required on a public network (finney, test, a ws://"
+            " endpoint), at least 128 bits, e.g. $(openssl rand -hex 16)"
+        ),
     )
     rounds: int = Field(0, description="rounds to run (0 = forever)")
     round_interval_s: float = Field(60.0, description="least seconds between round starts")
@@ -136,6 +185,25 @@ class ValidatorSettings(NeuronSettings):
     def _judge_needs_model(self) -> ValidatorSettings:
         if self.preference_judge_endpoint and not self.preference_judge_model:
             raise ValueError("--preference.judge_endpoint needs --preference.judge_model")
+        return self
+
+    @model_validator(mode="after")
+    def _public_network_needs_a_secret(self) -> ValidatorSettings:
+        if self.network in LOCAL_NETWORKS:
+            return self
+        value = self.secret.get_secret_value()
+        how = "set --secret or DATACOMP_VALIDATOR_SECRET, e.g. $(openssl rand -hex 16)"
+        if value == LOCAL_DEFAULT_SECRET:
+            raise ValueError(
+                f"network {self.network!r} is public: the default secret is published, so anyone"
+                f" could regenerate the eval sets; {how}"
+            )
+        bits = secret_bits(value)
+        if bits < MIN_SECRET_BITS:
+            raise ValueError(
+                f"network {self.network!r} is public: the secret has ~{bits:.0f} bits, fewer than"
+                f" {MIN_SECRET_BITS}; {how}"
+            )
         return self
 
     def active_shares(self) -> dict[str, float]:

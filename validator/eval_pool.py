@@ -5,23 +5,39 @@ miner who learned the secret or the items), the sets published after recent roun
 public once written out, so anyone can serve them back), and canaries — items with a unique
 marker derived from the secret, published beside every eval set and never scored, whose only
 purpose is to be recognised if a miner serves them.
+
+The pool survives a restart: ``EvalPool.reload(run_root)`` reads back every set the validator
+published (``<run_root>/<round>/eval_set.json``, written once a round is over) within the
+window, newest ``RECENT_ROUNDS`` by publication time, with its canaries, so a copier who
+serves a published set after a restart is caught as before it. A file whose items do not
+hash to the ``sha256`` it states is skipped with a warning (a torn or edited file is not the
+set the round committed to); so is one that does not parse. The sets are read, not redrawn:
+a set published under an earlier secret is public all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import random
 from collections import deque
 from dataclasses import asdict
+from pathlib import Path
 
 from scoring.contamination import EvalItem, EvalPoolIndex
 from scoring.text import join_fields
 from tasks.families import TaskItem, generate
-from validator.eval_set import EvalSet, draw_eval_set
+from validator.eval_set import EvalSet, draw_eval_set, read_eval_set
 
 # Published sets stay in the pool this many rounds: longer than a copier needs to fetch a
 # published set and serve it back; the index cost grows linearly with it.
 RECENT_ROUNDS = 32
+
+# The file a finished round publishes its sets in (``validator/run_log.py``).
+PUBLISHED_FILE = "eval_set.json"
+
+log = logging.getLogger(__name__)
 
 # Canaries per round: a handful suffices (one hit is proof) and costs nothing to check.
 CANARIES_PER_ROUND = 4
@@ -40,6 +56,21 @@ def _canaries(secret: str, round_id: str) -> list[TaskItem]:
             )
         )
     return out
+
+
+def _read_published(path: Path) -> tuple[EvalSet, list[TaskItem]] | None:
+    """One published file's CoT set and canaries, or None (warned) if it is not sound."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        eval_set = read_eval_set(path)
+        canaries = [TaskItem(**c) for c in body.get("canaries", [])]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("published set %s unreadable, not reloaded: %s", path, exc)
+        return None
+    if eval_set.sha256() != body.get("sha256"):
+        log.warning("published set %s does not hash to its sha256, not reloaded", path)
+        return None
+    return eval_set, canaries
 
 
 def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
@@ -63,6 +94,27 @@ class EvalPool:
     def secret(self) -> str:
         """The validator's secret: other competitions derive their held-out draws from it."""
         return self._secret
+
+    def reload(self, run_root: Path) -> int:
+        """Read back the sets published under ``run_root``; how many joined the pool.
+
+        See the module docstring. Call once, at start, before the first ``draw``.
+        """
+        if self._current is not None or self._recent:
+            raise RuntimeError("reload the pool before any round draws from it")
+        found: list[tuple[float, str, EvalSet, list[TaskItem]]] = []
+        for path in Path(run_root).glob(f"*/{PUBLISHED_FILE}"):
+            loaded = _read_published(path)
+            if loaded is not None:
+                found.append((path.stat().st_mtime, loaded[0].round_id, *loaded))
+        found.sort(key=lambda row: (row[0], row[1]))
+        for _, _, eval_set, canaries in found[-(self._recent.maxlen or 0) :]:
+            self._recent.append((eval_set, canaries))
+        return len(self._recent)
+
+    def published_sets(self) -> list[tuple[EvalSet, list[TaskItem]]]:
+        """The published sets in the pool (oldest first), each with its canaries."""
+        return list(self._recent)
 
     def draw(self, round_id: str, count: int) -> EvalSet:
         """Draw the eval set of ``round_id``; the previous round's set joins the published ones."""

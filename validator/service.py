@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -92,6 +93,14 @@ def probe_judge(configured: ConfiguredJudge) -> None:
         )
 
 
+def load_pool(secret: str, run_dir: Path) -> EvalPool:
+    """The eval pool, with every set published under ``run_dir`` in the window reloaded."""
+    pool = EvalPool(secret)
+    reloaded = pool.reload(run_dir)
+    log.info("eval pool: %d published set(s) reloaded from %s", reloaded, run_dir)
+    return pool
+
+
 def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     """Wallet, chain registration, Redis, model and state: everything a round needs."""
     wallet_path = settings.wallet_path.expanduser()
@@ -107,6 +116,7 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     judge = preference_judge(settings)
     if judge.endpoint is not None:
         probe_judge(judge)
+    pool = load_pool(settings.secret.get_secret_value(), settings.run_dir)
     model, tokenizer = load_base(
         settings.model, settings.device, cache_dir=settings.model_cache.expanduser()
     )
@@ -116,7 +126,7 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         model=model,
         tokenizer=tokenizer,
         recipe=DEFAULT_RECIPE,
-        pool=EvalPool(settings.secret.get_secret_value()),
+        pool=pool,
         history=DedupHistory(redis_client, keys),
         outbox=Outbox(settings.outbox_dir),
         store=store,
