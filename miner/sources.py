@@ -23,6 +23,8 @@ from tasks.safety_prompts import Label, Split, space_size
 # The preference rung a CoT quality stands for in the demo cast.
 PAIR_QUALITY: dict[Quality, PairQuality] = {
     Quality.CORRECT: PairQuality.GOOD,
+    Quality.CORRECT_OTHER_WORDS: PairQuality.GOOD,
+    Quality.WRONG_OTHER_WORDS: PairQuality.SWAPPED,
     Quality.SCRAMBLED: PairQuality.OVER_REFUSE,
     Quality.WRONG: PairQuality.SWAPPED,
     Quality.OFF_TOPIC: PairQuality.OFF_TOPIC,

@@ -1,137 +1,294 @@
-"""Verifiable reasoning task families: a prompt, a correct worked solution, a checkable answer.
+"""The verifiable task families, registered in ``tasks.registry.REGISTRY``.
 
-Used on both sides: miners generate training data from them (the built-in procedural source)
-and validators draw their private eval sets from them. Each family is pure: ``generate`` takes
-a seeded ``random.Random`` and returns a ``TaskItem``; ``verify`` decides whether a generated
-answer is correct. Texts are short on purpose: the embedded model reads bytes, and a few
-hundred bytes per sample keep a CPU training step well under a second.
+Used on both sides: miners generate training data from them (the built-in procedural source),
+validators draw their private eval sets from them, and the embedded base is pretrained on
+their PUBLIC phrasings at EASY sizes. Texts are short on purpose: the embedded model reads
+bytes, and a few hundred bytes per sample keep a CPU training step well under a second.
+
+Families, and why each is shaped so: the embedded 3.3M-parameter byte-level base must learn
+every family to partial competence in a CPU pretraining of minutes (docs/SCORING.md, "The
+base"). Each worked solution is a chain of local steps a small model can imitate (a running
+maximum, a read-back, column addition with carries), never one global leap.
+
+- ``list_reverse``: read a list of 2-digit numbers back from the end.
+- ``list_max``: the largest of a list, through a running maximum.
+- ``word_sort``: a few words in alphabetical order, through their first letters.
+- ``addition``: two 2-digit numbers, column by column with the carry.
+
+Dropped from tasks/1: 3-digit ``addition`` and ``subtraction`` with hundreds/rest reasoning
+(the base got none right in any recipe tried; column addition of 2-digit numbers replaced
+them), see docs/SCORING.md.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-# Word pool for sorting tasks: short, distinct, lowercase ASCII so byte tokens stay few. 78
-# words taken 4-6 at a time give ~10^9 lists: two independent draws (a miner's data and a
-# validator's eval item) practically never coincide, so the contamination gate only fires on
+from tasks.registry import (
+    REGISTRY,
+    Difficulty,
+    Family,
+    Operands,
+    Phrasing,
+    Share,
+    TaskItem,
+)
+
+__all__ = ["FAMILIES", "TaskItem", "generate", "generate_many", "verify"]
+
+from tasks.registry import verify  # noqa: E402  (re-exported: the answer check's one verifier)
+
+# Word pool for sorting: short, distinct, lowercase ASCII so byte tokens stay few; distinct
+# first letters are not required (the reasoning names them, ties are resolved by the word).
+# 78 words taken 3-5 at a time give ~2.7 x 10^9 ordered lists: a miner's data and a
+# validator's eval item practically never coincide, so the contamination gate only fires on
 # real copies. The same reasoning sets every numeric range below.
-_WORDS = (
+WORDS = (
     "apple bird cloud dog eagle fern grape house iris jam kite lemon moon nut olive pear "
     "quill rose sun tree umbra vine wolf yarn zinc acorn bell cedar drum ember flint glove "
     "harp ink jade kelp lamp mint nest oak pearl quartz reed salt thorn urn vase wheat yew "
     "anchor brook coral dune elm frost gull hazel ivy juniper knot lark maple nectar orchid "
     "plum quince raven sage tulip violet willow yucca zephyr basil cobalt dove"
 ).split()
+_WORD_SET = frozenset(WORDS)
 
-# Names and objects for arithmetic word problems.
-_NAMES = ("Ana", "Ben", "Cy", "Dee", "Eli", "Fay", "Gus", "Ivy")
-_ITEMS = ("apples", "books", "coins", "shells", "stamps", "marbles")
+# Names and objects for word problems.
+NAMES = ("Ana", "Ben", "Cy", "Dee", "Eli", "Fay", "Gus", "Jo")  # none is a pool word
+OBJECTS = ("apples", "books", "coins", "shells", "stamps", "marbles")
 
+# List lengths: the base learns on up to 5 elements; eval sets and miners go to 7, so there is
+# something left for 64 good samples to teach (and for bad ones to unteach).
+_LIST_LEN = {Difficulty.EASY: (3, 5), Difficulty.FULL: (3, 7)}
+_SORT_LEN = {Difficulty.EASY: (3, 4), Difficulty.FULL: (3, 5)}
 
-@dataclass(frozen=True)
-class TaskItem:
-    """One task instance with its reference reasoning and answer."""
-
-    family: str
-    prompt: str
-    chain_of_thought: str
-    final_answer: str
-
-
-def _normalise_answer(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().lower()).strip(" .")
+_NUMBER = re.compile(r"-?\d+")
+# A run of numbers: separated only by spaces, commas, semicolons or "and".
+_NUMBER_RUN = re.compile(r"-?\d+(?:(?:\s*[,;]\s*|\s+and\s+|\s+)-?\d+)+")
+_WORD = re.compile(r"[^\W\d_]+")
 
 
-def _addition(rng: random.Random) -> TaskItem:
-    name = rng.choice(_NAMES)
-    item = rng.choice(_ITEMS)
-    a, b = rng.randint(100, 999), rng.randint(100, 999)  # 810k pairs
-    hundreds = (a // 100 + b // 100) * 100
-    rest = a % 100 + b % 100
-    prompt = f"{name} has {a} {item} and gets {b} more. How many {item} now?"
-    cot = (
-        f"{a}+{b}: hundreds {a // 100 * 100}+{b // 100 * 100}={hundreds}, "
-        f"rest {a % 100}+{b % 100}={rest}, {hundreds}+{rest}={a + b}."
+def _common_slots(rng: random.Random) -> dict[str, str]:
+    return {"name": rng.choice(NAMES), "item": rng.choice(OBJECTS)}
+
+
+def _list_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
+    values = [str(v) for v in ops]
+    return {**_common_slots(rng), "list": " ".join(values), "list_c": ", ".join(values)}
+
+
+def _number_runs(text: str) -> list[Operands]:
+    """Each maximal run of 2+ numbers in ``text``, and all its numbers together if several."""
+    runs: list[Operands] = [
+        tuple(int(v) for v in _NUMBER.findall(m.group())) for m in _NUMBER_RUN.finditer(text)
+    ]
+    every = tuple(int(v) for v in _NUMBER.findall(text))
+    if len(every) >= 2 and every not in runs:
+        runs.append(every)
+    return runs
+
+
+def _draw_list(rng: random.Random, difficulty: Difficulty) -> Operands:
+    lo, hi = _LIST_LEN[difficulty]
+    return tuple(rng.randint(10, 99) for _ in range(rng.randint(lo, hi)))
+
+
+# --- list_reverse -------------------------------------------------------------------------
+
+
+def _reverse_reason(ops: Operands) -> str:
+    return "Read from the end: " + ", ".join(str(v) for v in reversed(ops)) + "."
+
+
+REGISTRY.register(
+    Family(
+        name="list_reverse",
+        draw=_draw_list,
+        slots=_list_slots,
+        reason=_reverse_reason,
+        solve=lambda ops: " ".join(str(v) for v in reversed(ops)),
+        detect=re.compile(
+            r"revers|backward|opposite order|last to first|end to (?:the )?start|flip|invert"
+        ),
+        parse=_number_runs,
+        phrasings=(
+            Phrasing("Reverse the list: {list}", Share.PUBLIC),
+            Phrasing("reverse: {list_c}", Share.PUBLIC),
+            Phrasing("What is {list_c} in reverse order?", Share.PUBLIC),
+            Phrasing("Write these numbers backwards: {list}", Share.PUBLIC),
+            Phrasing("{name} wrote {list_c} on a board. Read them last to first.", Share.PUBLIC),
+            Phrasing("List {list} reversed, please.", Share.PUBLIC),
+            Phrasing("Give the list {list} in the opposite order.", Share.PRIVATE),
+            Phrasing("Flip the order of {list_c}.", Share.PRIVATE),
+            Phrasing("Q: {list} backwards? A:", Share.PRIVATE),
+            Phrasing(
+                "{name} lines up cards {list_c}. Say them from the end to the start.", Share.PRIVATE
+            ),
+        ),
     )
-    return TaskItem("addition", prompt, cot, str(a + b))
+)
 
 
-def _subtraction(rng: random.Random) -> TaskItem:
-    name = rng.choice(_NAMES)
-    item = rng.choice(_ITEMS)
-    a = rng.randint(300, 999)  # with b below: ~290k pairs
-    b = rng.randint(100, a - 100)
-    prompt = f"{name} had {a} {item} and gave away {b}. How many are left?"
-    cot = f"{a}-{b}: {a}-{b // 10 * 10}={a - b // 10 * 10}, then -{b % 10} gives {a - b}."
-    return TaskItem("subtraction", prompt, cot, str(a - b))
+# --- list_max -----------------------------------------------------------------------------
 
 
-def _word_sort(rng: random.Random) -> TaskItem:
-    words = rng.sample(_WORDS, rng.randint(4, 6))
-    ordered = sorted(words)
-    prompt = "Sort alphabetically: " + " ".join(words)
-    cot = (
-        "First letters: "
-        + ", ".join(f"{w}={w[0]}" for w in words)
-        + ". In order: "
-        + " ".join(ordered)
-        + "."
-    )
-    return TaskItem("word_sort", prompt, cot, " ".join(ordered))
-
-
-def _list_max(rng: random.Random) -> TaskItem:
-    values = [rng.randint(10, 999) for _ in range(rng.randint(5, 7))]  # ~10^15 lists
-    best = values[0]
+def _max_reason(ops: Operands) -> str:
+    best = int(ops[0])
     steps = [str(best)]
-    for v in values[1:]:
-        best = max(best, v)
+    for v in ops[1:]:
+        best = max(best, int(v))
         steps.append(str(best))
-    prompt = "Largest of: " + " ".join(map(str, values))
-    cot = "Running max: " + " ".join(steps) + "."
-    return TaskItem("list_max", prompt, cot, str(best))
+    return "Running max: " + " ".join(steps) + "."
 
 
-def _list_reverse(rng: random.Random) -> TaskItem:
-    values = [rng.randint(10, 99) for _ in range(rng.randint(5, 7))]  # ~10^10 lists
-    prompt = "Reverse the list: " + " ".join(map(str, values))
-    rev = list(reversed(values))
-    cot = "Read from the end: " + ", ".join(map(str, rev)) + "."
-    return TaskItem("list_reverse", prompt, cot, " ".join(map(str, rev)))
+REGISTRY.register(
+    Family(
+        name="list_max",
+        draw=_draw_list,
+        slots=_list_slots,
+        reason=_max_reason,
+        solve=lambda ops: str(max(int(v) for v in ops)),
+        detect=re.compile(r"larg|big|great|max|high|most|top score|best"),
+        parse=_number_runs,
+        phrasings=(
+            Phrasing("Largest of: {list}", Share.PUBLIC),
+            Phrasing("What is the largest number in {list_c}?", Share.PUBLIC),
+            Phrasing("Find the maximum: {list}", Share.PUBLIC),
+            Phrasing("max {list_c}", Share.PUBLIC),
+            Phrasing("{name} scored {list_c}. What was the best score?", Share.PUBLIC),
+            Phrasing("Which is biggest: {list}?", Share.PUBLIC),
+            Phrasing("Pick the greatest value among {list}.", Share.PRIVATE),
+            Phrasing("Name the highest of these: {list_c}", Share.PRIVATE),
+            Phrasing("Out of {list_c}, which number is the most?", Share.PRIVATE),
+            Phrasing(
+                "{name} weighed bags of {list} grams. How heavy was the biggest?", Share.PRIVATE
+            ),
+        ),
+    )
+)
 
 
-Generator = Callable[[random.Random], TaskItem]
-
-# The registry. Adding a family changes what eval sets contain, so it bumps the evaluation
-# version (validator side) — see validator/eval_set.py.
-FAMILIES: dict[str, Generator] = {
-    "addition": _addition,
-    "subtraction": _subtraction,
-    "word_sort": _word_sort,
-    "list_max": _list_max,
-    "list_reverse": _list_reverse,
-}
+# --- word_sort ----------------------------------------------------------------------------
 
 
-def generate(rng: random.Random, families: tuple[str, ...] | None = None) -> TaskItem:
+def _draw_words(rng: random.Random, difficulty: Difficulty) -> Operands:
+    lo, hi = _SORT_LEN[difficulty]
+    return tuple(rng.sample(WORDS, rng.randint(lo, hi)))
+
+
+def _word_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
+    words = [str(w) for w in ops]
+    return {**_common_slots(rng), "words": " ".join(words), "words_c": ", ".join(words)}
+
+
+def _sort_reason(ops: Operands) -> str:
+    words = [str(w) for w in ops]
+    firsts = ", ".join(f"{w}={w[0]}" for w in words)
+    return f"First letters: {firsts}. In order: {' '.join(sorted(words))}."
+
+
+def _word_runs(text: str) -> list[Operands]:
+    """The pool words of ``text`` in order (the only words a sort prompt sorts)."""
+    found = tuple(w for w in _WORD.findall(text) if w in _WORD_SET)
+    return [found] if len(found) >= 2 else []
+
+
+REGISTRY.register(
+    Family(
+        name="word_sort",
+        draw=_draw_words,
+        slots=_word_slots,
+        reason=_sort_reason,
+        solve=lambda ops: " ".join(sorted(str(w) for w in ops)),
+        detect=re.compile(r"sort|alphabet|a to z|dictionary|a-z"),
+        parse=_word_runs,
+        phrasings=(
+            Phrasing("Sort alphabetically: {words}", Share.PUBLIC),
+            Phrasing("Put in alphabetical order: {words_c}", Share.PUBLIC),
+            Phrasing("Arrange these words from a to z: {words}", Share.PUBLIC),
+            Phrasing("sort: {words_c}", Share.PUBLIC),
+            Phrasing("{name} has cards saying {words_c}. Sort them A to Z.", Share.PUBLIC),
+            Phrasing("What is the dictionary order of {words}?", Share.PUBLIC),
+            Phrasing("Alphabetize: {words_c}", Share.PRIVATE),
+            Phrasing("Order these alphabetically: {words}", Share.PRIVATE),
+            Phrasing("List {words_c} as a dictionary would.", Share.PRIVATE),
+            Phrasing("Q: {words} sorted? A:", Share.PRIVATE),
+        ),
+    )
+)
+
+
+# --- addition -----------------------------------------------------------------------------
+
+
+def _draw_pair(rng: random.Random, difficulty: Difficulty) -> Operands:
+    return (rng.randint(10, 99), rng.randint(10, 99))  # 8,100 pairs; the prompt varies them
+
+
+def _pair_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
+    return {**_common_slots(rng), "a": str(ops[0]), "b": str(ops[1])}
+
+
+def _add_reason(ops: Operands) -> str:
+    a, b = int(ops[0]), int(ops[1])
+    ones = a % 10 + b % 10
+    carry = ones // 10
+    tens = a // 10 + b // 10 + carry
+    return f"Ones: {a % 10}+{b % 10}={ones}, carry {carry}. Tens: {a // 10}+{b // 10}+{carry}={tens}. So {a + b}."
+
+
+def _pairs(text: str) -> list[Operands]:
+    """Every ordered pair of numbers in ``text`` (a padded prompt still names its two)."""
+    values = [int(v) for v in _NUMBER.findall(text)]
+    return [(values[i], values[j]) for i in range(len(values)) for j in range(i + 1, len(values))]
+
+
+REGISTRY.register(
+    Family(
+        name="addition",
+        draw=_draw_pair,
+        slots=_pair_slots,
+        reason=_add_reason,
+        solve=lambda ops: str(int(ops[0]) + int(ops[1])),
+        detect=re.compile(r"\+|plus|add|sum|total|more|in all|altogether|together|combined"),
+        parse=_pairs,
+        phrasings=(
+            Phrasing("{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PUBLIC),
+            Phrasing("What is {a} plus {b}?", Share.PUBLIC),
+            Phrasing("Add {a} and {b}.", Share.PUBLIC),
+            Phrasing("{a} + {b} = ?", Share.PUBLIC),
+            Phrasing("Compute the sum of {a} and {b}.", Share.PUBLIC),
+            Phrasing("A box holds {a} {item}, another {b}. How many in all?", Share.PUBLIC),
+            Phrasing("Find the total of {a} and {b}.", Share.PRIVATE),
+            Phrasing("{name} walked {a} steps, then {b} more. How many steps?", Share.PRIVATE),
+            Phrasing("sum {a} {b}", Share.PRIVATE),
+            Phrasing("Put {a} and {b} together: how much?", Share.PRIVATE),
+        ),
+    )
+)
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in REGISTRY}
+
+
+def generate(
+    rng: random.Random,
+    families: tuple[str, ...] | None = None,
+    difficulty: Difficulty = Difficulty.FULL,
+    shares: tuple[Share, ...] = tuple(Share),
+) -> TaskItem:
     """One task from a family chosen by ``rng`` (from ``families`` if given, else all)."""
-    names = families or tuple(FAMILIES)
-    return FAMILIES[rng.choice(names)](rng)
+    names = families or REGISTRY.names()
+    return REGISTRY[rng.choice(names)].item(rng, difficulty, shares)
 
 
-def generate_many(seed: int, count: int, families: tuple[str, ...] | None = None) -> list[TaskItem]:
+def generate_many(
+    seed: int,
+    count: int,
+    families: tuple[str, ...] | None = None,
+    difficulty: Difficulty = Difficulty.FULL,
+    shares: tuple[Share, ...] = tuple(Share),
+) -> list[TaskItem]:
     """``count`` tasks from one seed: the same seed always gives the same list."""
     rng = random.Random(seed)
-    return [generate(rng, families) for _ in range(count)]
-
-
-def verify(answer: str, reference: str) -> bool:
-    """True when ``answer`` matches ``reference`` up to case, spacing and a trailing period.
-
-    Every family's answer is a number or a space-separated sequence, so normalised string
-    equality is the exact check: no partial credit, no substring match to game.
-    """
-    return _normalise_answer(answer) == _normalise_answer(reference)
+    return [generate(rng, families, difficulty, shares) for _ in range(count)]

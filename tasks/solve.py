@@ -1,62 +1,27 @@
 """The validator's own checks of a CoT sample: the right answer to a task prompt, emptiness.
 
-``solve``: the reference answer of a prompt written in one of the task families' templates,
-or None.
+The answer check reads a prompt through the task registry (``tasks/registry.py``): every
+family's keywords and operand parser run over the canonical text (``scoring.text.canonical``:
+Unicode NFKC, look-alike letters folded, invisible characters removed, whitespace collapsed,
+casefolded), so any registered phrasing, and most other phrasings that name a family's
+operation and its operands, are read, whatever spacing, ids or look-alike letters were added.
 
-The validator's answer check: a miner's sample whose prompt is a known family's template
-(``tasks/families.py``) has exactly one right answer, which the validator computes here
-rather than trusting the sample. A wrong final answer on such a prompt is bad data the
-validator can *see*, so it is rejected before training (``validator/screening.py``) instead
-of being left to a small model that cannot do 3-digit arithmetic to notice. Prompts that
-match no template (a teacher model's own problems, say) return None and are judged by the
-model alone. Pure; the patterns mirror the generators' f-strings exactly (anchored, so a
-prompt with anything added or removed is "unknown", never mis-solved).
+A prompt can allow several readings (a padded prompt names extra numbers; two families'
+keywords can both occur): the check keeps them all, and a final answer is *wrong* only when
+it matches none of them. So a right answer is never charged, and a wrong one escapes only
+by coinciding with another reading's answer. A prompt no family reads (a teacher model's own
+problem, say) is left to the model, which the embedded base is competent enough to judge
+(docs/SCORING.md, "The base").
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
-from tasks.families import verify
-
-_INT = r"(-?\d{1,9})"  # nine digits bound the work and cover every family's range
-_INTS = r"((?:-?\d{1,9} ){0,63}-?\d{1,9})"  # up to 64 numbers: longer than any generated list
-_WORDS = r"((?:[a-z]{1,20} ){0,63}[a-z]{1,20})"
-
-_Solver = Callable[[re.Match[str]], str]
-
-_SOLVERS: tuple[tuple[re.Pattern[str], _Solver], ...] = (
-    (
-        re.compile(rf"\w+ has {_INT} (\w+) and gets {_INT} more\. How many \2 now\?"),
-        lambda m: str(int(m[1]) + int(m[3])),
-    ),
-    (
-        re.compile(rf"\w+ had {_INT} (\w+) and gave away {_INT}\. How many are left\?"),
-        lambda m: str(int(m[1]) - int(m[3])),
-    ),
-    (
-        re.compile(rf"Sort alphabetically: {_WORDS}"),
-        lambda m: " ".join(sorted(m[1].split())),
-    ),
-    (
-        re.compile(rf"Largest of: {_INTS}"),
-        lambda m: str(max(int(v) for v in m[1].split())),
-    ),
-    (
-        re.compile(rf"Reverse the list: {_INTS}"),
-        lambda m: " ".join(reversed(m[1].split())),
-    ),
-)
+from tasks.registry import REGISTRY, verify
 
 
-def solve(prompt: str) -> str | None:
-    """The right answer to ``prompt`` if it is a task family's prompt, else None."""
-    for pattern, solver in _SOLVERS:
-        match = pattern.fullmatch(prompt)
-        if match:
-            return solver(match)
-    return None
+def solve(prompt: str) -> set[str] | None:
+    """Every answer a family's reading of ``prompt`` allows, or None if no family reads it."""
+    return REGISTRY.solve(prompt)
 
 
 # A chain of thought shorter than this says nothing: "=2+2, 4." is 8 characters, the shortest
@@ -78,6 +43,6 @@ def empty_reason(chain_of_thought: str, final_answer: str) -> str | None:
 
 
 def answer_is_wrong(prompt: str, answer: str) -> bool:
-    """True when ``prompt`` is a task family's and ``answer`` is not its right answer."""
+    """True when a family reads ``prompt`` and ``answer`` matches none of its readings."""
     expected = solve(prompt)
-    return expected is not None and not verify(answer, expected)
+    return expected is not None and not any(verify(answer, e) for e in expected)

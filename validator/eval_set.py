@@ -4,7 +4,9 @@ The seed is a hash of (validator secret, round id, ``EVAL_VERSION``): miners can
 items before the round (they never see the secret), while after the round the validator
 publishes the set (``write_eval_set``) and its sha256, and anyone holding the published secret
 for that round can regenerate it and check the hash. Items come from ``tasks.families`` with
-their reference CoT and answers.
+their reference CoT and answers: FULL-size instances in every registered phrasing, the
+PRIVATE share the embedded base never read included (``tasks/registry.py``), so that what
+a miner's data adds is the skill, not the template.
 
 ``EVAL_VERSION`` names the evaluation function as a whole: the families and their
 generators, the count, the formatting and measures in ``validator.model``, and the guard texts.
@@ -18,14 +20,16 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tasks.families import FAMILIES, TaskItem, generate_many
+from tasks.families import generate_many
+from tasks.registry import REGISTRY, REGISTRY_VERSION, Difficulty, TaskItem
 from validator.atomic_file import write_text_atomic
 from validator.general_text import GUARD_TEXTS
 from validator.model.recipe import RECIPE_VERSION
 
-# Bump on any change to: tasks.families generators, FAMILIES, EVAL_SIZE, GUARD_TEXTS, the
-# measures in validator/model/evaluate.py, or the formatting (RECIPE_VERSION is folded in).
-EVAL_VERSION = f"eval/1+{RECIPE_VERSION}"
+# Bump on any change to: EVAL_SIZE, GUARD_TEXTS, the measures in validator/model/evaluate.py;
+# the task registry's and the recipe's versions are folded in.
+# /2: the registry's families and phrasings, FULL sizes.
+EVAL_VERSION = f"eval/2+{REGISTRY_VERSION}+{RECIPE_VERSION}"
 
 # 64 items: at the tiny model's per-item noise, enough for paired deltas to order the quality
 # ladder; generation for 64 items stays a few seconds on CPU.
@@ -78,8 +82,9 @@ def draw_eval_set(
 ) -> EvalSet:
     """The round's eval set: ``count`` items of ``families`` (default all) from the round seed."""
     seed = round_seed(secret, round_id)
-    names = families or tuple(FAMILIES)
-    return EvalSet(str(round_id), seed, EVAL_VERSION, tuple(generate_many(seed, count, names)))
+    names = families or REGISTRY.names()
+    items = generate_many(seed, count, names, Difficulty.FULL)
+    return EvalSet(str(round_id), seed, EVAL_VERSION, tuple(items))
 
 
 def general_texts() -> tuple[str, ...]:
