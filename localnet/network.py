@@ -19,7 +19,7 @@ from localnet.cast import MinerRole, cast
 from localnet.processes import Supervisor
 from protocol.chain.local import LocalChain, LocalParams
 from protocol.keys import Keys
-from protocol.redis_conn import connect_shared
+from protocol.redis_conn import connect_shared, stop_embedded
 from protocol.wallets import coldkey_ss58, ensure_wallet
 from validator.config import ValidatorSettings
 
@@ -92,8 +92,9 @@ class LocalNetwork:
         return ValidatorSettings(**(base | overrides))  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        """Stop the miners (the embedded Redis ends with this process)."""
+        """Stop the miners, then the embedded Redis (a server at ``$REDIS_URL`` is left be)."""
         self.supervisor.stop_all()
+        stop_embedded(self.redis_client)
 
 
 def _miner_args(
@@ -155,6 +156,6 @@ def start(workdir: Path, eval_items: int, fresh: bool = True) -> LocalNetwork:
             network.miners[role.name] = port
         supervisor.wait_healthy()
     except BaseException:
-        supervisor.stop_all()
+        network.stop()
         raise
     return network

@@ -1,4 +1,11 @@
-"""Child processes of a local network: start with a log file, wait until healthy, stop cleanly."""
+"""Child processes of a local network: start with a log file, wait until healthy, stop cleanly.
+
+Every child dies with its parent, however the parent ends: ``stop_all`` on a normal exit or
+a SIGINT/SIGTERM the entry point turns into an exception (``protocol.redis_conn.
+exit_on_sigterm``), and a parent-death signal (``PR_SET_PDEATHSIG``, set between fork and
+exec) when the parent is killed outright. Each child leads its own session, so a Ctrl-C in the
+terminal reaches the parent only, which then stops the children in order.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from protocol.redis_conn import die_with_parent
 
 # Miner start = interpreter + torch-free imports + wallet + chain registration: a few seconds
 # on 2 cores; a minute means it is stuck (the log says why).
@@ -57,6 +66,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             env=os.environ | env,
             start_new_session=True,  # a Ctrl-C in the terminal reaches us, not every child
+            preexec_fn=die_with_parent(signal.SIGTERM),  # and a killed parent takes them along
         )
         handle.close()
         child = Child(name, process, log_path, health_url)
@@ -89,12 +99,20 @@ class Supervisor:
         """SIGTERM every child, then SIGKILL what is left after the grace period."""
         for child in self.children:
             if child.process.poll() is None:
-                os.killpg(child.process.pid, signal.SIGTERM)
+                _signal_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for child in self.children:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(child.process.pid, signal.SIGKILL)
+                _signal_group(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         self.children.clear()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """Signal a child's process group (its session: it leads it), if it still exists."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -26,7 +26,7 @@ from localnet.report import (
     uids_by_name,
     verdict,
 )
-from protocol.redis_conn import configured_url
+from protocol.redis_conn import configured_url, exit_on_sigterm
 from validator.service import build, run_rounds, serve_api_in_background
 
 
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 when the demo came out as its cast says, 1 when not."""
     args = _parser().parse_args(argv)
+    exit_on_sigterm()  # docker and systemd stop with SIGTERM: the finally below must run
     redis_where = "REDIS_URL" if configured_url() else "embedded"
     print(f"starting Redis ({redis_where}), the local chain and 4 miners ...", flush=True)
     network = start(args.workdir, args.eval_items)

@@ -18,6 +18,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from protocol.cli import parse_settings
+from protocol.redis_conn import exit_on_sigterm, stop_embedded
 from validator.config import ValidatorSettings
 from validator.service import build, run_rounds, serve_api_in_background
 
@@ -26,13 +27,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = parse_settings(ValidatorSettings, argv, "Datacomp subnet validator")
+    exit_on_sigterm()  # SIGTERM (docker, systemd) unwinds: the embedded Redis is stopped
     ctx, store = build(settings)
-    if settings.serve_api:
-        serve_api_in_background(store, settings.api_host, settings.api_port)
-        print(
-            f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/", flush=True
-        )
-    run_rounds(ctx, settings.rounds, settings.round_interval_s)
+    try:
+        if settings.serve_api:
+            serve_api_in_background(store, settings.api_host, settings.api_port)
+            print(
+                f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/",
+                flush=True,
+            )
+        run_rounds(ctx, settings.rounds, settings.round_interval_s)
+    finally:
+        stop_embedded(store.client)  # a no-op for a server at --redis.url
 
 
 if __name__ == "__main__":
