@@ -44,6 +44,7 @@ import base64
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -225,6 +226,11 @@ class FingerprintIndex:
         self._prints: list[Fingerprint] = []
         self._lsh = BandIndex(bands)
         self._by_answer: dict[str, list[int]] = {}
+        # Signatures, answer keys, answer shapes, sizes: arrays grown by doubling.
+        self._matrix = np.zeros((0, 0), dtype=np.uint32)
+        self._answers = np.zeros(0, dtype=object)
+        self._shapes = np.zeros(0, dtype=object)
+        self._sizes = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._prints)
@@ -236,10 +242,20 @@ class FingerprintIndex:
         """Index one fingerprint (id = order added); returns its band keys (None if empty)."""
         item = len(self._prints)
         self._prints.append(fingerprint)
-        signature = fingerprint.signature[None, :]
-        if empty_rows(signature)[0]:
+        signature = fingerprint.signature
+        if item >= len(self._matrix):
+            size = max(64, 2 * len(self._matrix))
+            self._matrix = _grown(self._matrix, (size, signature.size), item)
+            self._answers = _grown(self._answers, (size,), item)
+            self._shapes = _grown(self._shapes, (size,), item)
+            self._sizes = _grown(self._sizes, (size,), item)
+        self._matrix[item] = signature
+        self._answers[item] = fingerprint.answer
+        self._shapes[item] = answer_shape(fingerprint.answer)
+        self._sizes[item] = fingerprint.size
+        if empty_rows(signature[None, :])[0]:
             return None
-        keys = band_keys(signature, self.bands)[0]
+        keys = band_keys(signature[None, :], self.bands)[0]
         self._lsh.add(item, keys)
         if fingerprint.answer:
             self._by_answer.setdefault(answer_shape(fingerprint.answer), []).append(item)
@@ -254,22 +270,57 @@ class FingerprintIndex:
         return self._lsh.buckets()
 
     def match(self, fingerprint: Fingerprint) -> tuple[int, float] | None:
-        """The earliest-added fingerprint ``fingerprint`` is one sample with, and the estimate."""
+        """The earliest-added fingerprint ``fingerprint`` is one sample with, and the estimate.
+
+        Candidates (LSH buckets and the answer-shape bucket) are estimated in one numpy
+        comparison against the signature matrix; only those at or above their threshold get
+        the number and answer checks, earliest first. Templated items of one family share
+        most words, so a family's items are often all LSH candidates of one another: the
+        vectorised estimate is what keeps that a matrix operation.
+        """
         signature = fingerprint.signature
         if empty_rows(signature[None, :])[0]:
             return None
-        found = set(self._lsh.candidates(band_keys(signature[None, :], self.bands)[0]))
-        shape = answer_shape(fingerprint.answer)
-        bucket = self._by_answer.get(shape, []) if fingerprint.answer else []
-        if bucket:
-            stacked = np.stack([self._prints[i].signature for i in bucket])
-            close = np.mean(stacked == signature, axis=1) >= SAME_ANSWER_JACCARD
-            found.update(np.asarray(bucket)[close].tolist())
-        for item in sorted(found):
-            similarity = same_sample(self._prints[item], fingerprint)
-            if similarity is not None:
-                return item, similarity
+        ids = self._lsh.candidate_array(band_keys(signature[None, :], self.bands)[0])
+        if fingerprint.answer:
+            bucket = self._by_answer.get(answer_shape(fingerprint.answer))
+            if bucket:
+                ids = np.union1d(ids, np.asarray(bucket, dtype=np.int64))
+        if ids.size == 0:
+            return None
+        estimates = np.mean(self._matrix[ids] == signature, axis=1)
+        limits = self._limits(fingerprint, ids)
+        passing = np.flatnonzero(estimates >= limits)
+        for k in passing.tolist():  # ids are sorted: earliest first
+            item = int(ids[k])
+            if contained(self._prints[item].numbers, fingerprint.numbers):
+                return item, float(estimates[k])
         return None
+
+    def _limits(
+        self, fingerprint: Fingerprint, ids: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """``threshold(candidate, fingerprint)`` for every candidate id, vectorised."""
+        long = np.minimum(self._sizes[ids], fingerprint.size) >= LONG_TEXT_WORDS
+        limits = np.where(long, DUPLICATE_JACCARD, SHORT_TEXT_JACCARD)
+        if not fingerprint.answer:
+            return limits
+        answered = self._answers[ids] != ""
+        same = self._shapes[ids] == answer_shape(fingerprint.answer)
+        for k in np.flatnonzero(same).tolist():
+            same[k] = answers_match(self._answers[ids[k]], fingerprint.answer)
+        by_answer = np.where(same, SAME_ANSWER_JACCARD, OTHER_ANSWER_JACCARD)
+        return np.where(answered, by_answer, limits)
+
+
+def _grown(array: npt.NDArray[Any], shape: tuple[int, ...], used: int) -> npt.NDArray[Any]:
+    """``array`` copied into a zeroed array of ``shape`` (its first ``used`` rows kept)."""
+    out = np.zeros(shape, dtype=array.dtype)
+    if array.dtype == object:
+        out[:] = ""
+    if used:
+        out[:used] = array[:used]
+    return out
 
 
 @dataclass
@@ -295,7 +346,12 @@ class HistoryIndex:
         return len(self._owners)
 
     def add(self, owner: str, fingerprint: Fingerprint) -> dict[str, str]:
-        """Index one credited sample; returns the serialised entries it created or changed."""
+        """Index one credited sample; returns the serialised entry it created.
+
+        Only the ``sig:`` row: band rows are derived data (``to_dict`` writes them, loading
+        recomputes them). Returning a templated family's band rows on every add would cost
+        the size of its buckets each time: quadratic in the history.
+        """
         if "," in owner or owner in self._ids:
             raise ValueError(f"owner label {owner!r} has a comma or is already indexed")
         signature = fingerprint.signature
@@ -304,12 +360,8 @@ class HistoryIndex:
         item = len(self._owners)
         self._owners.append(owner)
         self._ids[owner] = item
-        keys = self._index.add(fingerprint)
-        entries = {_SIG_PREFIX + owner: f"{item}:{fingerprint.encode()}"}
-        for band, key in enumerate(keys.tolist() if keys is not None else []):
-            holders = self._index.holders(band, key)
-            entries[f"{_BAND_PREFIX}{band}:{key:016x}"] = ",".join(self._owners[h] for h in holders)
-        return entries
+        self._index.add(fingerprint)
+        return {_SIG_PREFIX + owner: f"{item}:{fingerprint.encode()}"}
 
     def matches(self, fingerprint: Fingerprint) -> tuple[str, float] | None:
         """The earliest-added history sample this one duplicates, with the estimate."""

@@ -72,6 +72,14 @@ class BandIndex:
                 found[item] = None
         return sorted(found)
 
+    def candidate_array(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """``candidates`` as a sorted int64 array, gathered without a per-id Python step."""
+        found: list[int] = []
+        get = self._buckets.get
+        for band, key in enumerate(keys.tolist()):
+            found.extend(get((band, key), ()))
+        return np.unique(np.asarray(found, dtype=np.int64))
+
     def holders(self, band: int, key: int) -> list[int]:
         """Ids indexed under ``(band, key)``, in the order they were added."""
         return list(self._buckets.get((band, key), ()))
