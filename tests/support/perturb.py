@@ -107,13 +107,26 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "in": ("into",),
     "the": ("this",),
     "is": ("equals",),
+    "add": ("sum", "total up"),
+    "highest": ("largest", "biggest"),
+    "most": ("largest", "biggest"),
+    "backwards": ("in reverse", "back to front"),
+    "flip": ("reverse", "invert"),
+    "holds": ("contains", "has"),
+    "all": ("total",),
+    "wrote": ("put", "listed"),
+    "name": ("state", "give"),
+    "alphabetize": ("sort alphabetically", "order alphabetically"),
+    "put": ("place", "arrange"),
+    "lines": ("sets",),
 }
 _FREE_SUBSTITUTES = (
     "holds owns obtains receives thing item amount quantity remaining large small total count "
     "value figure result sum piece collection group"
 ).split()
-# Share of free-text words swapped: a paraphraser's rate (the task items swap every word that
-# has a synonym with probability 1/2, which is more than this on their short templates).
+# Share of free-text words swapped: a paraphraser's rate (task items swap every word of the
+# families' wording that has a synonym with probability 1/2, more than this on their short
+# templates; their other words, operands and names, have none).
 FREE_SYNONYM_SHARE = 0.15
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
@@ -220,15 +233,19 @@ def reorder(text: str, rng: random.Random) -> str:
 
 
 def synonyms(text: str, rng: random.Random) -> str:
-    """Words swapped for synonyms (task wording), or a share of words for others (free text)."""
+    """Words of the task families' wording swapped for synonyms, each with probability 1/2."""
     tokens = text.split(" ")
-    known = [i for i, t in enumerate(tokens) if _strip(t).lower() in _SYNONYMS]
-    if known:
-        for i in known:
-            if rng.random() < 0.5:
-                core = _strip(tokens[i])
-                tokens[i] = tokens[i].replace(core, rng.choice(_SYNONYMS[core.lower()]), 1)
-        return " ".join(tokens)
+    for i, token in enumerate(tokens):
+        core = _strip(token)
+        if core.lower() in _SYNONYMS and rng.random() < 0.5:
+            tokens[i] = token.replace(core, rng.choice(_SYNONYMS[core.lower()]), 1)
+    return " ".join(tokens)
+
+
+def free_synonyms(text: str, rng: random.Random) -> str:
+    """``FREE_SYNONYM_SHARE`` of a free text's words swapped for others (it has no synonyms
+    of its own: the pseudo-words of ``scoring_synth``)."""
+    tokens = text.split(" ")
     wordy = [i for i, t in enumerate(tokens) if _strip(t).isalpha()]
     for i in rng.sample(wordy, min(len(wordy), round(FREE_SYNONYM_SHARE * len(tokens)))):
         tokens[i] = tokens[i].replace(_strip(tokens[i]), rng.choice(_FREE_SUBSTITUTES), 1)
@@ -266,12 +283,16 @@ def _chain(kind: str) -> list[str]:
     return [kind]
 
 
-def perturb_text(text: str, kind: str, rng: random.Random) -> str:
-    """``text`` under one kind (or ``all``), line by line (a field per line stays a line)."""
+def perturb_text(text: str, kind: str, rng: random.Random, free: bool = True) -> str:
+    """``text`` under one kind (or ``all``), line by line (a field per line stays a line).
+
+    ``free``: synonyms are ``free_synonyms`` (free text); else the task wording's.
+    """
     out = []
     for line in text.split("\n"):
         for name in _chain(kind):
-            line = KINDS[name](line, rng)
+            step = free_synonyms if free and name == "synonyms" else KINDS[name]
+            line = step(line, rng)
         out.append(line)
     return "\n".join(out)
 
@@ -285,7 +306,7 @@ def perturb_item(item: TaskItem, kind: str, rng: random.Random) -> TaskItem:
             answer = KINDS[name](answer, rng)
     return TaskItem(
         item.family,
-        perturb_text(item.prompt, kind, rng),
-        perturb_text(item.chain_of_thought, kind, rng),
+        perturb_text(item.prompt, kind, rng, free=False),
+        perturb_text(item.chain_of_thought, kind, rng, free=False),
         answer,
     )

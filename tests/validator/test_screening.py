@@ -93,3 +93,15 @@ def test_a_zeroed_miner_claims_nothing(redis_client: redis.Redis, keys: Keys) ->
         if key.startswith(b"sig:")
     }
     assert owners == {"hk-honest"}
+
+
+def test_a_history_made_under_other_parameters_is_renamed_aside(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    key = keys.dedup_history()
+    redis_client.hset(key, mapping={"params": "minhash/v1:...:word3:perm128", "sig:x": "0:AA:"})
+    history = DedupHistory(redis_client, keys)
+    assert len(history.index) == 0 and not redis_client.exists(key)
+    [aside] = [k for k in redis_client.scan_iter(match=f"{key}:retired:*")]
+    assert redis_client.hget(aside, "sig:x") == b"0:AA:"
+    redis_client.delete(aside)  # a shared server keeps nothing of this test
