@@ -3,7 +3,8 @@
 | name | serves | expected outcome |
 |---|---|---|
 | honest | correct worked solutions from the generator | top of the leaderboard |
-| sloppy | the same families with wrong answers | below honest |
+| teacher | correct solutions, prompts in its own words (not the registry's) | >= 50% of honest |
+| sloppy | the same families with wrong answers | 0, with the answer check off as well as on |
 | copycat | a byte-for-byte copy of honest's data | ~0: the earliest holder keeps the credit |
 | contaminator | the round's own eval items (it knows the secret) | 0: caught by the contamination gate |
 
@@ -28,6 +29,17 @@ def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
     """The demo miners, in registration order (earlier = earlier holder)."""
     return [
         MinerRole("honest", ("--source", "generator", "--generator-seed", "honest")),
+        MinerRole(
+            "teacher",
+            (
+                "--source",
+                "generator",
+                "--generator-seed",
+                "teacher",
+                "--generator-quality",
+                "correct_other_words",
+            ),
+        ),
         MinerRole(
             "sloppy",
             ("--source", "generator", "--generator-seed", "sloppy", "--generator-quality", "wrong"),

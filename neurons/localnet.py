@@ -1,4 +1,4 @@
-"""Run the whole network on this machine: chain, Redis, four demo miners, a validator, the API.
+"""Run the whole network on this machine: chain, Redis, five demo miners, a validator, the API.
 
     python neurons/localnet.py [--rounds 3] [--serve]
 
@@ -23,6 +23,7 @@ from localnet.report import (
     fetch_leaderboards,
     format_leaderboards,
     format_weights,
+    model_alone,
     uids_by_name,
     verdict,
 )
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     exit_on_sigterm()  # docker and systemd stop with SIGTERM: the finally below must run
     redis_where = "REDIS_URL" if configured_url() else "embedded"
-    print(f"starting Redis ({redis_where}), the local chain and 4 miners ...", flush=True)
+    print(f"starting Redis ({redis_where}), the local chain and 5 miners ...", flush=True)
     network = start(args.workdir, args.eval_items)
     problems: list[str] = []
     try:
@@ -73,11 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_leaderboards(fetch_leaderboards(api), {h: n for n, h in hotkeys}))
         uids = uids_by_name(hotkeys, {n.hotkey: n.uid for n in ctx.chain.metagraph()})
         print("\n" + format_weights(records[-1].weights, uids))
-        problems = verdict(records[-1].weights, uids)
+        problems = verdict(records, uids)
+        for line in model_alone(records, uids):
+            print(f"model alone (issue 10): {line}")
         for problem in problems:
             print(f"UNEXPECTED: {problem}")
         if not problems:
-            print("As expected: honest holds the most weight; copycat and contaminator ~0.")
+            print("As expected: honest holds the most weight; sloppy, copycat and contaminator ~0.")
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
         if args.serve:
             print("serving; Ctrl-C to stop", flush=True)

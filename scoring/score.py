@@ -90,6 +90,12 @@ WRONG_ANSWER_POWER = 3.0
 JUNK_POWER = 2.0
 
 
+# The component that says what the model alone would pay: the score with the answer check's
+# factor left out. Reported beside every score (the local network checks that sloppy data
+# earns 0 by it too); never used in the score itself.
+MODEL_ONLY_SCORE = "model_only_score"
+
+
 @dataclass(frozen=True)
 class PairedEval:
     """Per-eval-item arrays, base vs tuned; all the same length."""
@@ -258,6 +264,7 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
     score = max(0.0, improvement) * factors.factor * answer_check
+    components[MODEL_ONLY_SCORE] = max(0.0, improvement) * factors.factor
     if not math.isfinite(score):  # cannot happen with finite inputs; never emit one
         return _zero("non-finite score", components)
     ci = paired_bootstrap_ci(per_item, seed=seed)

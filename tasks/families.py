@@ -58,7 +58,11 @@ NAMES = ("Ana", "Ben", "Cy", "Dee", "Eli", "Fay", "Gus", "Jo")  # none is a pool
 OBJECTS = ("apples", "books", "coins", "shells", "stamps", "marbles")
 
 # List lengths: the base learns on up to 5 elements; eval sets and miners go to 7, so there is
-# something left for 64 good samples to teach (and for bad ones to unteach).
+# something left for 64 good samples to teach (and for bad ones to unteach). PUBLIC phrasings
+# all end with their operands, space-separated as the reasoning writes them: the base can
+# learn each skill as "read back from the end of the prompt" under any wording of the
+# request (docs/SCORING.md, "The base"); PRIVATE ones put the operands mid-sentence or
+# comma-separated, which the base never saw.
 _LIST_LEN = {Difficulty.EASY: (3, 5), Difficulty.FULL: (3, 7)}
 _SORT_LEN = {Difficulty.EASY: (3, 4), Difficulty.FULL: (3, 5)}
 
@@ -97,7 +101,7 @@ def _draw_list(rng: random.Random, difficulty: Difficulty) -> Operands:
 
 
 def _reverse_reason(ops: Operands) -> str:
-    return "Read from the end: " + ", ".join(str(v) for v in reversed(ops)) + "."
+    return "Read from the end: " + " ".join(str(v) for v in reversed(ops)) + "."
 
 
 REGISTRY.register(
@@ -113,17 +117,15 @@ REGISTRY.register(
         parse=_number_runs,
         phrasings=(
             Phrasing("Reverse the list: {list}", Share.PUBLIC),
-            Phrasing("reverse: {list_c}", Share.PUBLIC),
-            Phrasing("What is {list_c} in reverse order?", Share.PUBLIC),
+            Phrasing("reverse: {list}", Share.PUBLIC),
             Phrasing("Write these numbers backwards: {list}", Share.PUBLIC),
-            Phrasing("{name} wrote {list_c} on a board. Read them last to first.", Share.PUBLIC),
-            Phrasing("List {list} reversed, please.", Share.PUBLIC),
+            Phrasing("Read them last to first: {list}", Share.PUBLIC),
+            Phrasing("Give in reverse order: {list}", Share.PUBLIC),
+            Phrasing("List reversed, please: {list}", Share.PUBLIC),
+            Phrasing("What is {list_c} in reverse order?", Share.PRIVATE),
             Phrasing("Give the list {list} in the opposite order.", Share.PRIVATE),
-            Phrasing("Flip the order of {list_c}.", Share.PRIVATE),
             Phrasing("Q: {list} backwards? A:", Share.PRIVATE),
-            Phrasing(
-                "{name} lines up cards {list_c}. Say them from the end to the start.", Share.PRIVATE
-            ),
+            Phrasing("{name} lines up cards {list_c}. Say them from the end to the start.", Share.PRIVATE),
         ),
     )
 )
@@ -152,17 +154,15 @@ REGISTRY.register(
         parse=_number_runs,
         phrasings=(
             Phrasing("Largest of: {list}", Share.PUBLIC),
-            Phrasing("What is the largest number in {list_c}?", Share.PUBLIC),
             Phrasing("Find the maximum: {list}", Share.PUBLIC),
-            Phrasing("max {list_c}", Share.PUBLIC),
-            Phrasing("{name} scored {list_c}. What was the best score?", Share.PUBLIC),
-            Phrasing("Which is biggest: {list}?", Share.PUBLIC),
-            Phrasing("Pick the greatest value among {list}.", Share.PRIVATE),
-            Phrasing("Name the highest of these: {list_c}", Share.PRIVATE),
+            Phrasing("max {list}", Share.PUBLIC),
+            Phrasing("Which is biggest: {list}", Share.PUBLIC),
+            Phrasing("Highest number: {list}", Share.PUBLIC),
+            Phrasing("Pick the greatest value: {list}", Share.PUBLIC),
+            Phrasing("What is the largest number in {list_c}?", Share.PRIVATE),
+            Phrasing("{name} scored {list_c}. What was the best score?", Share.PRIVATE),
             Phrasing("Out of {list_c}, which number is the most?", Share.PRIVATE),
-            Phrasing(
-                "{name} weighed bags of {list} grams. How heavy was the biggest?", Share.PRIVATE
-            ),
+            Phrasing("{name} weighed bags of {list} grams. How heavy was the biggest?", Share.PRIVATE),
         ),
     )
 )
@@ -204,14 +204,14 @@ REGISTRY.register(
         parse=_word_runs,
         phrasings=(
             Phrasing("Sort alphabetically: {words}", Share.PUBLIC),
-            Phrasing("Put in alphabetical order: {words_c}", Share.PUBLIC),
-            Phrasing("Arrange these words from a to z: {words}", Share.PUBLIC),
-            Phrasing("sort: {words_c}", Share.PUBLIC),
-            Phrasing("{name} has cards saying {words_c}. Sort them A to Z.", Share.PUBLIC),
-            Phrasing("What is the dictionary order of {words}?", Share.PUBLIC),
-            Phrasing("Alphabetize: {words_c}", Share.PRIVATE),
-            Phrasing("Order these alphabetically: {words}", Share.PRIVATE),
-            Phrasing("List {words_c} as a dictionary would.", Share.PRIVATE),
+            Phrasing("sort: {words}", Share.PUBLIC),
+            Phrasing("Arrange from a to z: {words}", Share.PUBLIC),
+            Phrasing("Alphabetize: {words}", Share.PUBLIC),
+            Phrasing("Put in dictionary order: {words}", Share.PUBLIC),
+            Phrasing("Order these alphabetically: {words}", Share.PUBLIC),
+            Phrasing("Put in alphabetical order: {words_c}", Share.PRIVATE),
+            Phrasing("{name} has cards saying {words_c}. Sort them A to Z.", Share.PRIVATE),
+            Phrasing("What is the dictionary order of {words}?", Share.PRIVATE),
             Phrasing("Q: {words} sorted? A:", Share.PRIVATE),
         ),
     )
@@ -253,15 +253,15 @@ REGISTRY.register(
         detect=re.compile(r"\+|plus|add|sum|total|more|in all|altogether|together|combined"),
         parse=_pairs,
         phrasings=(
-            Phrasing("{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PUBLIC),
-            Phrasing("What is {a} plus {b}?", Share.PUBLIC),
-            Phrasing("Add {a} and {b}.", Share.PUBLIC),
-            Phrasing("{a} + {b} = ?", Share.PUBLIC),
-            Phrasing("Compute the sum of {a} and {b}.", Share.PUBLIC),
-            Phrasing("A box holds {a} {item}, another {b}. How many in all?", Share.PUBLIC),
-            Phrasing("Find the total of {a} and {b}.", Share.PRIVATE),
+            Phrasing("Add {a} and {b}", Share.PUBLIC),
+            Phrasing("What is {a} plus {b}", Share.PUBLIC),
+            Phrasing("{a} + {b} =", Share.PUBLIC),
+            Phrasing("Sum of {a} and {b}", Share.PUBLIC),
+            Phrasing("Compute {a} + {b}", Share.PUBLIC),
+            Phrasing("Total of {a} and {b}", Share.PUBLIC),
+            Phrasing("{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PRIVATE),
+            Phrasing("A box holds {a} {item}, another {b}. How many in all?", Share.PRIVATE),
             Phrasing("{name} walked {a} steps, then {b} more. How many steps?", Share.PRIVATE),
-            Phrasing("sum {a} {b}", Share.PRIVATE),
             Phrasing("Put {a} and {b} together: how much?", Share.PRIVATE),
         ),
     )

@@ -44,8 +44,6 @@ from scoring.refusal import CachedJudge
 from scoring.score import SCORING_VERSION, SampleCounts
 from scoring.weights import combine, update_ema
 from validator.eval_pool import EvalPool
-from validator.measure import train_and_measure
-from validator.model.evaluate import EvalResult, evaluate
 from validator.model.recipe import TrainRecipe
 from validator.outbox import Outbox
 from validator.preference_eval import PREFERENCE_EVAL_VERSION, draw_preference_eval
@@ -60,9 +58,9 @@ from validator.records import (
     screened_record,
 )
 from validator.run_log import RoundDir
-from validator.scorer import rouge_of, score_cot
 from validator.screening import DedupHistory, Screened, screen_round
 from validator.state import ValidatorState
+from validator.validate import BaseEval, evaluate_base, validate_and_score
 from validator.weights_policy import epoch_id, should_set_weights
 
 log = logging.getLogger(__name__)
@@ -278,17 +276,14 @@ def _cot_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: Round
     # 5. Base, once
     t0 = time.perf_counter()
     items = list(eval_set.items)
-    base = evaluate(ctx.model, ctx.tokenizer, items, ctx.general_texts)
-    base_rouge = rouge_of(base)
+    base = evaluate_base(ctx.model, ctx.tokenizer, items, ctx.general_texts)
     base_eval_s = time.perf_counter() - t0
     # 6-7. Train, measure, score
     records: list[MinerRoundRecord] = []
     with _bar(ctx, len(results), "train + eval") as bar:
         for result in results:
             records.append(
-                _miner_round(
-                    ctx, result, screened.get(result.uid), base, base_rouge, items, round_id
-                )
+                _miner_round(ctx, result, screened.get(result.uid), base, items, round_id)
             )
             bar.update(1)
     return Part(
@@ -302,11 +297,11 @@ def _cot_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: Round
         ),
         records,
         {
-            "accuracy": base.accuracy(),
-            "rouge_l": _mean(base_rouge),
-            "answer_loss": _mean(base.answer_loss),
-            "completion_loss": _mean(base.completion_loss),
-            "general_loss": _mean(base.general_loss),
+            "accuracy": base.result.accuracy(),
+            "rouge_l": _mean(base.rouge),
+            "answer_loss": _mean(base.result.answer_loss),
+            "completion_loss": _mean(base.result.completion_loss),
+            "general_loss": _mean(base.result.general_loss),
             "eval_s": base_eval_s,
         },
         {"eval": eval_set.seed, "train": ctx.recipe.seed},
@@ -360,8 +355,7 @@ def _miner_round(
     ctx: RoundContext,
     result: PullResult,
     screened: Screened | None,
-    base: EvalResult,
-    base_rouge: list[float],
+    base: BaseEval,
     items: list[Any],
     round_id: str,
 ) -> MinerRoundRecord:
@@ -376,21 +370,27 @@ def _miner_round(
     )
     if not trainable or screened is None:
         return record
-    measured = train_and_measure(
-        ctx.model, ctx.tokenizer, ctx.recipe, screened.kept, items, ctx.general_texts
-    )
-    tuned = measured.tuned
-    record.train_losses = measured.train_losses
-    record.timings_s.update({k: round(v, 4) for k, v in measured.timings_s.items()})
-    counts = SampleCounts(
-        offered=record.offered,
-        duplicates=record.duplicates,
-        wrong_answers=record.wrong_answers,
-        invalid=record.invalid,
-        accepted=record.accepted,
+    scored = validate_and_score(
+        ctx.model,
+        ctx.tokenizer,
+        screened.kept,
+        items,
+        ctx.recipe,
+        base=base,
+        general_texts=ctx.general_texts,
+        prior=SampleCounts(
+            offered=record.offered,
+            duplicates=record.duplicates,
+            invalid=record.invalid,
+        ),
         requested=ctx.samples_per_miner,
+        seed=hash_seed(round_id, result.uid),
     )
-    score = score_cot(base, tuned, base_rouge, counts, seed=hash_seed(round_id, result.uid))
+    if scored.measured is not None:
+        record.train_losses = scored.measured.train_losses
+        record.timings_s.update({k: round(v, 4) for k, v in scored.measured.timings_s.items()})
+    record.wrong_answers = scored.counts.wrong_answers
+    score = scored.score
     apply_score(record, score)
     return record
 

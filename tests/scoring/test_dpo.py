@@ -21,7 +21,7 @@ from scoring.dpo import (
     sequence_logps,
     token_logps,
 )
-from validator.model.base import build_tiny
+from validator.model.tiny import build_tiny
 from validator.model.tokenizer import BOS_ID, BYTE_OFFSET, EOS_ID, PAD_ID
 
 # float32 sums of ~30 log-probs of ~-5 each: agreement to 1e-5 relative is all float32 gives.

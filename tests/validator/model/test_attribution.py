@@ -14,8 +14,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from validator.model.attribution import METHODS, attribute, decode_pieces, token_attribution
-from validator.model.base import TINY_CONFIG, build_tiny
 from validator.model.recipe import PROMPT_SUFFIX, TrainRecipe, collate, encode_pair, format_prompt
+from validator.model.tiny import TINY_CONFIG, build_tiny
 from validator.model.tokenizer import PAD_ID, ByteTokenizer
 from validator.model.train import lora_adapter
 
