@@ -124,8 +124,8 @@ def base_model(name: str = "tiny", device: str = "cpu") -> ModelProvider:
     return ModelProvider(name, load)
 
 
-# The default: one process-wide tiny base, loaded by the first attribution request (~1 s from
-# its disk cache; ~45 s the first time ever, when it is pretrained and cached).
+# The default: one process-wide tiny base, loaded by the first attribution request (~1 s: the
+# checkpoint ships in validator/model/data/).
 DEFAULT_MODEL = base_model()
 
 

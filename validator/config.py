@@ -80,7 +80,7 @@ class ValidatorSettings(NeuronSettings):
     )
     model: str = Field(
         "tiny",
-        description="base model: 'tiny' (embedded, pretrained on first use), 'tiny-random', or a Hugging Face id/path",
+        description="base model: 'tiny' (embedded, shipped in validator/model/data/), 'tiny-random', or a Hugging Face id/path",
     )
     device: str = Field("cpu", description="torch device: cpu or cuda")
     model_cache: Path = Field(
