@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 
 from tasks.registry import (
     REGISTRY,
@@ -51,7 +52,6 @@ WORDS = (
     "anchor brook coral dune elm frost gull hazel ivy juniper knot lark maple nectar orchid "
     "plum quince raven sage tulip violet willow yucca zephyr basil cobalt dove"
 ).split()
-_WORD_SET = frozenset(WORDS)
 
 # Names and objects for word problems.
 NAMES = ("Ana", "Ben", "Cy", "Dee", "Eli", "Fay", "Gus", "Jo")  # none is a pool word
@@ -82,14 +82,26 @@ def _list_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
 
 
 def _number_runs(text: str) -> list[Operands]:
-    """Each maximal run of 2+ numbers in ``text``, and all its numbers together if several."""
+    """Each maximal run of 2+ numbers in ``text``, all its numbers, and its operand-sized ones.
+
+    A prompt may carry numbers that are not operands: an id, a step number inside the list.
+    Operands of one prompt share their size (the families' lists are 2-digit numbers), so
+    the reading that keeps only the numbers of the commonest digit count drops those: a right
+    answer is never charged for them, while a misread operand (same size) is still caught.
+    """
     runs: list[Operands] = [
         tuple(int(v) for v in _NUMBER.findall(m.group())) for m in _NUMBER_RUN.finditer(text)
     ]
-    every = tuple(int(v) for v in _NUMBER.findall(text))
-    if len(every) >= 2 and every not in runs:
-        runs.append(every)
-    return runs
+    raw = _NUMBER.findall(text)
+    readings = set(runs)
+    if len(raw) >= 2:
+        readings.add(tuple(int(v) for v in raw))
+        sizes = Counter(len(v.lstrip("-")) for v in raw)
+        common = sizes.most_common(1)[0][0]
+        sized = tuple(int(v) for v in raw if len(v.lstrip("-")) == common)
+        if len(sized) >= 2:
+            readings.add(sized)
+    return sorted(readings)
 
 
 def _draw_list(rng: random.Random, difficulty: Difficulty) -> Operands:
@@ -125,7 +137,9 @@ REGISTRY.register(
             Phrasing("What is {list_c} in reverse order?", Share.PRIVATE),
             Phrasing("Give the list {list} in the opposite order.", Share.PRIVATE),
             Phrasing("Q: {list} backwards? A:", Share.PRIVATE),
-            Phrasing("{name} lines up cards {list_c}. Say them from the end to the start.", Share.PRIVATE),
+            Phrasing(
+                "{name} lines up cards {list_c}. Say them from the end to the start.", Share.PRIVATE
+            ),
         ),
     )
 )
@@ -162,7 +176,9 @@ REGISTRY.register(
             Phrasing("What is the largest number in {list_c}?", Share.PRIVATE),
             Phrasing("{name} scored {list_c}. What was the best score?", Share.PRIVATE),
             Phrasing("Out of {list_c}, which number is the most?", Share.PRIVATE),
-            Phrasing("{name} weighed bags of {list} grams. How heavy was the biggest?", Share.PRIVATE),
+            Phrasing(
+                "{name} weighed bags of {list} grams. How heavy was the biggest?", Share.PRIVATE
+            ),
         ),
     )
 )
@@ -187,9 +203,19 @@ def _sort_reason(ops: Operands) -> str:
     return f"First letters: {firsts}. In order: {' '.join(sorted(words))}."
 
 
+# Pool words by their detector form (``scoring.text.match_words`` reads "l" as "i": the
+# confusables data maps some look-alikes of "l" to "i"), so "lemon" in look-alike letters is
+# still "lemon".
+_POOL_BY_MATCH = {w.replace("l", "i"): w for w in WORDS}
+
+
 def _word_runs(text: str) -> list[Operands]:
     """The pool words of ``text`` in order (the only words a sort prompt sorts)."""
-    found = tuple(w for w in _WORD.findall(text) if w in _WORD_SET)
+    found = tuple(
+        _POOL_BY_MATCH[w]
+        for w in (m.replace("l", "i") for m in _WORD.findall(text))
+        if w in _POOL_BY_MATCH
+    )
     return [found] if len(found) >= 2 else []
 
 
@@ -259,7 +285,9 @@ REGISTRY.register(
             Phrasing("Sum of {a} and {b}", Share.PUBLIC),
             Phrasing("Compute {a} + {b}", Share.PUBLIC),
             Phrasing("Total of {a} and {b}", Share.PUBLIC),
-            Phrasing("{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PRIVATE),
+            Phrasing(
+                "{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PRIVATE
+            ),
             Phrasing("A box holds {a} {item}, another {b}. How many in all?", Share.PRIVATE),
             Phrasing("{name} walked {a} steps, then {b} more. How many steps?", Share.PRIVATE),
             Phrasing("Put {a} and {b} together: how much?", Share.PRIVATE),

@@ -58,7 +58,8 @@ def operands_of(item: TaskItem) -> tuple[Family, Operands]:
     """The family and operands of a registry-generated item (read back by its parser)."""
     family = REGISTRY[item.family]
     candidates = family.parse(canonical(item.prompt))
-    operands = next(c for c in candidates if family.solve(c) == item.final_answer)
+    # The longest reading: a registry prompt names its operands and no other number.
+    operands = max((c for c in candidates if family.solve(c) == item.final_answer), key=len)
     return family, operands
 
 
@@ -66,9 +67,10 @@ def _perturbed(family: Family, operands: Operands, rng: random.Random) -> Operan
     """``operands`` with one value misread, such that the answer changes."""
     for _ in range(64):
         i = rng.randrange(len(operands))
-        values = list(operands)
-        if isinstance(values[i], int):
-            values[i] = max(0, int(values[i]) + rng.choice(_SLIPS))
+        values: list[int | str] = list(operands)
+        value = values[i]
+        if isinstance(value, int):
+            values[i] = max(0, value + rng.choice(_SLIPS))
         else:
             values[i] = rng.choice([w for w in WORDS if w not in operands])
         out: Operands = tuple(values)  # type: ignore[assignment]

@@ -114,8 +114,12 @@ _ANSWER_TOKEN = re.compile(r"-?\d+|[^\W\d_]+")
 
 
 def answer_tokens(answer: str) -> tuple[str, ...]:
-    """The canonical token sequence of an answer: ``"45, 12 33."`` is ``("45", "12", "33")``."""
-    return tuple(_ANSWER_TOKEN.findall(canonical(answer)))
+    """The canonical token sequence of an answer: ``"45, 12 33."`` is ``("45", "12", "33")``.
+
+    "l" reads as "i", as in ``scoring.text.match_words``: the confusables data maps some
+    look-alikes of "l" to "i", so a right answer in look-alike letters still verifies.
+    """
+    return tuple(t.replace("l", "i") for t in _ANSWER_TOKEN.findall(canonical(answer)))
 
 
 def verify(answer: str, reference: str) -> bool:
