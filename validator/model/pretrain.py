@@ -201,8 +201,6 @@ def competence(model: Any, tokenizer: Any, seed: int = 77, per_cell: int = 16) -
             out[f"{family.name}/{share.value}"] = sum(correct) / len(correct)
             total += correct
     out["overall"] = sum(total) / len(total)
-    was = model.training
-    model.train(was)
     return out
 
 
