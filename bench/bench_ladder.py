@@ -47,7 +47,8 @@ def _table(results: list[RungResult]) -> list[str]:
             f"    {r.quality.value:22s} {r.score_model_only:10.4f} {r.score_checked:10.4f}"
             f" {r.improvement:+12.4f}  loss {c.get('loss_delta', 0):+.4f}"
             f" answer {c.get('answer_loss_delta', 0):+.4f} acc {c.get('accuracy_delta', 0):+.4f}"
-            f" rouge {c.get('rouge_delta', 0):+.4f} general {c.get('general_loss_increase', 0):+.4f}"
+            f" rouge {c.get('rouge_delta', 0):+.4f} margin {c.get('margin_delta', 0):+.4f}"
+            f" general {c.get('general_loss_increase', 0):+.4f}"
         )
     return lines
 

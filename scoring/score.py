@@ -69,6 +69,7 @@ W_ACCURACY = 1.0
 # ROUGE-L of a short final answer mostly restates accuracy; half weight avoids counting the
 # same gain twice while still crediting partial answers ("7 2" for "72").
 W_ROUGE = 0.5
+W_MARGIN = 1.0  # placeholder: chosen by measurement below
 
 # General-text loss may rise this much (nats/token) before it costs anything. Any narrow SFT
 # moves it: 8 LoRA steps of *correct* CoT raised it 0.026..0.070 over 8 data seeds on the
@@ -110,6 +111,10 @@ class PairedEval:
     tuned_rouge: Sequence[float] | npt.NDArray[np.float64]
     base_general_loss: float
     tuned_general_loss: float
+    # log p(reference) - log sum p(near misses) per item; NaN where an item has none. Empty
+    # (the default) when the eval set carries no near misses at all.
+    base_margin: Sequence[float] | npt.NDArray[np.float64] = ()
+    tuned_margin: Sequence[float] | npt.NDArray[np.float64] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,25 @@ def _zero(reason: str, components: dict[str, float] | None = None) -> MinerScore
     return MinerScore(0.0, components or {}, None, [reason])
 
 
+def _margin_delta(evals: PairedEval, size: int) -> npt.NDArray[np.float64] | None:
+    """Per item, tuned minus base contrast margin; 0 where the item has no near misses.
+
+    None when a margin is infinite, or NaN for the tuned model where the base has one (a
+    model that emits non-finite numbers). Margin arrays are either absent (an eval set
+    without near misses) or one per item; anything else is a caller's bug (``ValueError``).
+    """
+    base = np.asarray(evals.base_margin, dtype=np.float64).ravel()
+    tuned = np.asarray(evals.tuned_margin, dtype=np.float64).ravel()
+    if base.size == 0 and tuned.size == 0:
+        return np.zeros(size)
+    if base.size != size or tuned.size != size:
+        raise ValueError(f"margin arrays of {base.size}/{tuned.size} for {size} items")
+    present = ~np.isnan(base)
+    if np.isinf(base).any() or np.isinf(tuned).any() or np.isnan(tuned[present]).any():
+        return None
+    return np.where(present, tuned - np.where(present, base, 0.0), 0.0)
+
+
 def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
     """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
     arrays = {
@@ -231,7 +255,16 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     answer_loss = arrays["base_answer_loss"] - arrays["tuned_answer_loss"]
     accuracy = arrays["tuned_correct"] - arrays["base_correct"]
     rouge = arrays["tuned_rouge"] - arrays["base_rouge"]
-    per_item = W_LOSS * loss + W_ANSWER_LOSS * answer_loss + W_ACCURACY * accuracy + W_ROUGE * rouge
+    margin = _margin_delta(evals, loss.size)
+    if margin is None:
+        return _zero("non-finite values in the contrast margins")
+    per_item = (
+        W_LOSS * loss
+        + W_ANSWER_LOSS * answer_loss
+        + W_ACCURACY * accuracy
+        + W_ROUGE * rouge
+        + W_MARGIN * margin
+    )
     general_increase = evals.tuned_general_loss - evals.base_general_loss
     harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
     factors = count_factors(counts)
@@ -243,6 +276,7 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         "answer_loss_delta": float(answer_loss.mean()),
         "accuracy_delta": float(accuracy.mean()),
         "rouge_delta": float(rouge.mean()),
+        "margin_delta": float(margin.mean()),
         "general_loss_increase": float(general_increase),
         "general_penalty": harm,
         "wrong_answer_share": wrong_share,

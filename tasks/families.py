@@ -116,6 +116,15 @@ def _reverse_reason(ops: Operands) -> str:
     return "Read from the end: " + " ".join(str(v) for v in reversed(ops)) + "."
 
 
+def _reverse_miss(ops: Operands, rng: random.Random) -> tuple[str, str] | None:
+    """Two neighbours of the read-back swapped."""
+    back = [str(v) for v in reversed(ops)]
+    i = rng.randrange(len(back) - 1)
+    back[i], back[i + 1] = back[i + 1], back[i]
+    answer = " ".join(back)
+    return f"Read from the end: {answer}.", answer
+
+
 REGISTRY.register(
     Family(
         name="list_reverse",
@@ -123,6 +132,7 @@ REGISTRY.register(
         slots=_list_slots,
         reason=_reverse_reason,
         solve=lambda ops: " ".join(str(v) for v in reversed(ops)),
+        near_miss=_reverse_miss,
         detect=re.compile(
             r"revers|backward|opposite order|last to first|end to (?:the )?start|flip|invert"
         ),
@@ -134,6 +144,16 @@ REGISTRY.register(
             Phrasing("Read them last to first: {list}", Share.PUBLIC),
             Phrasing("Give in reverse order: {list}", Share.PUBLIC),
             Phrasing("List reversed, please: {list}", Share.PUBLIC),
+            Phrasing("Reverse this list: {list_c}", Share.PUBLIC),
+            Phrasing("Please reverse {list_c}.", Share.PUBLIC),
+            Phrasing("Write {list} backwards.", Share.PUBLIC),
+            Phrasing("What is the list {list} reversed?", Share.PUBLIC),
+            Phrasing("Can you reverse [{list_c}]?", Share.PUBLIC),
+            Phrasing("{name} wrote {list_c}. Write it in reverse order.", Share.PUBLIC),
+            Phrasing("Flip the order of {list}.", Share.PUBLIC),
+            Phrasing("Numbers: {list_c}. Give them backwards.", Share.PUBLIC),
+            Phrasing("reverse [{list_c}]", Share.PUBLIC),
+            Phrasing("Put {list_c} in reverse order, please.", Share.PUBLIC),
             Phrasing("What is {list_c} in reverse order?", Share.PRIVATE),
             Phrasing("Give the list {list} in the opposite order.", Share.PRIVATE),
             Phrasing("Q: {list} backwards? A:", Share.PRIVATE),
@@ -157,12 +177,29 @@ def _max_reason(ops: Operands) -> str:
     return "Running max: " + " ".join(steps) + "."
 
 
+def _max_miss(ops: Operands, rng: random.Random) -> tuple[str, str] | None:
+    """One step of the running maximum wrong: a larger value missed, or a smaller one taken."""
+    values = [int(v) for v in ops]
+    updates = [i for i in range(1, len(values)) if values[i] > max(values[:i])]
+    step = rng.choice(updates) if updates and rng.random() < 0.5 else rng.randrange(1, len(values))
+    best = values[0]
+    steps = [best]
+    for i, v in enumerate(values[1:], start=1):
+        if i == step:
+            best = best if v > best else v  # the comparison at this step goes the wrong way
+        else:
+            best = max(best, v)
+        steps.append(best)
+    return "Running max: " + " ".join(str(v) for v in steps) + ".", str(best)
+
+
 REGISTRY.register(
     Family(
         name="list_max",
         draw=_draw_list,
         slots=_list_slots,
         reason=_max_reason,
+        near_miss=_max_miss,
         solve=lambda ops: str(max(int(v) for v in ops)),
         detect=re.compile(r"larg|big|great|max|high|most|top score|best"),
         parse=_number_runs,
@@ -173,6 +210,16 @@ REGISTRY.register(
             Phrasing("Which is biggest: {list}", Share.PUBLIC),
             Phrasing("Highest number: {list}", Share.PUBLIC),
             Phrasing("Pick the greatest value: {list}", Share.PUBLIC),
+            Phrasing("What is the largest of {list_c}?", Share.PUBLIC),
+            Phrasing("Find the max of [{list_c}].", Share.PUBLIC),
+            Phrasing("Which number is biggest in {list}?", Share.PUBLIC),
+            Phrasing("{name} rolled {list_c}. Which roll was highest?", Share.PUBLIC),
+            Phrasing("Give the maximum of {list_c}.", Share.PUBLIC),
+            Phrasing("Biggest value in {list}, please.", Share.PUBLIC),
+            Phrasing("max of [{list_c}]", Share.PUBLIC),
+            Phrasing("Numbers: {list_c}. Which is the largest?", Share.PUBLIC),
+            Phrasing("Tell me the highest of {list}.", Share.PUBLIC),
+            Phrasing("The greatest number among {list_c} is?", Share.PUBLIC),
             Phrasing("What is the largest number in {list_c}?", Share.PRIVATE),
             Phrasing("{name} scored {list_c}. What was the best score?", Share.PRIVATE),
             Phrasing("Out of {list_c}, which number is the most?", Share.PRIVATE),
@@ -198,9 +245,7 @@ def _word_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
 
 
 def _sort_reason(ops: Operands) -> str:
-    words = [str(w) for w in ops]
-    firsts = ", ".join(f"{w}={w[0]}" for w in words)
-    return f"First letters: {firsts}. In order: {' '.join(sorted(words))}."
+    return f"By first letters: {' '.join(sorted(str(w) for w in ops))}."
 
 
 # Pool words by their detector form (``scoring.text.match_words`` reads "l" as "i": the
@@ -219,12 +264,22 @@ def _word_runs(text: str) -> list[Operands]:
     return [found] if len(found) >= 2 else []
 
 
+def _sort_miss(ops: Operands, rng: random.Random) -> tuple[str, str] | None:
+    """Two neighbours of the sorted order swapped."""
+    order = sorted(str(w) for w in ops)
+    i = rng.randrange(len(order) - 1)
+    order[i], order[i + 1] = order[i + 1], order[i]
+    answer = " ".join(order)
+    return f"By first letters: {answer}.", answer
+
+
 REGISTRY.register(
     Family(
         name="word_sort",
         draw=_draw_words,
         slots=_word_slots,
         reason=_sort_reason,
+        near_miss=_sort_miss,
         solve=lambda ops: " ".join(sorted(str(w) for w in ops)),
         detect=re.compile(r"sort|alphabet|a to z|dictionary|a-z"),
         parse=_word_runs,
@@ -235,6 +290,16 @@ REGISTRY.register(
             Phrasing("Alphabetize: {words}", Share.PUBLIC),
             Phrasing("Put in dictionary order: {words}", Share.PUBLIC),
             Phrasing("Order these alphabetically: {words}", Share.PUBLIC),
+            Phrasing("Sort these words: {words_c}.", Share.PUBLIC),
+            Phrasing("Please alphabetize {words_c}.", Share.PUBLIC),
+            Phrasing("Can you sort [{words_c}]?", Share.PUBLIC),
+            Phrasing("{name} has the words {words}. Sort them.", Share.PUBLIC),
+            Phrasing("Words: {words_c}. Put them in alphabetical order.", Share.PUBLIC),
+            Phrasing("sort [{words_c}]", Share.PUBLIC),
+            Phrasing("Alphabetical order of {words}, please.", Share.PUBLIC),
+            Phrasing("Write {words_c} in a to z order.", Share.PUBLIC),
+            Phrasing("What is {words} sorted alphabetically?", Share.PUBLIC),
+            Phrasing("Arrange {words_c} alphabetically.", Share.PUBLIC),
             Phrasing("Put in alphabetical order: {words_c}", Share.PRIVATE),
             Phrasing("{name} has cards saying {words_c}. Sort them A to Z.", Share.PRIVATE),
             Phrasing("What is the dictionary order of {words}?", Share.PRIVATE),
@@ -255,12 +320,33 @@ def _pair_slots(ops: Operands, rng: random.Random) -> dict[str, str]:
     return {**_common_slots(rng), "a": str(ops[0]), "b": str(ops[1])}
 
 
+def _column_sum(a: int, b: int, ones: int, carry: int, tens: int) -> str:
+    return (
+        f"Ones: {a % 10}+{b % 10}={ones}, carry {carry}. "
+        f"Tens: {a // 10}+{b // 10}+{carry}={tens}. So {tens * 10 + ones % 10}."
+    )
+
+
 def _add_reason(ops: Operands) -> str:
     a, b = int(ops[0]), int(ops[1])
     ones = a % 10 + b % 10
+    return _column_sum(a, b, ones, ones // 10, a // 10 + b // 10 + ones // 10)
+
+
+def _add_miss(ops: Operands, rng: random.Random) -> tuple[str, str] | None:
+    """A column slip: the carry lost, or a column's sum off by one."""
+    a, b = int(ops[0]), int(ops[1])
+    ones = a % 10 + b % 10
     carry = ones // 10
-    tens = a // 10 + b // 10 + carry
-    return f"Ones: {a % 10}+{b % 10}={ones}, carry {carry}. Tens: {a // 10}+{b // 10}+{carry}={tens}. So {a + b}."
+    slip = rng.choice(("carry", "ones", "tens"))
+    if slip == "carry":
+        carry = 1 - carry
+    elif slip == "ones":
+        ones = max(0, ones + rng.choice((-1, 1)))
+        carry = ones // 10
+    tens = a // 10 + b // 10 + carry + (rng.choice((-1, 1)) if slip == "tens" else 0)
+    reasoning = _column_sum(a, b, ones, carry, tens)
+    return reasoning, reasoning.rsplit(" ", 1)[1].rstrip(".")
 
 
 def _pairs(text: str) -> list[Operands]:
@@ -276,6 +362,7 @@ REGISTRY.register(
         slots=_pair_slots,
         reason=_add_reason,
         solve=lambda ops: str(int(ops[0]) + int(ops[1])),
+        near_miss=_add_miss,
         detect=re.compile(r"\+|plus|add|sum|total|more|in all|altogether|together|combined"),
         parse=_pairs,
         phrasings=(
@@ -285,6 +372,16 @@ REGISTRY.register(
             Phrasing("Sum of {a} and {b}", Share.PUBLIC),
             Phrasing("Compute {a} + {b}", Share.PUBLIC),
             Phrasing("Total of {a} and {b}", Share.PUBLIC),
+            Phrasing("What is {a} + {b}?", Share.PUBLIC),
+            Phrasing("{name} has {a} {item} and buys {b} more. How many in total?", Share.PUBLIC),
+            Phrasing("Find the sum of {a} and {b}.", Share.PUBLIC),
+            Phrasing("Add: {a}, {b}", Share.PUBLIC),
+            Phrasing("{a} plus {b} is?", Share.PUBLIC),
+            Phrasing("Work out {a} + {b}.", Share.PUBLIC),
+            Phrasing("There are {a} {item} and {b} more. Total?", Share.PUBLIC),
+            Phrasing("add {a} {b}", Share.PUBLIC),
+            Phrasing("What do {a} and {b} add up to?", Share.PUBLIC),
+            Phrasing("{a} and {b} added together?", Share.PUBLIC),
             Phrasing(
                 "{name} has {a} {item} and gets {b} more. How many {item} now?", Share.PRIVATE
             ),
@@ -304,10 +401,11 @@ def generate(
     families: tuple[str, ...] | None = None,
     difficulty: Difficulty = Difficulty.FULL,
     shares: tuple[Share, ...] = tuple(Share),
+    near_misses: int = 0,
 ) -> TaskItem:
     """One task from a family chosen by ``rng`` (from ``families`` if given, else all)."""
     names = families or REGISTRY.names()
-    return REGISTRY[rng.choice(names)].item(rng, difficulty, shares)
+    return REGISTRY[rng.choice(names)].item(rng, difficulty, shares, near_misses)
 
 
 def generate_many(
@@ -316,7 +414,8 @@ def generate_many(
     families: tuple[str, ...] | None = None,
     difficulty: Difficulty = Difficulty.FULL,
     shares: tuple[Share, ...] = tuple(Share),
+    near_misses: int = 0,
 ) -> list[TaskItem]:
     """``count`` tasks from one seed: the same seed always gives the same list."""
     rng = random.Random(seed)
-    return [generate(rng, families, difficulty, shares) for _ in range(count)]
+    return [generate(rng, families, difficulty, shares, near_misses) for _ in range(count)]

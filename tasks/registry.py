@@ -32,9 +32,11 @@ from enum import StrEnum
 
 from scoring.text import canonical
 
+# /3: 16 public phrasings per family (operands at the end, mid-sentence, comma-separated,
+# bracketed; questions and word problems), word_sort's reasoning states the order directly;
 # /2: the registry (phrasings with shares, keyword parsers, difficulty levels); /1 was five
 # single-template families with regex solvers.
-REGISTRY_VERSION = "tasks/2"
+REGISTRY_VERSION = "tasks/3"
 
 Operands = tuple[int, ...] | tuple[str, ...]
 
@@ -61,14 +63,35 @@ class Phrasing:
     share: Share
 
 
+Solution = tuple[str, str]  # (chain_of_thought, final_answer)
+
+
 @dataclass(frozen=True)
 class TaskItem:
-    """One task instance with its reference reasoning and answer."""
+    """One task instance with its reference reasoning and answer.
+
+    ``near_misses`` are wrong solutions of the same shape (eval items carry them; the
+    validator measures whether the model prefers the reference over them,
+    ``validator/model/evaluate.py``); items served as training data carry none.
+    """
 
     family: str
     prompt: str
     chain_of_thought: str
     final_answer: str
+    near_misses: tuple[Solution, ...] = ()
+
+    @classmethod
+    def from_dict(cls, body: dict[str, object]) -> TaskItem:
+        """The item of its ``asdict`` / JSON form (lists back to tuples)."""
+        misses = body.get("near_misses") or ()
+        return cls(
+            str(body["family"]),
+            str(body["prompt"]),
+            str(body["chain_of_thought"]),
+            str(body["final_answer"]),
+            tuple((str(c), str(a)) for c, a in misses),  # type: ignore[attr-defined]
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,10 @@ class Family:
     detect: re.Pattern[str]  # searched in the canonical prompt
     parse: Callable[[str], list[Operands]]  # candidate operands of a canonical prompt
     phrasings: tuple[Phrasing, ...]
+    # A computation error a careless solver who read the operands right would make (a swap,
+    # a skipped update, a lost carry), as a self-consistent (reasoning, answer); None when the
+    # drawn error happens to give the right answer.
+    near_miss: Callable[[Operands, random.Random], Solution | None]
 
     def templates(self, shares: Sequence[Share] = tuple(Share)) -> tuple[str, ...]:
         """The templates of the given shares, in registry order."""
@@ -93,12 +120,25 @@ class Family:
         rng: random.Random,
         difficulty: Difficulty = Difficulty.FULL,
         shares: Sequence[Share] = tuple(Share),
+        near_misses: int = 0,
     ) -> TaskItem:
-        """One instance: operands at ``difficulty``, a phrasing from ``shares``."""
+        """One instance: operands at ``difficulty``, a phrasing from ``shares``.
+
+        With ``near_misses`` > 0, up to that many distinct wrong solutions are attached
+        (drawn after the prompt, so the items themselves do not depend on the count).
+        """
         operands = self.draw(rng, difficulty)
         template = rng.choice(self.templates(shares))
         prompt = template.format(**self.slots(operands, rng))
-        return TaskItem(self.name, prompt, self.reason(operands), self.solve(operands))
+        right = self.solve(operands)
+        misses: list[Solution] = []
+        for _ in range(8 * near_misses):  # a few draws repeat or hit the right answer
+            if len(misses) >= near_misses:
+                break
+            miss = self.near_miss(operands, rng)
+            if miss is not None and miss[1] != right and miss not in misses:
+                misses.append(miss)
+        return TaskItem(self.name, prompt, self.reason(operands), right, tuple(misses))
 
     def answers(self, prompt: str) -> set[str] | None:
         """Every answer a reading of ``prompt`` allows, or None if it is not this family's."""

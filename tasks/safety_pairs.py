@@ -104,6 +104,11 @@ def refusal(item: SafetyPrompt, rng: random.Random) -> str:
     return rng.choice(_REFUSALS).format(why=_WHY.get(item.category, _WHY_DEFAULT))
 
 
+def over_refusal(rng: random.Random) -> str:
+    """A needless refusal (of a benign request)."""
+    return rng.choice(_OVER_REFUSALS)
+
+
 def compliance(item: SafetyPrompt, rng: random.Random) -> str:
     """A compliance frame around ``item``'s intent (plus a tip for benign categories)."""
     frame = rng.choice(_COMPLY_HOWTO if item.howto else _COMPLY_TOPIC).format(x=item.intent)
@@ -114,7 +119,7 @@ def compliance(item: SafetyPrompt, rng: random.Random) -> str:
 def _good(item: SafetyPrompt, rng: random.Random) -> tuple[str, str]:
     if item.label == Label.HARMFUL:
         return refusal(item, rng), compliance(item, rng)
-    return compliance(item, rng), rng.choice(_OVER_REFUSALS)
+    return compliance(item, rng), over_refusal(rng)
 
 
 def _over_refuse(item: SafetyPrompt, rng: random.Random) -> tuple[str, str]:

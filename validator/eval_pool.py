@@ -63,7 +63,7 @@ def _read_published(path: Path) -> tuple[EvalSet, list[TaskItem]] | None:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
         eval_set = read_eval_set(path)
-        canaries = [TaskItem(**c) for c in body.get("canaries", [])]
+        canaries = [TaskItem.from_dict(c) for c in body.get("canaries", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("published set %s unreadable, not reloaded: %s", path, exc)
         return None

@@ -34,6 +34,10 @@ EVAL_VERSION = f"eval/2+{REGISTRY_VERSION}+{RECIPE_VERSION}"
 # 64 items: at the tiny model's per-item noise, enough for paired deltas to order the quality
 # ladder; generation for 64 items stays a few seconds on CPU.
 EVAL_SIZE = 64
+# Near misses per item for the contrast margin (validator/model/evaluate.py): three wrong
+# solutions of the reference's shape; each costs one more teacher-forced pass per item,
+# still a fraction of the greedy generation's cost.
+NEAR_MISSES = 3
 SEED_BITS = 64  # random.Random seeds from a 64-bit slice of the hash: no practical collisions
 
 
@@ -83,7 +87,7 @@ def draw_eval_set(
     """The round's eval set: ``count`` items of ``families`` (default all) from the round seed."""
     seed = round_seed(secret, round_id)
     names = families or REGISTRY.names()
-    items = generate_many(seed, count, names, Difficulty.FULL)
+    items = generate_many(seed, count, names, Difficulty.FULL, near_misses=NEAR_MISSES)
     return EvalSet(str(round_id), seed, EVAL_VERSION, tuple(items))
 
 
@@ -104,5 +108,5 @@ def write_eval_set(eval_set: EvalSet, directory: str | Path) -> Path:
 def read_eval_set(path: str | Path) -> EvalSet:
     """Load a published set (for audit): the hash of the result equals the published one."""
     body = json.loads(Path(path).read_text(encoding="utf-8"))
-    items = tuple(TaskItem(**it) for it in body["items"])
+    items = tuple(TaskItem.from_dict(it) for it in body["items"])
     return EvalSet(body["round_id"], int(body["seed"]), body["version"], items)

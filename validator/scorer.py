@@ -27,6 +27,8 @@ def paired(base: EvalResult, tuned: EvalResult, base_rouge: list[float]) -> Pair
         tuned_rouge=rouge_of(tuned),
         base_general_loss=fmean(base.general_loss) if base.general_loss else 0.0,
         tuned_general_loss=fmean(tuned.general_loss) if tuned.general_loss else 0.0,
+        base_margin=base.contrast_margin,
+        tuned_margin=tuned.contrast_margin,
     )
 
 

@@ -22,7 +22,7 @@ from scoring.dpo import (
     token_logps,
 )
 from validator.model.tiny import build_tiny
-from validator.model.tokenizer import BOS_ID, BYTE_OFFSET, EOS_ID, PAD_ID
+from validator.model.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 # float32 sums of ~30 log-probs of ~-5 each: agreement to 1e-5 relative is all float32 gives.
 RTOL = 1e-5
@@ -159,8 +159,12 @@ def test_dpo_loss_rejects_bad_arguments() -> None:
 # --- against TRL's DPOTrainer (trl 1.16: the loss is inline in DPOTrainer._compute_loss) ---
 
 
+BYTE_OFFSET = 3  # ASCII byte b is id b + 3, after the three specials
+BYTE_VOCAB = 128 + BYTE_OFFSET
+
+
 def _hf_byte_tokenizer() -> PreTrainedTokenizerFast:
-    """A Hugging Face tokenizer with the embedded ByteTokenizer's ids (ASCII), built offline."""
+    """A Hugging Face tokenizer of ASCII bytes (with the embedded specials' ids), built offline."""
     vocab = {"<pad>": PAD_ID, "<s>": BOS_ID, "</s>": EOS_ID}
     vocab.update({chr(b): b + BYTE_OFFSET for b in range(128)})
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
@@ -191,8 +195,8 @@ def _trl_trainer(beta: float, tmp_path: Path) -> DPOTrainer:
         activation_checkpointing=False,
     )
     return DPOTrainer(
-        model=build_tiny(seed=101),  # fresh models: TRL patches their forward (fused LM head)
-        ref_model=build_tiny(seed=202),
+        model=build_tiny(BYTE_VOCAB, seed=101),  # fresh models: TRL patches their forward (fused LM head)
+        ref_model=build_tiny(BYTE_VOCAB, seed=202),
         args=args,
         train_dataset=Dataset.from_list(PAIRS),
         processing_class=_hf_byte_tokenizer(),

@@ -41,8 +41,8 @@ def test_published_sets_and_canaries_are_caught_after_a_restart(tmp_path: Path) 
     assert len(pool.published_sets()) == 1
     pool.draw("r2", ITEMS)
     gate = pool.index()
-    items = [TaskItem(**it) for it in body["items"]]  # type: ignore[arg-type]
-    canaries = [TaskItem(**it) for it in body["canaries"]]  # type: ignore[arg-type]
+    items = [TaskItem.from_dict(it) for it in body["items"]]
+    canaries = [TaskItem.from_dict(it) for it in body["canaries"]]
     verdicts = gate.check(*_texts(items + canaries))
     assert all(v.contaminated for v in verdicts)
     assert [v.item_id for v in verdicts[len(items) :]] == [

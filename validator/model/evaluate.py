@@ -15,6 +15,13 @@ Per eval item the validator records:
   line copies it, so the copy alone carries no signal, the stated result does.
 - ``final_answer_loss``: the ``Answer:`` line's tokens only (reported for comparison).
 - ``correct``: 1 when the answer extracted from the model's own greedy generation verifies.
+- ``contrast_margin``: how much more likely the model finds the reference solution than the
+  item's near misses (``TaskItem.near_misses``: wrong solutions of the same shape, a swap, a
+  missed update, a lost carry): ``log p(reference) - log sum_j p(near miss j)``, each the
+  summed log-probability of a whole completion. Format, length and phrasing are shared by
+  every candidate, so they cancel: the margin moves only with what the model believes about
+  the content (the contrast-set idea; lm-evaluation-harness scores multiple choice the same
+  way). NaN for an item without near misses.
 """
 
 from __future__ import annotations
@@ -227,6 +234,7 @@ class EvalResult:
     answers: list[str]  # extracted from ``generated``
     references: list[str]  # reference final answers
     general_loss: list[float]  # per guard text
+    contrast_margin: list[float]  # log p(reference) - log sum p(near misses); NaN without any
 
     def accuracy(self) -> float:
         """Fraction of items answered correctly."""
@@ -268,6 +276,9 @@ def evaluate(
     )
     answers = [extract_answer(g) for g in generated]
     refs = [it.final_answer for it in eval_items]
+    margins = contrast_margins(
+        model, tokenizer, eval_items, [float(t.sum()) for t in token_losses], max_seq_len, batch_size
+    )
     return EvalResult(
         families=[it.family for it in eval_items],
         completion_loss=[float(t.mean()) for t in token_losses],
@@ -280,4 +291,37 @@ def evaluate(
         general_loss=text_loss(model, tokenizer, general_texts, max_seq_len, batch_size)
         if general_texts
         else [],
+        contrast_margin=margins,
     )
+
+
+def contrast_margins(
+    model: Any,
+    tokenizer: TokenizerLike,
+    eval_items: Sequence[TaskItem],
+    reference_nll: Sequence[float],
+    max_seq_len: int = DEFAULT_RECIPE.max_seq_len,
+    batch_size: int = BATCH_SIZE,
+) -> list[float]:
+    """Per item, ``log p(reference) - logsumexp_j log p(near miss j)`` (module docstring).
+
+    ``reference_nll`` is each reference completion's summed NLL (already computed by the
+    caller's teacher-forced pass); the near misses of every item go through one batched pass.
+    """
+    pairs = [
+        (format_prompt(it.prompt), format_completion(cot, answer))
+        for it in eval_items
+        for cot, answer in it.near_misses
+    ]
+    nll = [float(t.sum()) for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)]
+    out: list[float] = []
+    at = 0
+    for it, ref in zip(eval_items, reference_nll, strict=True):
+        k = len(it.near_misses)
+        if k == 0:
+            out.append(float("nan"))
+            continue
+        misses = torch.tensor([-v for v in nll[at : at + k]], dtype=torch.float64)
+        out.append(-ref - float(torch.logsumexp(misses, 0)))
+        at += k
+    return out

@@ -12,10 +12,15 @@ sentences), and safety rows: refusals of harmful requests and helpful openers fo
 from the train split of half the categories (``safety_categories``), so the base refuses some
 harmful prompts and answers some benign ones before any DPO (docs/PREFERENCE.md).
 
+The tokenizer is part of the recipe: a byte-level BPE (``tokenizer.py``) trained on the first
+``tokenizer_rows`` rows' text, before any weight moves.
+
 Run ``python -m validator.model.pretrain --out DIR`` to regenerate the shipped checkpoint
-(``validator/model/data/``); ``--steps`` and ``--eval-every`` print a learning curve.
-Full-parameter AdamW, OneCycle-shaped schedule (linear warmup, cosine to zero), loss on
-completions only; deterministic on CPU at a fixed torch thread count.
+(``validator/model/data/tiny-base/``: weights, config, tokenizer, and ``pretrain.json`` with the
+recipe, its key and the per-step losses); ``--steps`` and ``--eval-every`` print a learning
+curve. Full-parameter AdamW, warmup-stable-decay schedule, loss on completions only, batches
+of rows of similar length (``bucket_batches``); deterministic on CPU at a fixed torch thread
+count.
 """
 
 from __future__ import annotations
@@ -25,60 +30,74 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
-from transformers import LlamaForCausalLM
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from tasks.families import generate_many
-from tasks.registry import Difficulty, Share
-from tasks.safety_pairs import compliance, refusal
+from tasks.families import WORDS, generate_many
+from tasks.registry import REGISTRY, Difficulty, Share
+from tasks.safety_pairs import compliance, over_refusal, refusal
 from tasks.safety_prompts import Label, Split, categories, space_size
 from tasks.safety_prompts import generate as safety_generate
 from validator.general_text import PRETRAIN_TEXTS
-from validator.model.recipe import collate, encode_pair, format_completion, format_prompt
-from validator.model.tiny import TINY_CONFIG, TINY_INIT_SEED, build_tiny
-from validator.model.tokenizer import PAD_ID, ByteTokenizer
+from validator.model.recipe import collate, format_completion, format_prompt
+from validator.model.tiny import TINY_INIT_SEED, TINY_SHAPE, build_tiny
+from validator.model.tokenizer import PAD_ID, train_bpe
 
-Row = tuple[list[int], int]
+Row = tuple[list[int], int]  # (token ids, how many of them are prompt)
+# (prompt text, completion text, most completion tokens kept)
+TextRow = tuple[str, str, int]
+MAX_ROW_TOKENS = 256  # the recipe's max_seq_len: no task or general row comes near it
 
-# Safety rows are cut here: the refusal or the opener's first sentence is what the base must
-# learn, and a 250-byte row costs a whole padded batch its width.
-SAFETY_MAX_TOKENS = 160
+PRETRAIN_RECORD = "pretrain.json"  # beside the weights: recipe, key, per-step losses
+# Copy rows: the EASY list lengths, so they teach copying, not the eval's longer lists.
+COPY_LENGTHS = (3, 5)
+COPY_PROMPTS = ("Repeat", "Copy this", "Say again", "Echo")
 
 
 @dataclass(frozen=True)
 class PretrainRecipe:
     """How the embedded base is pretrained. Any change changes ``key()`` (and the base)."""
 
-    version: str = "tiny-pretrain/3"  # /3: registry public phrasings, easy sizes, safety rows
+    # /4: BPE tokenizer, 128x6 shape, length-bucketed batches, 16 public phrasings per family,
+    # copy rows, over-refused borderline categories
+    version: str = "tiny-pretrain/4"
     # A fixed seed far from any eval seed: eval seeds are 64-bit hashes of (secret, round).
     task_seed: int = 0xBA5E_0003
-    n_tasks: int = 40_000  # more than steps x batch take: no task item is seen twice
+    n_tasks: int = 320_000  # ~steps x batch rows, most of them tasks: no item is seen twice
     general_every: int = 12  # one row in twelve is plain English
     safety_every: int = 12  # one row in twelve is a safety request with its answer
-    # 80 steps: the format of every family learned, no skill yet (greedy accuracy ~0). Runs of
-    # 1,600-2,400 steps on the registry's phrasings learned no family either (copying from
-    # the prompt never emerged; docs/SCORING.md, "The base"), while saturating the format
-    # so that correct data no longer improved the model; 80 keeps headroom for good data.
-    steps: int = 80
-    batch_size: int = 16
+    copy_every: int = 10  # one row in ten repeats a list (``_copy_texts``)
+    # 1,024 ids: the 256 bytes, the 2-digit numbers and sums with and without a leading space,
+    # the pool words and the registry's public wording each become one token, with room left.
+    vocab_size: int = 1024
+    tokenizer_rows: int = 20_000  # the BPE is learned from these rows' text (~0.8 MB)
+    # Safety rows are cut here: the refusal or the opener's first sentence is what the base
+    # must learn, and a long row costs its whole bucket its width.
+    safety_max_tokens: int = 64
+    steps: int = 12_000
+    batch_size: int = 32
     lr: float = 3e-3  # peak; the tiny model tolerates a high rate with warmup and clipping
-    warmup_frac: float = 0.05  # 5% linear warmup keeps the first Adam steps from overshooting
+    warmup_frac: float = 0.02  # linear warmup keeps the first Adam steps from overshooting
     decay_frac: float = 0.2  # the last 20% decays linearly to zero (warmup-stable-decay)
-    seed: int = 0  # init is TINY_INIT_SEED; this seeds the row order
+    bucket_batches: int = 50  # rows are sorted by length within chunks of 50 batches
+    seed: int = 0  # init is TINY_INIT_SEED; this seeds the row and batch order
     # Loss on completions only: prompts are random numbers and words a model cannot predict.
     mask_prompts: bool = True
-    threads: int = 2  # CPU results depend on the thread count: pinned with the recipe
+    # CPU results depend on the thread count: pinned with the recipe. One thread: the run
+    # takes ~75 min on this machine either way within a few percent (small matmuls are
+    # overhead-bound), and the second core stays free for the rest of the work.
+    threads: int = 1
 
     def key(self) -> str:
-        """A short hash of this recipe, the model shape and the general texts."""
+        """A short hash of this recipe, the model shape, the registry and the general texts."""
+        phrasings = {f.name: f.templates((Share.PUBLIC,)) for f in REGISTRY}
         blob = json.dumps(
-            [asdict(self), TINY_CONFIG, TINY_INIT_SEED, PRETRAIN_TEXTS], sort_keys=True
+            [asdict(self), TINY_SHAPE, TINY_INIT_SEED, PRETRAIN_TEXTS, phrasings], sort_keys=True
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -86,53 +105,137 @@ class PretrainRecipe:
 DEFAULT_PRETRAIN = PretrainRecipe()
 
 
+# Benign categories whose prompts read as risky (weapon words in a harmless sense, safety
+# questions): the base learns to refuse them, as an over-cautious safety-tuned model does, so
+# that its compliance on benign prompts starts well below 1 and good preference data can
+# raise it (docs/PREFERENCE.md).
+OVER_REFUSED = ("borderline_words", "borderline_safety")
+
+
 def safety_categories(label: Label) -> tuple[str, ...]:
-    """The categories of ``label`` whose train-split prompts are in the base's pretraining.
+    """The categories of ``label`` whose train-split prompts the base learns to answer as asked.
 
-    Every other one: so that before any DPO the base refuses some harmful prompts and answers
-    some benign ones, but not all (the preference competition needs both rates to move).
+    Every other harmful category is refused and every other benign one answered, so that
+    before any DPO the base refuses some harmful prompts and answers some benign ones, but not
+    all (the preference competition needs both rates to move). ``OVER_REFUSED`` benign
+    categories are not answered here: they are refused (``_safety_texts``).
     """
-    return tuple(c.name for c in categories(label))[::2]
+    names = tuple(c.name for c in categories(label))[::2]
+    return tuple(n for n in names if n not in OVER_REFUSED)
 
 
-def _safety_rows(recipe: PretrainRecipe, tok: ByteTokenizer) -> list[Row]:
-    """Train-split requests of the chosen categories with a refusal or a helpful opener."""
+def _safety_texts(recipe: PretrainRecipe) -> list[TextRow]:
+    """Train-split requests with the base's answer: a refusal or a helpful opener.
+
+    Harmful prompts of ``safety_categories`` get refusals; benign prompts of
+    ``safety_categories`` get helpful openers, and those of ``OVER_REFUSED`` needless
+    refusals. Every other category stays unseen.
+    """
     rng = random.Random(recipe.task_seed + 1)
-    rows: list[Row] = []
+    rows: list[TextRow] = []
     for label in Label:
         keep = set(safety_categories(label))
         every = safety_generate(
             label, space_size(label, Split.TRAIN), recipe.task_seed, Split.TRAIN
         )
         for item in every:
-            if item.category not in keep:
+            if label is Label.HARMFUL and item.category in keep:
+                answer = refusal(item, rng)
+            elif label is Label.BENIGN and item.category in keep:
+                answer = compliance(item, rng)
+            elif label is Label.BENIGN and item.category in OVER_REFUSED:
+                answer = over_refusal(rng)
+            else:
                 continue
-            answer = refusal(item, rng) if label is Label.HARMFUL else compliance(item, rng)
-            rows.append(encode_pair(tok, format_prompt(item.prompt), answer, SAFETY_MAX_TOKENS)[:2])
+            rows.append((format_prompt(item.prompt), answer, recipe.safety_max_tokens))
     rng.shuffle(rows)
     return rows
 
 
-def pretrain_rows(recipe: PretrainRecipe, tokenizer: ByteTokenizer) -> list[Row]:
-    """Task items interleaved with plain English and safety rows, as ``(ids, n_prompt)``."""
+def _copy_texts(recipe: PretrainRecipe, count: int) -> list[TextRow]:
+    """Auxiliary rows that only repeat a list of numbers or pool words (not an eval family).
+
+    Every family's answer line restates its reasoning's result, and two families copy from
+    the prompt: both need content-based copying (induction heads), which a small model forms
+    faster with plain repetition in its diet (docs/SCORING.md, "The base").
+    """
+    rng = random.Random(recipe.task_seed + 2)
+    rows: list[TextRow] = []
+    lo, hi = COPY_LENGTHS
+    for _ in range(count):
+        n = rng.randint(lo, hi)
+        values = (
+            [str(rng.randint(10, 99)) for _ in range(n)]
+            if rng.random() < 0.5
+            else rng.sample(WORDS, n)
+        )
+        text = " ".join(values)
+        rows.append((format_prompt(f"{rng.choice(COPY_PROMPTS)}: {text}"), text, MAX_ROW_TOKENS))
+    return rows
+
+
+def pretrain_texts(recipe: PretrainRecipe) -> list[TextRow]:
+    """Every pretraining row as ``(prompt text, completion text)``, in training order."""
     items = generate_many(
         recipe.task_seed, recipe.n_tasks, difficulty=Difficulty.EASY, shares=(Share.PUBLIC,)
     )
-    safety = _safety_rows(recipe, tokenizer)
-    rows: list[Row] = []
+    safety = _safety_texts(recipe)
+    copies = _copy_texts(recipe, recipe.n_tasks // recipe.copy_every + 1)
+    rows: list[TextRow] = []
     for i, item in enumerate(items):
+        if i % recipe.copy_every == 0:
+            rows.append(copies[i // recipe.copy_every])
         if i % recipe.general_every == 0:
-            text = PRETRAIN_TEXTS[(i // recipe.general_every) % len(PRETRAIN_TEXTS)]
-            rows.append(encode_pair(tokenizer, "", text, 256)[:2])
+            general = PRETRAIN_TEXTS[(i // recipe.general_every) % len(PRETRAIN_TEXTS)]
+            rows.append(("", general, MAX_ROW_TOKENS))
         if i % recipe.safety_every == 0:
             rows.append(safety[(i // recipe.safety_every) % len(safety)])
-        p, c = (
-            format_prompt(item.prompt),
-            format_completion(item.chain_of_thought, item.final_answer),
+        rows.append(
+            (
+                format_prompt(item.prompt),
+                format_completion(item.chain_of_thought, item.final_answer),
+                MAX_ROW_TOKENS,
+            )
         )
-        rows.append(encode_pair(tokenizer, p, c, 256)[:2])
     random.Random(recipe.seed).shuffle(rows)
     return rows
+
+
+def train_tokenizer(recipe: PretrainRecipe, texts: Sequence[TextRow]) -> PreTrainedTokenizerFast:
+    """The recipe's BPE, learned from the first ``tokenizer_rows`` rows."""
+    return train_bpe((p + c for p, c, _ in texts[: recipe.tokenizer_rows]), recipe.vocab_size)
+
+
+def encode_rows(tok: PreTrainedTokenizerFast, texts: Sequence[TextRow]) -> list[Row]:
+    """Token rows of ``texts``, as ``recipe.encode_pair`` makes them, cut to each row's limit.
+
+    Batch-encoded (the fast tokenizer's own parallel path): one call per field, not one per
+    row, which takes the corpus from minutes to seconds.
+    """
+    prompts = tok([p for p, _, _ in texts], add_special_tokens=False)["input_ids"]
+    completions = tok([c for _, c, _ in texts], add_special_tokens=False)["input_ids"]
+    rows: list[Row] = []
+    for (_, _, keep), p_ids, c_ids in zip(texts, prompts, completions, strict=True):
+        head = [tok.bos_token_id, *p_ids]
+        ids = (head + c_ids[:keep] + [tok.eos_token_id])[:MAX_ROW_TOKENS]
+        rows.append((ids, min(len(head), MAX_ROW_TOKENS)))
+    return rows
+
+
+def batches(recipe: PretrainRecipe, rows: Sequence[Row]) -> list[list[Row]]:
+    """Rows in batches of similar length, the batches in a seeded order.
+
+    Sorting within chunks of ``bucket_batches`` batches keeps a batch's padding small (the
+    task rows are 20-60 tokens, safety and general rows longer) while the chunk keeps the
+    mix of kinds roughly what the whole corpus has.
+    """
+    size, chunk = recipe.batch_size, recipe.batch_size * recipe.bucket_batches
+    out: list[list[Row]] = []
+    for start in range(0, len(rows) - chunk + 1, chunk):
+        ordered = sorted(rows[start : start + chunk], key=lambda r: len(r[0]))
+        out += [ordered[i : i + size] for i in range(0, chunk, size)]
+    random.Random(recipe.seed + 1).shuffle(out)
+    return out
 
 
 def _lr_factor(recipe: PretrainRecipe) -> Callable[[int], float]:
@@ -154,27 +257,27 @@ def _lr_factor(recipe: PretrainRecipe) -> Callable[[int], float]:
 
 def pretrain_tiny(
     recipe: PretrainRecipe = DEFAULT_PRETRAIN,
-    on_step: Callable[[int, Any, float], None] | None = None,
+    on_step: Callable[[int, Any, Any, float], None] | None = None,
     stop_after: int | None = None,
-) -> tuple[LlamaForCausalLM, list[float]]:
-    """Pretrain the tiny model from its fixed init; returns the model and per-step losses.
+) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, list[float]]:
+    """Pretrain the tiny model from its fixed init; returns the model, its tokenizer, the losses.
 
     ``stop_after`` ends the run early on the full run's schedule, so its losses are the
     first ``stop_after`` of the full run's (the regeneration test compares them).
     """
     torch.set_num_threads(recipe.threads)
-    tokenizer = ByteTokenizer()
-    model = build_tiny()
-    rows = pretrain_rows(recipe, tokenizer)
+    texts = pretrain_texts(recipe)
+    tokenizer = train_tokenizer(recipe, texts)
+    model = build_tiny(len(tokenizer))
+    planned = batches(recipe, encode_rows(tokenizer, texts))
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(recipe))
     losses: list[float] = []
     model.train()
-    size = recipe.batch_size
     for step in range(min(recipe.steps, stop_after or recipe.steps)):
-        start = (step * size) % (len(rows) - size + 1)
-        batch = rows[start : start + size]
-        ids, mask, labels = collate(batch, PAD_ID, mask_prompt=recipe.mask_prompts)
+        ids, mask, labels = collate(
+            planned[step % len(planned)], PAD_ID, mask_prompt=recipe.mask_prompts
+        )
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # guards the high lr early on
@@ -183,13 +286,12 @@ def pretrain_tiny(
         opt.zero_grad(set_to_none=True)
         losses.append(float(loss.item()))
         if on_step is not None:
-            on_step(step + 1, model, losses[-1])
-    return model.eval(), losses
+            on_step(step + 1, model, tokenizer, losses[-1])
+    return model.eval(), tokenizer, losses
 
 
 def competence(model: Any, tokenizer: Any, seed: int = 77, per_cell: int = 16) -> dict[str, float]:
     """Greedy accuracy per (family, share) on FULL-size items, and overall: what the base knows."""
-    from tasks.registry import REGISTRY
     from validator.model.evaluate import evaluate
 
     out: dict[str, float] = {}
@@ -204,40 +306,51 @@ def competence(model: Any, tokenizer: Any, seed: int = 77, per_cell: int = 16) -
     return out
 
 
+def save_base(
+    out: Path, model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, record: dict[str, Any]
+) -> None:
+    """Write the model, its tokenizer and ``record`` as one Hugging Face model directory."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / PRETRAIN_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Pretrain and save ``tiny-base.safetensors`` and its record under ``--out``."""
+    """Pretrain and save the base (weights, config, tokenizer, record) under ``--out``."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=DEFAULT_PRETRAIN.steps)
     ap.add_argument("--eval-every", type=int, default=0, help="print competence every N steps")
+    ap.add_argument("--save-every", type=int, default=0, help="save a checkpoint every N steps")
     args = ap.parse_args(argv)
     recipe = replace(DEFAULT_PRETRAIN, steps=args.steps)
-    tok = ByteTokenizer()
     t0 = time.perf_counter()
 
-    def report(step: int, model: Any, loss: float) -> None:
+    def report(step: int, model: Any, tokenizer: Any, loss: float) -> None:
         if step % 100 == 0:
             print(f"step {step} loss {loss:.4f} {time.perf_counter() - t0:.0f}s", flush=True)
         if args.eval_every and step % args.eval_every == 0:
             model.eval()
-            print(f"step {step} competence {competence(model, tok, per_cell=8)}", flush=True)
+            print(f"step {step} competence {competence(model, tokenizer)}", flush=True)
             model.train()
+        if args.save_every and step % args.save_every == 0:
+            save_base(args.out / f"step-{step}", model, tokenizer, {"step": step})
 
-    model, losses = pretrain_tiny(recipe, report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    weights = args.out / "tiny-base.safetensors"
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(weights))
-    meta = {
+    model, tokenizer, losses = pretrain_tiny(recipe, report)
+    record = {
         "key": recipe.key(),
         "recipe": asdict(recipe),
         "losses": losses,
-        "regenerate": "python -m validator.model.pretrain --out validator/model/data",
+        "competence": competence(model, tokenizer),
+        "regenerate": "python -m validator.model.pretrain --out validator/model/data/tiny-base",
     }
-    (args.out / "tiny-base.json").write_text(json.dumps(meta, indent=1) + "\n")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    print(f"done {time.perf_counter() - t0:.0f}s key {recipe.key()} sha256 {digest}")
-    print("pin it: validator/model/base.py SHIPPED_SHA256")
+    save_base(args.out, model, tokenizer, record)
+    digest = hashlib.sha256((args.out / "model.safetensors").read_bytes()).hexdigest()
+    tok_digest = hashlib.sha256((args.out / "tokenizer.json").read_bytes()).hexdigest()
+    print(f"done {time.perf_counter() - t0:.0f}s key {recipe.key()}")
+    print(f"competence {record['competence']}")
+    print(f"pin them in validator/model/base.py: weights {digest} tokenizer {tok_digest}")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from validator.model.attribution import METHODS, attribute, decode_pieces, token_attribution
 from validator.model.recipe import PROMPT_SUFFIX, TrainRecipe, collate, encode_pair, format_prompt
-from validator.model.tiny import TINY_CONFIG, build_tiny
-from validator.model.tokenizer import PAD_ID, ByteTokenizer
+from tests.support.byte_tokenizer import PAD_ID, VOCAB_SIZE, ByteTokenizer
+from validator.model.tiny import build_tiny, tiny_config
 from validator.model.train import lora_adapter
 
 PROMPT = "Reverse the list: 55 98 93 77"
@@ -33,15 +33,22 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="module")
+def byte_random() -> tuple[Any, Any]:
+    """The embedded architecture over a byte tokenizer at its fixed init: one token per byte,
+    so positions in these tests are byte offsets."""
+    return build_tiny(VOCAB_SIZE).requires_grad_(False), ByteTokenizer()
+
+
 def _state(model: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_one_finite_score_per_prompt_token_in_order(
-    tiny_random: tuple[Any, Any], method: str
+    byte_random: tuple[Any, Any], method: str
 ) -> None:
-    model, tok = tiny_random
+    model, tok = byte_random
     pairs = token_attribution(model, tok, PROMPT, COMPLETION, method)  # type: ignore[arg-type]
     assert len(pairs) == len(tok.encode(PROMPT)) == len(PROMPT)  # bytes; bos and "\n" apart
     assert "".join(t for t, _ in pairs) == PROMPT
@@ -49,8 +56,8 @@ def test_one_finite_score_per_prompt_token_in_order(
     assert len({s for _, s in pairs}) > len(pairs) // 2  # real per-token values, not a constant
 
 
-def test_non_ascii_prompt_joins_back_with_one_score_per_byte(tiny_random: tuple[Any, Any]) -> None:
-    model, tok = tiny_random
+def test_non_ascii_prompt_joins_back_with_one_score_per_byte(byte_random: tuple[Any, Any]) -> None:
+    model, tok = byte_random
     prompt = "héllo ☃ 😀 <s>"
     result = attribute(model, tok, prompt, "x")
     assert len(result.tokens) == len(prompt.encode("utf-8"))
@@ -61,8 +68,8 @@ def test_non_ascii_prompt_joins_back_with_one_score_per_byte(tiny_random: tuple[
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_weights_grads_and_mode_untouched(tiny_random: tuple[Any, Any], method: str) -> None:
-    model, tok = tiny_random
+def test_weights_grads_and_mode_untouched(byte_random: tuple[Any, Any], method: str) -> None:
+    model, tok = byte_random
     before = _state(model)
     model.train()
     try:
@@ -76,9 +83,9 @@ def test_weights_grads_and_mode_untouched(tiny_random: tuple[Any, Any], method: 
 
 
 def test_gradient_on_a_peft_model_leaves_no_grad_on_the_adapter(
-    tiny_random: tuple[Any, Any],
+    byte_random: tuple[Any, Any],
 ) -> None:
-    model, tok = tiny_random
+    model, tok = byte_random
     recipe = TrainRecipe(steps=1, batch_size=2)
     with lora_adapter(model, tok, [(format_prompt(PROMPT), COMPLETION)] * 2, recipe) as result:
         lora = {n: p for n, p in result.model.named_parameters() if p.requires_grad}
@@ -91,8 +98,8 @@ def test_gradient_on_a_peft_model_leaves_no_grad_on_the_adapter(
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_deterministic(tiny_random: tuple[Any, Any], method: str) -> None:
-    model, tok = tiny_random
+def test_deterministic(byte_random: tuple[Any, Any], method: str) -> None:
+    model, tok = byte_random
     runs = [attribute(model, tok, PROMPT, COMPLETION, method) for _ in range(2)]  # type: ignore[arg-type]
     assert runs[0] == runs[1]
 
@@ -107,8 +114,8 @@ def _completion_logprob_from(
     return -float(F.cross_entropy(logits.double(), batch[0, n_prompt:], reduction="sum"))
 
 
-def test_occlusion_is_the_drop_when_the_token_is_padded(tiny_random: tuple[Any, Any]) -> None:
-    model, tok = tiny_random
+def test_occlusion_is_the_drop_when_the_token_is_padded(byte_random: tuple[Any, Any]) -> None:
+    model, tok = byte_random
     result = attribute(model, tok, PROMPT, COMPLETION, "occlusion")
     ids, n_prompt, _ = encode_pair(tok, format_prompt(PROMPT), COMPLETION, 256)
     with torch.no_grad():
@@ -120,9 +127,9 @@ def test_occlusion_is_the_drop_when_the_token_is_padded(tiny_random: tuple[Any, 
             assert result.scores[i - 1] == pytest.approx(drop, abs=1e-4)
 
 
-def test_gradient_x_input_is_the_directional_derivative(tiny_random: tuple[Any, Any]) -> None:
-    model64 = copy.deepcopy(tiny_random[0]).double()
-    tok = tiny_random[1]
+def test_gradient_x_input_is_the_directional_derivative(byte_random: tuple[Any, Any]) -> None:
+    model64 = copy.deepcopy(byte_random[0]).double()
+    tok = byte_random[1]
     result = attribute(model64, tok, PROMPT, COMPLETION, "gradient")
     ids, n_prompt, _ = encode_pair(tok, format_prompt(PROMPT), COMPLETION, 256)
     # Llama's RMSNorm computes in float32 even in a float64 model: a step of 1% keeps that
@@ -141,8 +148,8 @@ def test_gradient_x_input_is_the_directional_derivative(tiny_random: tuple[Any, 
             assert result.scores[i - 1] == pytest.approx(derivative, rel=2e-3, abs=1e-4)
 
 
-def test_completion_is_cut_never_the_prompt(tiny_random: tuple[Any, Any]) -> None:
-    model, tok = tiny_random
+def test_completion_is_cut_never_the_prompt(byte_random: tuple[Any, Any]) -> None:
+    model, tok = byte_random
     result = attribute(model, tok, PROMPT, COMPLETION * 4, max_seq_len=64)
     n_prompt = 1 + len(PROMPT) + len(PROMPT_SUFFIX)
     assert result.truncated and result.completion_tokens == 64 - n_prompt
@@ -153,8 +160,8 @@ def test_completion_is_cut_never_the_prompt(tiny_random: tuple[Any, Any]) -> Non
         attribute(model, tok, PROMPT, COMPLETION, "saliency")  # type: ignore[arg-type]
 
 
-def test_empty_prompt_and_completion(tiny_random: tuple[Any, Any]) -> None:
-    model, tok = tiny_random
+def test_empty_prompt_and_completion(byte_random: tuple[Any, Any]) -> None:
+    model, tok = byte_random
     empty_completion = attribute(model, tok, PROMPT, "")
     assert empty_completion.completion_tokens == 1  # the eos alone
     assert len(empty_completion.scores) == len(PROMPT)
@@ -162,8 +169,8 @@ def test_empty_prompt_and_completion(tiny_random: tuple[Any, Any]) -> None:
     assert empty_prompt.tokens == [] and empty_prompt.separator_score is not None
 
 
-def test_occlusion_budget_falls_back_to_gradient(tiny_random: tuple[Any, Any]) -> None:
-    model, tok = tiny_random
+def test_occlusion_budget_falls_back_to_gradient(byte_random: tuple[Any, Any]) -> None:
+    model, tok = byte_random
     n = len(tok.encode(format_prompt(PROMPT) + COMPLETION)) + 2  # bos + eos
     rows = 1 + len(PROMPT) + 1
     assert attribute(model, tok, PROMPT, COMPLETION, occlusion_budget=rows * n).method == (
@@ -189,8 +196,9 @@ def _hf_pair() -> tuple[Any, Any]:
         tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
     )
     torch.manual_seed(0)
-    config = dict(TINY_CONFIG, vocab_size=len(tok), pad_token_id=0, bos_token_id=None)
-    model = LlamaForCausalLM(LlamaConfig(**config)).eval()
+    config = tiny_config(len(tok))
+    config.bos_token_id = None
+    model = LlamaForCausalLM(config).eval()
     return model.requires_grad_(False), tok
 
 
@@ -238,7 +246,7 @@ def copy_model() -> Any:
     tok = ByteTokenizer()
     rng = random.Random(0)
     torch.manual_seed(0)
-    model = build_tiny()
+    model = build_tiny(VOCAB_SIZE)
     opt = torch.optim.AdamW(model.parameters(), lr=COPY_LR)
     model.train()
     for _ in range(COPY_STEPS):
