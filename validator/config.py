@@ -21,6 +21,7 @@ from pydantic_settings import SettingsConfigDict
 from protocol.limits import MAX_REQUESTED_SAMPLES
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
+from validator.eval_suites import EvalSuite
 
 # The default secret: public (it is in this file), so for local networks only.
 LOCAL_DEFAULT_SECRET = "local-validator-secret"
@@ -100,6 +101,16 @@ class ValidatorSettings(NeuronSettings):
         64, ge=1, le=MAX_REQUESTED_SAMPLES, description="samples asked of each miner per round"
     )
     eval_items: int = Field(64, ge=8, description="held-out items per round")
+    eval_suite: EvalSuite = Field(
+        EvalSuite.REGISTRY,
+        description=(
+            "where eval items come from: 'registry' (the subnet's task families, the default) or"
+            " 'reasoning-gym' (six reasoning-gym datasets, needs pip install -e '.[gym]'); meant"
+            " for GPU nodes with a real model (--model <HF id> --device cuda): the embedded tiny"
+            " base is trained only on the registry's families"
+        ),
+        json_schema_extra={"flag": "--eval.suite"},
+    )
     pull_deadline_s: float = Field(12.0, description="overall deadline for one miner's exchange")
     run_dir: Path = Field(Path("runs"), description="where round directories are written")
     state_path: Path = Field(

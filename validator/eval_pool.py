@@ -29,6 +29,7 @@ from scoring.contamination import EvalItem, EvalPoolIndex
 from scoring.text import join_fields
 from tasks.families import TaskItem, generate
 from validator.eval_set import EvalSet, draw_eval_set, read_eval_set
+from validator.eval_suites import EvalSuite, ensure_available
 
 # Published sets stay in the pool this many rounds: longer than a copier needs to fetch a
 # published set and serve it back; the index cost grows linearly with it.
@@ -85,8 +86,15 @@ def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
 class EvalPool:
     """Draws round eval sets and keeps what the contamination gate must know."""
 
-    def __init__(self, secret: str, recent_rounds: int = RECENT_ROUNDS):
+    def __init__(
+        self,
+        secret: str,
+        recent_rounds: int = RECENT_ROUNDS,
+        suite: EvalSuite = EvalSuite.REGISTRY,
+    ):
+        ensure_available(suite)  # a missing extra stops the validator at start, not mid-round
         self._secret = secret
+        self._suite = suite
         self._recent: deque[tuple[EvalSet, list[TaskItem]]] = deque(maxlen=recent_rounds)
         self._current: tuple[EvalSet, list[TaskItem]] | None = None
 
@@ -94,6 +102,11 @@ class EvalPool:
     def secret(self) -> str:
         """The validator's secret: other competitions derive their held-out draws from it."""
         return self._secret
+
+    @property
+    def suite(self) -> EvalSuite:
+        """Where this pool's eval sets come from (``--eval.suite``)."""
+        return self._suite
 
     def reload(self, run_root: Path) -> int:
         """Read back the sets published under ``run_root``; how many joined the pool.
@@ -120,7 +133,7 @@ class EvalPool:
         """Draw the eval set of ``round_id``; the previous round's set joins the published ones."""
         if self._current is not None:
             self._recent.append(self._current)
-        eval_set = draw_eval_set(self._secret, round_id, count)
+        eval_set = draw_eval_set(self._secret, round_id, count, suite=self._suite)
         self._current = (eval_set, _canaries(self._secret, round_id))
         return eval_set
 

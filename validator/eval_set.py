@@ -6,7 +6,9 @@ publishes the set (``write_eval_set``) and its sha256, and anyone holding the pu
 for that round can regenerate it and check the hash. Items come from ``tasks.families`` with
 their reference CoT and answers: FULL-size instances in every registered phrasing, the
 PRIVATE share the embedded base never read included (``tasks/registry.py``), so that what
-a miner's data adds is the skill, not the template.
+a miner's data adds is the skill, not the template. That is the default suite; a GPU
+validator can draw from reasoning-gym instead (``--eval.suite reasoning-gym``,
+``validator/eval_suites.py``), under a version that names the suite and the package's version.
 
 ``EVAL_VERSION`` names the evaluation function as a whole: the families and their
 generators, the count, the formatting and measures in ``validator.model``, and the guard texts.
@@ -23,6 +25,7 @@ from pathlib import Path
 from tasks.families import generate_many
 from tasks.registry import REGISTRY, REGISTRY_VERSION, Difficulty, TaskItem
 from validator.atomic_file import write_text_atomic
+from validator.eval_suites import EvalSuite, draw_reasoning_gym, suite_version
 from validator.general_text import GUARD_TEXTS
 from validator.model.recipe import RECIPE_VERSION
 
@@ -83,12 +86,22 @@ def draw_eval_set(
     round_id: int | str,
     count: int = EVAL_SIZE,
     families: tuple[str, ...] | None = None,
+    suite: EvalSuite = EvalSuite.REGISTRY,
 ) -> EvalSet:
-    """The round's eval set: ``count`` items of ``families`` (default all) from the round seed."""
-    seed = round_seed(secret, round_id)
-    names = families or REGISTRY.names()
-    items = generate_many(seed, count, names, Difficulty.FULL, near_misses=NEAR_MISSES)
-    return EvalSet(str(round_id), seed, EVAL_VERSION, tuple(items))
+    """The round's eval set: ``count`` items of ``families`` (default all) from the round seed.
+
+    ``suite`` picks where items come from (``validator/eval_suites.py``); its name, and for
+    reasoning-gym the package version, are in the set's ``version`` and so in its seed. The
+    registry suite's sets are those of before suites existed, byte for byte.
+    """
+    version = suite_version(suite, EVAL_VERSION)
+    seed = round_seed(secret, round_id, version)
+    if suite is EvalSuite.REASONING_GYM:
+        items = draw_reasoning_gym(seed, count, families)
+    else:
+        names = families or REGISTRY.names()
+        items = generate_many(seed, count, names, Difficulty.FULL, near_misses=NEAR_MISSES)
+    return EvalSet(str(round_id), seed, version, tuple(items))
 
 
 def general_texts() -> tuple[str, ...]:

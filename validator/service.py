@@ -30,6 +30,7 @@ from validator.api import create_app
 from validator.config import ValidatorSettings
 from validator.eval_pool import EvalPool
 from validator.eval_set import general_texts
+from validator.eval_suites import EvalSuite
 from validator.leaderboard import LeaderboardStore
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
@@ -93,11 +94,11 @@ def probe_judge(configured: ConfiguredJudge) -> None:
         )
 
 
-def load_pool(secret: str, run_dir: Path) -> EvalPool:
+def load_pool(secret: str, run_dir: Path, suite: EvalSuite = EvalSuite.REGISTRY) -> EvalPool:
     """The eval pool, with every set published under ``run_dir`` in the window reloaded."""
-    pool = EvalPool(secret)
+    pool = EvalPool(secret, suite=suite)
     reloaded = pool.reload(run_dir)
-    log.info("eval pool: %d published set(s) reloaded from %s", reloaded, run_dir)
+    log.info("eval pool (suite %s): %d published set(s) reloaded from %s", suite, reloaded, run_dir)
     return pool
 
 
@@ -116,7 +117,7 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     judge = preference_judge(settings)
     if judge.endpoint is not None:
         probe_judge(judge)
-    pool = load_pool(settings.secret.get_secret_value(), settings.run_dir)
+    pool = load_pool(settings.secret.get_secret_value(), settings.run_dir, settings.eval_suite)
     model, tokenizer = load_base(
         settings.model, settings.device, cache_dir=settings.model_cache.expanduser()
     )
