@@ -31,8 +31,9 @@ from validator.model.recipe import RECIPE_VERSION
 
 # Bump on any change to: EVAL_SIZE, GUARD_TEXTS, the measures in validator/model/evaluate.py;
 # the task registry's and the recipe's versions are folded in.
+# /3: three near misses per item (the contrast margin), 96 new tokens per generation;
 # /2: the registry's families and phrasings, FULL sizes.
-EVAL_VERSION = f"eval/2+{REGISTRY_VERSION}+{RECIPE_VERSION}"
+EVAL_VERSION = f"eval/3+{REGISTRY_VERSION}+{RECIPE_VERSION}"
 
 # 64 items: at the tiny model's per-item noise, enough for paired deltas to order the quality
 # ladder; generation for 64 items stays a few seconds on CPU.

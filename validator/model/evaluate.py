@@ -46,9 +46,11 @@ from validator.model.recipe import (
     format_prompt,
 )
 
-# The longest reference completion of the task families is 138 bytes (word_sort, CoT and
-# answer): 144 new tokens let a byte model finish any of them plus eos, and bound a rambler.
-MAX_NEW_TOKENS = 144
+# The longest reference completion of the task families is 45 tokens of the embedded BPE
+# (a 7-number reversal, reasoning and answer); 96 new tokens let a model finish a reasoning
+# twice that long plus eos, and bound a rambler (a tuned model that never stops costs every
+# row of its batch the full budget).
+MAX_NEW_TOKENS = 96
 BATCH_SIZE = 32  # 32 rows of <=256 tokens: fast on CPU, small on any GPU
 
 

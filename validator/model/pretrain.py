@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from tasks.families import WORDS, generate_many
+from tasks.families import generate_many
 from tasks.registry import REGISTRY, Difficulty, Share
 from tasks.safety_pairs import compliance, over_refusal, refusal
 from tasks.safety_prompts import Label, Split, categories, space_size
@@ -54,9 +54,6 @@ TextRow = tuple[str, str, int]
 MAX_ROW_TOKENS = 256  # the recipe's max_seq_len: no task or general row comes near it
 
 PRETRAIN_RECORD = "pretrain.json"  # beside the weights: recipe, key, per-step losses
-# Copy rows: the EASY list lengths, so they teach copying, not the eval's longer lists.
-COPY_LENGTHS = (3, 5)
-COPY_PROMPTS = ("Repeat", "Copy this", "Say again", "Echo")
 
 
 @dataclass(frozen=True)
@@ -64,14 +61,13 @@ class PretrainRecipe:
     """How the embedded base is pretrained. Any change changes ``key()`` (and the base)."""
 
     # /4: BPE tokenizer, 128x6 shape, length-bucketed batches, 16 public phrasings per family,
-    # copy rows, over-refused borderline categories
+    # over-refused borderline categories
     version: str = "tiny-pretrain/4"
     # A fixed seed far from any eval seed: eval seeds are 64-bit hashes of (secret, round).
     task_seed: int = 0xBA5E_0003
-    n_tasks: int = 320_000  # ~steps x batch rows, most of them tasks: no item is seen twice
+    n_tasks: int = 280_000  # ~steps x batch rows, most of them tasks: no item is seen twice
     general_every: int = 12  # one row in twelve is plain English
     safety_every: int = 12  # one row in twelve is a safety request with its answer
-    copy_every: int = 10  # one row in ten repeats a list (``_copy_texts``)
     # 1,024 ids: the 256 bytes, the 2-digit numbers and sums with and without a leading space,
     # the pool words and the registry's public wording each become one token, with room left.
     vocab_size: int = 1024
@@ -79,7 +75,7 @@ class PretrainRecipe:
     # Safety rows are cut here: the refusal or the opener's first sentence is what the base
     # must learn, and a long row costs its whole bucket its width.
     safety_max_tokens: int = 64
-    steps: int = 12_000
+    steps: int = 10_000
     batch_size: int = 32
     lr: float = 3e-3  # peak; the tiny model tolerates a high rate with warmup and clipping
     warmup_frac: float = 0.02  # linear warmup keeps the first Adam steps from overshooting
@@ -152,39 +148,14 @@ def _safety_texts(recipe: PretrainRecipe) -> list[TextRow]:
     return rows
 
 
-def _copy_texts(recipe: PretrainRecipe, count: int) -> list[TextRow]:
-    """Auxiliary rows that only repeat a list of numbers or pool words (not an eval family).
-
-    Every family's answer line restates its reasoning's result, and two families copy from
-    the prompt: both need content-based copying (induction heads), which a small model forms
-    faster with plain repetition in its diet (docs/SCORING.md, "The base").
-    """
-    rng = random.Random(recipe.task_seed + 2)
-    rows: list[TextRow] = []
-    lo, hi = COPY_LENGTHS
-    for _ in range(count):
-        n = rng.randint(lo, hi)
-        values = (
-            [str(rng.randint(10, 99)) for _ in range(n)]
-            if rng.random() < 0.5
-            else rng.sample(WORDS, n)
-        )
-        text = " ".join(values)
-        rows.append((format_prompt(f"{rng.choice(COPY_PROMPTS)}: {text}"), text, MAX_ROW_TOKENS))
-    return rows
-
-
 def pretrain_texts(recipe: PretrainRecipe) -> list[TextRow]:
     """Every pretraining row as ``(prompt text, completion text)``, in training order."""
     items = generate_many(
         recipe.task_seed, recipe.n_tasks, difficulty=Difficulty.EASY, shares=(Share.PUBLIC,)
     )
     safety = _safety_texts(recipe)
-    copies = _copy_texts(recipe, recipe.n_tasks // recipe.copy_every + 1)
     rows: list[TextRow] = []
     for i, item in enumerate(items):
-        if i % recipe.copy_every == 0:
-            rows.append(copies[i // recipe.copy_every])
         if i % recipe.general_every == 0:
             general = PRETRAIN_TEXTS[(i // recipe.general_every) % len(PRETRAIN_TEXTS)]
             rows.append(("", general, MAX_ROW_TOKENS))

@@ -22,7 +22,8 @@ from typing import Protocol
 import torch
 
 # Bump on any change to the recipe defaults, the formatting or the loss masking below.
-RECIPE_VERSION = "cot-sft-lora/1"
+# /2: token budget 4096 (the embedded base's BPE), steps and rate re-measured on its base.
+RECIPE_VERSION = "cot-sft-lora/2"
 
 PROMPT_SUFFIX = "\n"  # one newline ends the prompt: a byte-cheap, tokenizer-neutral separator
 ANSWER_MARKER = (
@@ -66,9 +67,10 @@ class TrainRecipe:
         "down_proj",
     )
     seed: int = 0  # fixes LoRA init and batch order: identical data gives identical adapters
-    # 64 task samples are ~6.2k byte tokens (prompt + completion, avg ~97): 8192 admits a
-    # full typical submission with headroom and stops a miner buying influence with length.
-    token_budget: int = 8192
+    # 64 task samples are ~2.3k tokens of the embedded BPE (prompt + completion, avg ~36):
+    # 4096 admits a full typical submission with headroom and stops a miner buying influence
+    # with length.
+    token_budget: int = 4096
     steps: int = 8  # one pass over 64 samples at batch 8; DESIGN.md's measured setting
     batch_size: int = 8  # 8 rows of <=256 bytes: a CPU step well under a second
     lr: float = 2e-3  # high for LoRA on purpose: 8 steps must move the answer loss
