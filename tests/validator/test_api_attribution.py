@@ -88,7 +88,8 @@ def test_attribution_matches_the_model_and_redis_is_not_needed(
     direct = attribute(model, tok, PROMPT, COMPLETION, max_seq_len=ATTRIBUTION_MAX_TOKENS)
     assert [t["score"] for t in body["tokens"]] == pytest.approx(direct.scores, abs=1e-5)
     assert body["completion_logprob"] == pytest.approx(direct.completion_logprob, abs=1e-4)
-    assert body["completion_tokens"] == len(COMPLETION) + 1 and body["truncated"] is False
+    n_completion = len(tok.encode(COMPLETION, add_special_tokens=False))
+    assert body["completion_tokens"] == n_completion + 1 and body["truncated"] is False
     gradient = _post(api, prompt=PROMPT, completion=COMPLETION, method="gradient").json()
     assert gradient["method"] == "gradient" and gradient["tokens"] != body["tokens"]
     assert loader.calls == 1  # loaded once, kept
@@ -114,10 +115,12 @@ def test_schema_valid_edges_answer_200(
     assert res.status_code == 200, res.text
     body = res.json()
     assert "".join(t["token"] for t in body["tokens"]) == prompt
-    assert len(body["tokens"]) == len(prompt.encode("utf-8"))
+    _, tok = load_base(TINY_RANDOM)
+    n_prompt = len(tok.encode(prompt, add_special_tokens=False))
+    assert len(body["tokens"]) == n_prompt
     assert all(math.isfinite(t["score"]) for t in body["tokens"])
     assert body["completion_tokens"] >= 1  # eos at least: the window always leaves room
-    if len(prompt.encode()) + len(completion.encode()) > ATTRIBUTION_MAX_TOKENS:
+    if n_prompt + len(tok.encode(completion, add_special_tokens=False)) > ATTRIBUTION_MAX_TOKENS:
         assert body["method"] == "gradient" and body["truncated"] is True  # over the budget
 
 

@@ -50,8 +50,8 @@ WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 # sha256 of the shipped files: every validator running the embedded base runs these bytes.
 SHIPPED_SHA256 = {
-    WEIGHTS_FILE: "0000000000000000000000000000000000000000000000000000000000000000",
-    TOKENIZER_FILE: "0000000000000000000000000000000000000000000000000000000000000000",
+    WEIGHTS_FILE: "20e8e8be97bb811410ba7582fc023bb519da6344e61395b93e14d8408cd3f370",
+    TOKENIZER_FILE: "db38d37cb39a8934f6b5eea2cc02c2981433f473fa2e77a7838cd56c9681c1df",
 }
 
 # Where a base pretrained from a changed recipe is cached when no cache_dir is given.

@@ -150,24 +150,38 @@ def _answer_positions(
 ) -> list[int]:
     """Token positions (within the completion) of the answer's occurrences in ``completion``.
 
-    Positions come from token counts of prefixes: exact for the byte tokenizer, and within a
-    token of exact for BPE tokenizers (a merge can straddle a boundary).
+    A token counts when its characters overlap an occurrence, by the tokenizer's offset
+    mapping (every fast Hugging Face tokenizer, the embedded BPE included: a merge such as
+    " 30" straddles the answer's boundary, so prefix token counts would miss it). A tokenizer
+    without offsets falls back to token counts of prefixes, exact for one token per byte.
     """
     if not answer:
         return []
-    starts: list[int] = []
+    spans: list[tuple[int, int]] = []
     at = completion.find(answer)
     while at >= 0:
-        starts.append(at)
+        spans.append((at, at + len(answer)))
         at = completion.find(answer, at + len(answer))
     if last_only:
-        starts = starts[-1:]
+        spans = spans[-1:]
+    offsets = _offsets(tokenizer, completion)
     positions: list[int] = []
-    for s in starts:
-        lo = len(tokenizer.encode(completion[:s], add_special_tokens=False))
-        hi = len(tokenizer.encode(completion[: s + len(answer)], add_special_tokens=False))
-        positions.extend(range(lo, max(hi, lo + 1)))
+    for lo, hi in spans:
+        if offsets is not None:
+            positions.extend(i for i, (a, b) in enumerate(offsets) if a < hi and b > lo)
+            continue
+        first = len(tokenizer.encode(completion[:lo], add_special_tokens=False))
+        last = len(tokenizer.encode(completion[:hi], add_special_tokens=False))
+        positions.extend(range(first, max(last, first + 1)))
     return positions
+
+
+def _offsets(tokenizer: TokenizerLike, text: str) -> list[tuple[int, int]] | None:
+    """Character span of each token of ``text`` (as ``encode_pair`` encodes it), if known."""
+    if not getattr(tokenizer, "is_fast", False):
+        return None
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)  # type: ignore[operator]
+    return [(int(a), int(b)) for a, b in enc["offset_mapping"]]
 
 
 def _span_mean(losses: torch.Tensor, positions: list[int]) -> float:

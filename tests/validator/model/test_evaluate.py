@@ -68,14 +68,21 @@ def test_answer_loss_covers_exactly_the_answer_tokens(tiny_random) -> None:
     model, tok = tiny_random
     item = TaskItem("addition", "Q?", "10+20=30.", "30")
     p, c = format_pair(item)
-    # Byte tokens: the completion's NLLs, position by position, via the single-item helper.
+    # The completion's NLLs, token by token, via the single-item helper; the answer's tokens
+    # found independently, by the tokenizer's character offsets.
     from validator.model.evaluate import _completion_token_losses
 
     nll = _completion_token_losses(model, tok, [(p, c)], DEFAULT_RECIPE.max_seq_len, 1)[0]
-    assert len(nll) == len(c.encode()) + 1  # + eos
-    both = [c.find("30"), c.rfind("30")]
-    expect_all = torch.cat([nll[s : s + 2] for s in both]).mean().item()
-    expect_last = nll[both[1] : both[1] + 2].mean().item()
+    enc = tok(c, add_special_tokens=False, return_offsets_mapping=True)
+    assert len(nll) == len(enc.input_ids) + 1  # + eos
+    spans = [(c.find("30"), c.find("30") + 2), (c.rfind("30"), c.rfind("30") + 2)]
+    assert spans[0] != spans[1]
+
+    def covering(lo: int, hi: int) -> list[int]:
+        return [i for i, (a, b) in enumerate(enc.offset_mapping) if a < hi and b > lo]
+
+    expect_all = nll[covering(*spans[0]) + covering(*spans[1])].mean().item()
+    expect_last = nll[covering(*spans[1])].mean().item()
     assert answer_losses(model, tok, [(p, c, "30")])[0] == expect_all
     assert answer_losses(model, tok, [(p, c, "30")], last_only=True)[0] == expect_last
 
