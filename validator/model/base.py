@@ -50,7 +50,7 @@ WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 # sha256 of the shipped files: every validator running the embedded base runs these bytes.
 SHIPPED_SHA256 = {
-    WEIGHTS_FILE: "20e8e8be97bb811410ba7582fc023bb519da6344e61395b93e14d8408cd3f370",
+    WEIGHTS_FILE: "62988dfa846f5b38373c31cebf920d932c5e5e3184cc70938739bad9434429a0",
     TOKENIZER_FILE: "db38d37cb39a8934f6b5eea2cc02c2981433f473fa2e77a7838cd56c9681c1df",
 }
 
