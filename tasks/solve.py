@@ -10,8 +10,8 @@ A prompt can allow several readings (a padded prompt names extra numbers; two fa
 keywords can both occur): the check keeps them all, and a final answer is *wrong* only when
 it matches none of them. So a right answer is never charged, and a wrong one escapes only
 by coinciding with another reading's answer. A prompt no family reads (a teacher model's own
-problem, say) is left to the model, which the embedded base is competent enough to judge
-(docs/SCORING.md, "The base").
+problem, say) is left to the model; on the embedded base the model alone does not yet price
+wrong answers below right ones (docs/SCORING.md, "The quality ladder").
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def test_contamination_and_nan_zero_with_reason() -> None:
 def test_to_dict_is_json_and_versioned() -> None:
     result = score_miner(_evals(0.2), GOOD, seed=3)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert data["version"] == SCORING_VERSION == "cot-v4"
+    assert data["version"] == SCORING_VERSION == "cot-v5"
     lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
     assert lo <= mean <= hi
     assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()
@@ -123,3 +123,40 @@ def test_volume_factor_makes_splitting_data_pay_nothing() -> None:
     assert any("6 accepted of 64 asked" in r for r in tenth.reasons)
     over = score_miner(_evals(), SampleCounts(offered=64, accepted=64, requested=32), seed=1)
     assert over.components["volume_factor"] == 1.0
+
+
+def _with_margins(base: list[float], tuned: list[float]) -> PairedEval:
+    from dataclasses import replace
+
+    return replace(_evals(0.2), base_margin=base, tuned_margin=tuned)
+
+
+def test_the_contrast_margin_adds_its_weighted_mean_delta() -> None:
+    from scoring.score import W_MARGIN
+
+    without = score_miner(_evals(0.2), GOOD, seed=1)
+    base = [float(i % 5) for i in range(N)]
+    raised = score_miner(_with_margins(base, [m + 1.0 for m in base]), GOOD, seed=1)
+    assert raised.components["margin_delta"] == 1.0
+    assert math.isclose(
+        raised.components["improvement"], without.components["improvement"] + W_MARGIN
+    )
+    lowered = score_miner(_with_margins(base, [m - 1.0 for m in base]), GOOD, seed=1)
+    assert lowered.score < without.score < raised.score
+
+
+def test_items_without_near_misses_add_nothing_and_bad_margins_are_refused() -> None:
+    base = [float("nan")] * (N // 2) + [0.0] * (N // 2)
+    tuned = [float("nan")] * (N // 2) + [2.0] * (N // 2)
+    half = score_miner(_with_margins(base, tuned), GOOD, seed=1)
+    assert half.components["margin_delta"] == 1.0  # 2.0 on half the items, 0 on the rest
+    inf = score_miner(_with_margins([0.0] * N, [math.inf] * N), GOOD, seed=1)
+    assert inf.score == 0.0 and "contrast margins" in inf.reasons[0]
+    lost = score_miner(_with_margins([0.0] * N, [float("nan")] * N), GOOD, seed=1)
+    assert lost.score == 0.0  # the tuned model lost a margin the base had
+    try:
+        score_miner(_with_margins([0.0] * 3, [0.0] * 3), GOOD, seed=1)
+    except ValueError as exc:
+        assert "margin arrays" in str(exc)
+    else:
+        raise AssertionError("margin arrays of the wrong length must be refused")
