@@ -90,10 +90,20 @@ class PretrainRecipe:
     threads: int = 1
 
     def key(self) -> str:
-        """A short hash of this recipe, the model shape, the registry and the general texts."""
+        """A short hash of this recipe, the model shape, the registry, the general texts and
+        which safety categories the base refuses or answers."""
         phrasings = {f.name: f.templates((Share.PUBLIC,)) for f in REGISTRY}
         blob = json.dumps(
-            [asdict(self), TINY_SHAPE, TINY_INIT_SEED, PRETRAIN_TEXTS, phrasings], sort_keys=True
+            [
+                asdict(self),
+                TINY_SHAPE,
+                TINY_INIT_SEED,
+                PRETRAIN_TEXTS,
+                phrasings,
+                {label.value: safety_categories(label) for label in Label},
+                OVER_REFUSED,
+            ],
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
