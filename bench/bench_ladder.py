@@ -40,12 +40,15 @@ SECRET_B = "ladder-validator-b"
 
 
 def _table(results: list[RungResult]) -> list[str]:
-    lines = [f"    {'rung':22s} {'check off':>10s} {'check on':>10s} {'improvement':>12s}  deltas"]
+    lines = [
+        f"    {'rung':22s} {'check off':>10s} {'check on':>10s} {'improvement':>12s}"
+        f" {'95% lo':>8s}  deltas"
+    ]
     for r in results:
         c = r.components
         lines.append(
             f"    {r.quality.value:22s} {r.score_model_only:10.4f} {r.score_checked:10.4f}"
-            f" {r.improvement:+12.4f}  loss {c.get('loss_delta', 0):+.4f}"
+            f" {r.improvement:+12.4f} {r.ci_low:+8.4f}  loss {c.get('loss_delta', 0):+.4f}"
             f" answer {c.get('answer_loss_delta', 0):+.4f} acc {c.get('accuracy_delta', 0):+.4f}"
             f" rouge {c.get('rouge_delta', 0):+.4f} margin {c.get('margin_delta', 0):+.4f}"
             f" general {c.get('general_loss_increase', 0):+.4f}"
@@ -69,6 +72,7 @@ def seed_targets(a: list[RungResult]) -> dict[str, bool | float]:
             share(w.improvement, correct.improvement) for w in wrong
         ),
         "correct_above_flawed": min(by[q].improvement for q in CORRECT_RUNGS) > flawed_best,
+        "correct_ci_low": correct.ci_low,
         "flawed_rho": flawed_rho(a),
     }
 
@@ -101,6 +105,7 @@ def main() -> None:
                         r.score_checked,
                         r.improvement,
                         r.components,
+                        r.ci_low,
                     )
                     for r in a
                 ],
@@ -129,12 +134,13 @@ def main() -> None:
     ok_wrong = all(t["wrong_share_max"] <= 0.05 for t in all_t)  # type: ignore[index,operator]
     ok_order = all(t["correct_above_flawed"] for t in all_t)  # type: ignore[index]
     rhos = [float(t["flawed_rho"]) for t in all_t]  # type: ignore[index,arg-type]
+    ci_ok = all(float(t["correct_ci_low"]) > 0 for t in all_t)  # type: ignore[index,arg-type]
     print(f"repeat of seed {seed} identical: {identical}   ({seconds:.0f} s)")
     print(
         f"targets (check off): other words >= 50% of correct: {ok_other}; wrong <= 5%: {ok_wrong}; "
         f"correct above every flawed rung: {ok_order}; flawed rho worst {min(rhos):.3f} mean "
         f"{sum(rhos) / len(rhos):.3f}; tau(A,B) >= 0.8: {min(taus) >= 0.8} (worst {min(taus):.3f}); "
-        f"repeat identical: {identical}"
+        f"repeat identical: {identical}; correct's 95% lower bound > 0: {ci_ok}"
     )
     if args.out:
         report = {

@@ -62,6 +62,9 @@ class RungResult:
     score_model_only: float  # the round's score with the answer check off
     score_checked: float  # the round's score with the answer check on
     components: dict[str, float]
+    # Lower end of the paired bootstrap 95% interval of the per-item improvement (the check
+    # on, as a round reports it); NaN when the round scored the rung without an interval.
+    ci_low: float = float("nan")
 
 
 def rung_samples(data_seed: str, quality: Quality, round_id: str, count: int) -> list[CotSample]:
@@ -120,6 +123,7 @@ def ladder_round(
                     **components,
                     "wrong_answer_share": checked.score.components.get("wrong_answer_share", 0.0),
                 },
+                checked.score.ci[1] if checked.score.ci is not None else float("nan"),
             )
         )
     return out

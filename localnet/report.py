@@ -9,7 +9,7 @@ that comes out otherwise is a scoring bug, so ``neurons/localnet.py`` exits non-
 ``model_alone`` reports issue 10's targets for what the model's measurement alone would pay
 (the teacher-style miner >= half of honest, sloppy 0 with the answer check off, honest
 steady across rounds). They are printed, not enforced: on the embedded base the model cannot
-yet tell wrong answers from right ones (docs/SCORING.md, "The base").
+yet tell wrong answers from right ones (docs/SCORING.md, "The quality ladder").
 """
 
 from __future__ import annotations
