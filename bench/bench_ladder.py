@@ -1,7 +1,8 @@
 """The quality ladder: does the model's own measurement order seven miners by data quality?
 
 Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--model tiny]
-[--out FILE.json]``
+[--steps 16] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
+targets for other signal weights from the per-rung components.
 
 Seven rungs (``localnet/ladder.py``). Per data seed, one ladder round on validator A's eval
 set, then the same data on validator B's (another secret, another eval set), and a repeat of
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from localnet.ladder import (
@@ -34,6 +36,7 @@ from localnet.ladder import (
 )
 from tasks.quality import Quality
 from validator.model.base import load_base
+from validator.model.recipe import DEFAULT_RECIPE
 
 SECRET_A = "ladder-validator-a"  # two validators: different secrets, different eval sets
 SECRET_B = "ladder-validator-b"
@@ -83,15 +86,19 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0, help="10: seeds no constant was chosen on")
     ap.add_argument("--model", default="tiny", help="base model (default: the embedded tiny)")
     ap.add_argument("--out", type=Path, default=None, help="write every number as JSON here")
+    ap.add_argument(
+        "--steps", type=int, default=DEFAULT_RECIPE.steps, help="LoRA steps (the recipe's: 16)"
+    )
     args = ap.parse_args()
+    recipe = replace(DEFAULT_RECIPE, steps=args.steps)
     model, tokenizer = load_base(args.model, "cpu")
     t0 = time.perf_counter()
     rows: list[dict[str, object]] = []
     first: list[RungResult] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         round_id, data_seed = f"ladder-{seed}", f"ladder-data-{seed}"
-        a = ladder_round(model, tokenizer, SECRET_A, round_id, data_seed)
-        b = ladder_round(model, tokenizer, SECRET_B, round_id, data_seed)
+        a = ladder_round(model, tokenizer, SECRET_A, round_id, data_seed, recipe=recipe)
+        b = ladder_round(model, tokenizer, SECRET_B, round_id, data_seed, recipe=recipe)
         first = first or a
         targets = seed_targets(a)
         tau = kendall_between([r.improvement for r in a], [r.improvement for r in b])
@@ -121,7 +128,9 @@ def main() -> None:
         print("  validator B: " + "  ".join(f"{r.quality.value}={r.improvement:+.4f}" for r in b))
         print(f"  targets: {json.dumps(targets)}  tau(A,B) {tau:.3f}", flush=True)
     seed = args.first_seed
-    again = ladder_round(model, tokenizer, SECRET_A, f"ladder-{seed}", f"ladder-data-{seed}")
+    again = ladder_round(
+        model, tokenizer, SECRET_A, f"ladder-{seed}", f"ladder-data-{seed}", recipe=recipe
+    )
     identical = [(r.improvement, r.score_model_only, r.score_checked) for r in again] == [
         (r.improvement, r.score_model_only, r.score_checked) for r in first
     ]
@@ -148,6 +157,7 @@ def main() -> None:
             "seeds": rows,
             "repeat_identical": identical,
             "seconds": seconds,
+            "recipe": recipe.to_dict(),
         }
         args.out.write_text(json.dumps(report, indent=2))
 

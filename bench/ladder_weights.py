@@ -1,0 +1,96 @@
+"""Which signal weights would meet the ladder's model-only targets? Offline, from a ladder run.
+
+Run: ``.venv/bin/python bench/ladder_weights.py FILE.json [FILE.json ...]`` on the output of
+``bench/bench_ladder.py --out FILE.json``.
+
+The rule's improvement is linear in the mean per-item deltas the ladder records for every rung
+(``scoring/score.py``: the per-item sum's mean is the weighted sum of the means), so the
+targets can be recomputed for any weights without training again. For each weight vector of a
+small grid it prints in how many seeds each of issue 10's model-only targets holds (validator
+A, the answer check off): correct in other words >= 50% of correct, wrong answers (either
+phrasing) <= 5% of correct, both correct rungs above every flawed rung, and all three at once.
+The rule's constants were chosen with this on data seeds 0-4 (docs/SCORING.md, "The quality
+ladder").
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localnet.ladder import FLAWED_ORDER
+from scoring import score
+from tasks.quality import Quality
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weights of the per-item signals the grid varies (the rest stay the rule's)."""
+
+    loss: float
+    answer_loss: float
+    margin: float
+
+    def improvement(self, c: dict[str, float]) -> float:
+        """The rule's improvement of one rung under these weights, from its components."""
+        harm = score.W_GENERAL * max(0.0, c["general_loss_increase"] - score.GENERAL_TOLERANCE)
+        return (
+            self.loss * c["loss_delta"]
+            + self.answer_loss * c["answer_loss_delta"]
+            + score.W_ACCURACY * c["accuracy_delta"]
+            + score.W_ROUGE * c["rouge_delta"]
+            + self.margin * c.get("margin_delta", 0.0)
+            - harm
+        )
+
+
+def seed_targets(rungs: list[list[Any]], w: Weights) -> tuple[bool, bool, bool]:
+    """(other words >= 50%, wrong <= 5%, correct above flawed) for one seed's rungs."""
+    imp = {Quality(r[0]): w.improvement(r[4]) for r in rungs}
+    factor = {Quality(r[0]): r[4]["junk_factor"] * r[4]["volume_factor"] for r in rungs}
+    # A round rejects the near-empty rung whole: it earns nothing whatever the model says.
+    paid = {q: 0.0 if q is Quality.EMPTY else max(0.0, v) * factor[q] for q, v in imp.items()}
+    correct = paid[Quality.CORRECT]
+    other = correct > 0 and paid[Quality.CORRECT_OTHER_WORDS] >= 0.5 * correct
+    wrong = correct > 0 and all(
+        paid[q] <= 0.05 * correct for q in (Quality.WRONG, Quality.WRONG_OTHER_WORDS)
+    )
+    lowest_right = min(imp[Quality.CORRECT], imp[Quality.CORRECT_OTHER_WORDS])
+    order = all(imp[q] < lowest_right for q in FLAWED_ORDER)
+    return other, wrong, order
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("runs", type=Path, nargs="+", help="bench_ladder.py --out files")
+    args = ap.parse_args()
+    seeds = [s for path in args.runs for s in json.loads(path.read_text())["seeds"]]
+    grid = [
+        Weights(loss, answer, margin)
+        for loss, answer, margin in itertools.product(
+            (0.0, score.W_LOSS), (0.0, 0.5, 1.0), (0.0, 0.1, 0.25, 0.5, 1.0)
+        )
+    ]
+    print(f"{len(seeds)} seeds; targets met in how many (other words, wrong, order, all three)")
+    print(f"{'loss':>5} {'answer':>6} {'margin':>6}   other  wrong  order    all")
+    for w in grid:
+        met = [seed_targets(s["a"], w) for s in seeds]
+        other, wrong, order = (sum(m[k] for m in met) for k in range(3))
+        every = sum(all(m) for m in met)
+        mark = "  <- the rule" if (w.loss, w.answer_loss, w.margin) == (
+            score.W_LOSS,
+            score.W_ANSWER_LOSS,
+            score.W_MARGIN,
+        ) else ""
+        print(
+            f"{w.loss:5.2f} {w.answer_loss:6.2f} {w.margin:6.2f}   {other:5d}  {wrong:5d}"
+            f"  {order:5d}  {every:5d}{mark}"
+        )
+
+
+if __name__ == "__main__":
+    main()
