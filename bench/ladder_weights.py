@@ -81,11 +81,16 @@ def main() -> None:
         met = [seed_targets(s["a"], w) for s in seeds]
         other, wrong, order = (sum(m[k] for m in met) for k in range(3))
         every = sum(all(m) for m in met)
-        mark = "  <- the rule" if (w.loss, w.answer_loss, w.margin) == (
-            score.W_LOSS,
-            score.W_ANSWER_LOSS,
-            score.W_MARGIN,
-        ) else ""
+        mark = (
+            "  <- the rule"
+            if (w.loss, w.answer_loss, w.margin)
+            == (
+                score.W_LOSS,
+                score.W_ANSWER_LOSS,
+                score.W_MARGIN,
+            )
+            else ""
+        )
         print(
             f"{w.loss:5.2f} {w.answer_loss:6.2f} {w.margin:6.2f}   {other:5d}  {wrong:5d}"
             f"  {order:5d}  {every:5d}{mark}"

@@ -194,8 +194,9 @@ def _trl_trainer(beta: float, tmp_path: Path) -> DPOTrainer:
         bf16=False,
         activation_checkpointing=False,
     )
+    # fresh models: TRL patches their forward (fused LM head)
     return DPOTrainer(
-        model=build_tiny(BYTE_VOCAB, seed=101),  # fresh models: TRL patches their forward (fused LM head)
+        model=build_tiny(BYTE_VOCAB, seed=101),
         ref_model=build_tiny(BYTE_VOCAB, seed=202),
         args=args,
         train_dataset=Dataset.from_list(PAIRS),

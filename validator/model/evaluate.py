@@ -293,7 +293,12 @@ def evaluate(
     answers = [extract_answer(g) for g in generated]
     refs = [it.final_answer for it in eval_items]
     margins = contrast_margins(
-        model, tokenizer, eval_items, [float(t.sum()) for t in token_losses], max_seq_len, batch_size
+        model,
+        tokenizer,
+        eval_items,
+        [float(t.sum()) for t in token_losses],
+        max_seq_len,
+        batch_size,
     )
     return EvalResult(
         families=[it.family for it in eval_items],
@@ -329,7 +334,10 @@ def contrast_margins(
         for it in eval_items
         for cot, answer in it.near_misses
     ]
-    nll = [float(t.sum()) for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)]
+    nll = [
+        float(t.sum())
+        for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)
+    ]
     out: list[float] = []
     at = 0
     for it, ref in zip(eval_items, reference_nll, strict=True):

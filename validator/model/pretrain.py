@@ -90,8 +90,11 @@ class PretrainRecipe:
     threads: int = 1
 
     def key(self) -> str:
-        """A short hash of this recipe, the model shape, the registry, the general texts and
-        which safety categories the base refuses or answers."""
+        """A short hash of this recipe and everything else the base depends on.
+
+        The model shape, the registry's public phrasings, the general texts and which safety
+        categories the base refuses or answers.
+        """
         phrasings = {f.name: f.templates((Share.PUBLIC,)) for f in REGISTRY}
         blob = json.dumps(
             [

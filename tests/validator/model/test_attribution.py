@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from tests.support.byte_tokenizer import PAD_ID, VOCAB_SIZE, ByteTokenizer
 from validator.model.attribution import METHODS, attribute, decode_pieces, token_attribution
 from validator.model.recipe import PROMPT_SUFFIX, TrainRecipe, collate, encode_pair, format_prompt
-from tests.support.byte_tokenizer import PAD_ID, VOCAB_SIZE, ByteTokenizer
 from validator.model.tiny import build_tiny, tiny_config
 from validator.model.train import lora_adapter
 
