@@ -96,7 +96,7 @@ class DpoRecipe:
     # padding to length gets 48 pairs in, not 64. CPU cost is unchanged: a round trains
     # steps x batch_size pairs whatever the number admitted (fewer are cycled).
     token_budget: int = 64 * 384
-    steps: int = 8  # one pass over 64 pairs at batch 8, as the SFT recipe
+    steps: int = 8  # one pass over 64 pairs at batch 8 (the SFT recipe takes two passes)
     batch_size: int = 8  # pairs per step: 16 rows of <=256 tokens in one forward pass
     # Lower than SFT's 2e-3: a DPO gradient is beta/2 x the summed (not mean) log-prob
     # gradient, and the measured tiny-model margins were already saturating at 2e-3.
