@@ -1,7 +1,7 @@
 """The quality ladder: does the model's own measurement order seven miners by data quality?
 
 Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--model tiny]
-[--steps 16] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
+[--steps 16] [--eval-items 64] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
 targets for other signal weights from the per-rung components.
 
 Seven rungs (``localnet/ladder.py``). Per data seed, one ladder round on validator A's eval
@@ -35,6 +35,7 @@ from localnet.ladder import (
     ladder_round,
 )
 from tasks.quality import Quality
+from validator.eval_set import EVAL_SIZE
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
 
@@ -89,19 +90,27 @@ def main() -> None:
     ap.add_argument(
         "--steps", type=int, default=DEFAULT_RECIPE.steps, help="LoRA steps (the recipe's: 16)"
     )
+    ap.add_argument(
+        "--eval-items", type=int, default=EVAL_SIZE, help="eval items per validator (EVAL_SIZE)"
+    )
     args = ap.parse_args()
     recipe = replace(DEFAULT_RECIPE, steps=args.steps)
+    setup = {"recipe": recipe, "eval_items": args.eval_items}  # the same for every round
     model, tokenizer = load_base(args.model, "cpu")
     t0 = time.perf_counter()
     rows: list[dict[str, object]] = []
     first: list[RungResult] = []
+    all_t: list[dict[str, bool | float]] = []  # per seed: seed_targets of validator A
+    taus: list[float] = []  # per seed: Kendall tau between validators A and B
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         round_id, data_seed = f"ladder-{seed}", f"ladder-data-{seed}"
-        a = ladder_round(model, tokenizer, SECRET_A, round_id, data_seed, recipe=recipe)
-        b = ladder_round(model, tokenizer, SECRET_B, round_id, data_seed, recipe=recipe)
+        a = ladder_round(model, tokenizer, SECRET_A, round_id, data_seed, **setup)
+        b = ladder_round(model, tokenizer, SECRET_B, round_id, data_seed, **setup)
         first = first or a
         targets = seed_targets(a)
         tau = kendall_between([r.improvement for r in a], [r.improvement for r in b])
+        all_t.append(targets)
+        taus.append(tau)
         rows.append(
             {
                 "seed": seed,
@@ -129,21 +138,19 @@ def main() -> None:
         print(f"  targets: {json.dumps(targets)}  tau(A,B) {tau:.3f}", flush=True)
     seed = args.first_seed
     again = ladder_round(
-        model, tokenizer, SECRET_A, f"ladder-{seed}", f"ladder-data-{seed}", recipe=recipe
+        model, tokenizer, SECRET_A, f"ladder-{seed}", f"ladder-data-{seed}", **setup
     )
     identical = [(r.improvement, r.score_model_only, r.score_checked) for r in again] == [
         (r.improvement, r.score_model_only, r.score_checked) for r in first
     ]
     seconds = time.perf_counter() - t0
-    all_t = [r["targets"] for r in rows]
-    taus = [float(r["tau_ab"]) for r in rows]  # type: ignore[arg-type]
     ok_other = all(
         t["other_words_share"] >= 0.5 and t["other_words_improvement_share"] >= 0.5 for t in all_t
-    )  # type: ignore[index,operator]
-    ok_wrong = all(t["wrong_share_max"] <= 0.05 for t in all_t)  # type: ignore[index,operator]
-    ok_order = all(t["correct_above_flawed"] for t in all_t)  # type: ignore[index]
-    rhos = [float(t["flawed_rho"]) for t in all_t]  # type: ignore[index,arg-type]
-    ci_ok = all(float(t["correct_ci_low"]) > 0 for t in all_t)  # type: ignore[index,arg-type]
+    )
+    ok_wrong = all(t["wrong_share_max"] <= 0.05 for t in all_t)
+    ok_order = all(t["correct_above_flawed"] for t in all_t)
+    rhos = [float(t["flawed_rho"]) for t in all_t]
+    ci_ok = all(float(t["correct_ci_low"]) > 0 for t in all_t)
     print(f"repeat of seed {seed} identical: {identical}   ({seconds:.0f} s)")
     print(
         f"targets (check off): other words >= 50% of correct: {ok_other}; wrong <= 5%: {ok_wrong}; "
@@ -158,6 +165,7 @@ def main() -> None:
             "repeat_identical": identical,
             "seconds": seconds,
             "recipe": recipe.to_dict(),
+            "eval_items": args.eval_items,
         }
         args.out.write_text(json.dumps(report, indent=2))
 
