@@ -7,7 +7,9 @@ the per-item contrast margins of the base and of the tuned model (the answer che
 every rung is trained). Then, for a few ways of summarising the per-item margin deltas and a
 few weights, in how many seeds issue 10's model-only targets hold when that summary replaces
 the rule's margin term (the other terms as in ``scoring/score.py``): other words >= 50% of
-correct, wrong <= 5% of correct, both correct rungs above every flawed rung.
+correct, wrong <= 5% of correct, both correct rungs above every flawed rung. Every served
+sample is trained on (the near-empty screen off too) and the junk and volume factors are left
+out, so the ``all`` rows differ a little from ``bench/bench_ladder.py``'s, which screens.
 
 Summaries: ``all`` (the rule's: the mean delta), ``base_right`` (only items whose base margin
 is above 0, the ones the base already ranks right), ``base_right_clip10`` (the same with
