@@ -29,7 +29,8 @@ COPY miner/ miner/
 COPY validator/ validator/
 COPY neurons/ neurons/
 COPY localnet/ localnet/
-RUN pip install . "matplotlib>=3.8"
+# [gym]: the reasoning-gym eval suite (--eval.suite reasoning-gym), meant for GPU nodes.
+RUN pip install ".[gym]" "matplotlib>=3.8"
 
 # Run as an unprivileged user; /data holds run directories, caches and the embedded state.
 RUN useradd --create-home --uid 1000 datacomp && mkdir -p /data && chown datacomp /data
