@@ -34,18 +34,32 @@ class Weights:
     loss: float
     answer_loss: float
     margin: float
+    # None: the margin is a plain per-item term (mean delta x weight). A number: the rule's
+    # guard, which only charges a mean drop beyond this many nats.
+    margin_tolerance: float | None = None
 
     def improvement(self, c: dict[str, float]) -> float:
         """The rule's improvement of one rung under these weights, from its components."""
         harm = score.W_GENERAL * max(0.0, c["general_loss_increase"] - score.GENERAL_TOLERANCE)
+        margin = c.get("margin_delta", 0.0)
+        if self.margin_tolerance is None:
+            margin_term = self.margin * margin
+        else:
+            margin_term = -self.margin * max(0.0, -margin - self.margin_tolerance)
         return (
             self.loss * c["loss_delta"]
             + self.answer_loss * c["answer_loss_delta"]
             + score.W_ACCURACY * c["accuracy_delta"]
             + score.W_ROUGE * c["rouge_delta"]
-            + self.margin * c.get("margin_delta", 0.0)
+            + margin_term
             - harm
         )
+
+    def label(self) -> str:
+        """How the margin enters, for the table."""
+        if self.margin_tolerance is None:
+            return f"term x{self.margin:g}"
+        return f"guard x{self.margin:g} beyond {self.margin_tolerance:g}"
 
 
 def seed_targets(rungs: list[list[Any]], w: Weights) -> tuple[bool, bool, bool]:
@@ -69,30 +83,26 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+", help="bench_ladder.py --out files")
     args = ap.parse_args()
     seeds = [s for path in args.runs for s in json.loads(path.read_text())["seeds"]]
-    grid = [
+    plain = [
         Weights(loss, answer, margin)
         for loss, answer, margin in itertools.product(
             (0.0, score.W_LOSS), (0.0, 0.5, 1.0), (0.0, 0.1, 0.25, 0.5, 1.0)
         )
     ]
+    guards = [
+        Weights(score.W_LOSS, score.W_ANSWER_LOSS, margin, tolerance)
+        for margin, tolerance in itertools.product((0.5, 1.0, 2.0), (0.0, 0.25, 0.5, 0.75))
+    ]
+    rule = Weights(score.W_LOSS, score.W_ANSWER_LOSS, score.W_MARGIN, score.MARGIN_TOLERANCE)
     print(f"{len(seeds)} seeds; targets met in how many (other words, wrong, order, all three)")
-    print(f"{'loss':>5} {'answer':>6} {'margin':>6}   other  wrong  order    all")
-    for w in grid:
+    print(f"{'loss':>5} {'answer':>6}  {'margin':28s} other  wrong  order    all")
+    for w in plain + guards:
         met = [seed_targets(s["a"], w) for s in seeds]
         other, wrong, order = (sum(m[k] for m in met) for k in range(3))
         every = sum(all(m) for m in met)
-        mark = (
-            "  <- the rule"
-            if (w.loss, w.answer_loss, w.margin)
-            == (
-                score.W_LOSS,
-                score.W_ANSWER_LOSS,
-                score.W_MARGIN,
-            )
-            else ""
-        )
+        mark = "  <- the rule" if w == rule else ""
         print(
-            f"{w.loss:5.2f} {w.answer_loss:6.2f} {w.margin:6.2f}   {other:5d}  {wrong:5d}"
+            f"{w.loss:5.2f} {w.answer_loss:6.2f}  {w.label():28s} {other:5d}  {wrong:5d}"
             f"  {order:5d}  {every:5d}{mark}"
         )
 
