@@ -93,7 +93,7 @@ def main() -> None:
         Weights(score.W_LOSS, score.W_ANSWER_LOSS, margin, tolerance)
         for margin, tolerance in itertools.product((0.5, 1.0, 2.0), (0.0, 0.25, 0.5, 0.75))
     ]
-    rule = Weights(score.W_LOSS, score.W_ANSWER_LOSS, score.W_MARGIN, score.MARGIN_TOLERANCE)
+    rule = Weights(score.W_LOSS, score.W_ANSWER_LOSS, score.W_MARGIN)
     print(f"{len(seeds)} seeds; targets met in how many (other words, wrong, order, all three)")
     print(f"{'loss':>5} {'answer':>6}  {'margin':28s} other  wrong  order    all")
     for w in plain + guards:

@@ -16,9 +16,9 @@ Otherwise, per eval item ``i`` (positive is better):
 
     d_i = W_LOSS * (base_loss - tuned_loss) + W_ANSWER_LOSS * (base_answer_loss - tuned_...)
         + W_ACCURACY * (tuned_correct - base_correct) + W_ROUGE * (tuned_rouge - base_rouge)
+        + W_MARGIN * (tuned_margin - base_margin)
 
     improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
-                - W_MARGIN * max(0, -mean(tuned_margin - base_margin) - MARGIN_TOLERANCE)
     score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER * volume
                   * (1 - wrong_answers / accepted) ** WRONG_ANSWER_POWER
 
@@ -54,7 +54,7 @@ from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
 # v2: the volume factor; v3: the wrong-answer charge; v4: answer-loss weight 0.5, general-text
-# tolerance 0.1 (both measured on the embedded base, below); v5: the contrast-margin guard.
+# tolerance 0.1 (both measured on the embedded base, below); v5: the contrast margin at 0.1.
 SCORING_VERSION = "cot-v5"
 
 # Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
@@ -72,19 +72,17 @@ W_ACCURACY = 1.0
 # ROUGE-L of a short final answer mostly restates accuracy; half weight avoids counting the
 # same gain twice while still crediting partial answers ("7 2" for "72").
 W_ROUGE = 0.5
-# The contrast margin (log p(reference) - log sum p(near misses), per eval item) is the one
-# signal in which wrong answers lose to right ones on the embedded base: at the recipe's 16
-# steps, data seeds 0-4, wrong data moved its mean -0.42..-1.92 nats, right data -0.54..+0.13.
-# But a rise is no evidence of learning: data that only damages the model raised it
-# (near-empty +0.48..+1.38, off-topic up to +0.48). So, like the general-text guard, it can
-# only charge: a mean drop beyond MARGIN_TOLERANCE costs one for one, a rise earns nothing.
-# 0.5 nats clears what right data did in 4 of 5 seeds. Measured on the ladder (docs/SCORING.md,
-# "The quality ladder"): against a plain term at weight 0.1 (what a grid search preferred
-# before), wrong data earned <= 5% of right data in 3 of seeds 0-4 and 1 of seeds 10-14 (0 and 0
-# before), all three model-only targets held in 3 and 1 seeds (0 and 0), at the cost of both
-# right rungs leading every flawed one in 3 and 4 seeds (4 and 5).
-W_MARGIN = 1.0
-MARGIN_TOLERANCE = 0.5
+# The contrast margin is the one signal in which wrong answers lose to right ones on the
+# embedded base: at the recipe's 16 steps, data seeds 0-4, wrong data moved it -0.42..-1.92
+# nats, correct data -0.54..+0.13 (wrong below correct in every seed). But it is unbounded
+# and dominated by items the base already gets right by tens of nats, and data that only
+# damages the model moves it up (near-empty +0.48..+1.38, off-topic -0.33..+0.48): a blunter
+# model raises the margins it was confidently wrong on. So it gets a small weight: 0.1 was
+# the best of {0, 0.1, 0.25, 0.5, 1} on seeds 0-4 by the ladder's model-only targets (all
+# met in 1 of 5 seeds; at 0: in none), and keeps every damaging rung's improvement below
+# the correct rung's in most seeds. A bounded form, sigmoid(margin) (the reference's share
+# of probability among its candidates), moved by under 0.02 on every rung: no signal.
+W_MARGIN = 0.1
 
 # General-text loss may rise this much (nats/token) before it costs anything. Any narrow SFT
 # moves it: 8 LoRA steps of *correct* CoT raised it 0.026..0.070 over 8 data seeds on the
@@ -279,22 +277,20 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         + W_ANSWER_LOSS * answer_loss
         + W_ACCURACY * accuracy
         + W_ROUGE * rouge
+        + W_MARGIN * margin
     )
     general_increase = evals.tuned_general_loss - evals.base_general_loss
     harm = W_GENERAL * max(0.0, general_increase - GENERAL_TOLERANCE)
-    margin_drop = -float(margin.mean())
-    margin_penalty = W_MARGIN * max(0.0, margin_drop - MARGIN_TOLERANCE)
     factors = count_factors(counts)
     wrong_share = min(1.0, counts.wrong_answers / counts.accepted)
     answer_check = (1.0 - wrong_share) ** WRONG_ANSWER_POWER
-    improvement = float(per_item.mean()) - harm - margin_penalty
+    improvement = float(per_item.mean()) - harm
     components = {
         "loss_delta": float(loss.mean()),
         "answer_loss_delta": float(answer_loss.mean()),
         "accuracy_delta": float(accuracy.mean()),
         "rouge_delta": float(rouge.mean()),
         "margin_delta": float(margin.mean()),
-        "margin_penalty": margin_penalty,
         "general_loss_increase": float(general_increase),
         "general_penalty": harm,
         "wrong_answer_share": wrong_share,
@@ -306,10 +302,6 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     if harm > 0:
         reasons.append(
             f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}"
-        )
-    if margin_penalty > 0:
-        reasons.append(
-            f"contrast margin fell {margin_drop:.4f} > {MARGIN_TOLERANCE}: -{margin_penalty:.4f}"
         )
     if wrong_share > 0:
         reasons.append(

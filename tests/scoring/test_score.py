@@ -131,28 +131,18 @@ def _with_margins(base: list[float], tuned: list[float]) -> PairedEval:
     return replace(_evals(0.2), base_margin=base, tuned_margin=tuned)
 
 
-def test_the_contrast_margin_only_charges_a_drop_beyond_its_tolerance() -> None:
-    from scoring.score import MARGIN_TOLERANCE, W_MARGIN
+def test_the_contrast_margin_adds_its_weighted_mean_delta() -> None:
+    from scoring.score import W_MARGIN
 
     without = score_miner(_evals(0.2), GOOD, seed=1)
     base = [float(i % 5) for i in range(N)]
-    # A rise earns nothing: damage raises margins too (docs/SCORING.md).
-    raised = score_miner(_with_margins(base, [m + 3.0 for m in base]), GOOD, seed=1)
-    assert raised.components["margin_delta"] == 3.0
-    assert raised.components["margin_penalty"] == 0.0
-    assert raised.score == without.score
-    # A drop within the tolerance is free: right data moves the margin that much.
-    small = score_miner(_with_margins(base, [m - MARGIN_TOLERANCE for m in base]), GOOD, seed=1)
-    assert small.score == without.score
-    # Beyond it, each nat costs W_MARGIN, and the reasons say so.
-    big = score_miner(_with_margins(base, [m - MARGIN_TOLERANCE - 0.1 for m in base]), GOOD, seed=1)
-    assert math.isclose(big.components["margin_penalty"], W_MARGIN * 0.1)
+    raised = score_miner(_with_margins(base, [m + 1.0 for m in base]), GOOD, seed=1)
+    assert raised.components["margin_delta"] == 1.0
     assert math.isclose(
-        big.components["improvement"], without.components["improvement"] - W_MARGIN * 0.1
+        raised.components["improvement"], without.components["improvement"] + W_MARGIN
     )
-    assert big.score < without.score and any("contrast margin fell" in r for r in big.reasons)
-    # The bootstrap interval is of the per-item signals, untouched by the guard.
-    assert big.ci == without.ci
+    lowered = score_miner(_with_margins(base, [m - 1.0 for m in base]), GOOD, seed=1)
+    assert lowered.score < without.score < raised.score
 
 
 def test_items_without_near_misses_add_nothing_and_bad_margins_are_refused() -> None:
@@ -160,8 +150,6 @@ def test_items_without_near_misses_add_nothing_and_bad_margins_are_refused() -> 
     tuned = [float("nan")] * (N // 2) + [2.0] * (N // 2)
     half = score_miner(_with_margins(base, tuned), GOOD, seed=1)
     assert half.components["margin_delta"] == 1.0  # 2.0 on half the items, 0 on the rest
-    fell = score_miner(_with_margins(base, [-t for t in tuned]), GOOD, seed=1)
-    assert fell.components["margin_delta"] == -1.0  # the guard sees the mean over all items
     inf = score_miner(_with_margins([0.0] * N, [math.inf] * N), GOOD, seed=1)
     assert inf.score == 0.0 and "contrast margins" in inf.reasons[0]
     lost = score_miner(_with_margins([0.0] * N, [float("nan")] * N), GOOD, seed=1)
