@@ -2,11 +2,11 @@
 
 Used on both sides: miners generate training data from them (the built-in procedural source),
 validators draw their private eval sets from them, and the embedded base is pretrained on
-their PUBLIC phrasings at EASY sizes. Texts are short on purpose: the embedded model reads
-bytes, and a few hundred bytes per sample keep a CPU training step well under a second.
+their PUBLIC phrasings at EASY sizes. Texts are short on purpose: a few dozen tokens per
+sample keep a CPU training step well under a second.
 
-Families, and why each is shaped so: the embedded 3.3M-parameter byte-level base must learn
-every family to partial competence in a CPU pretraining of minutes (docs/SCORING.md, "The
+Families, and why each is shaped so: the embedded 1.4M-parameter base must learn every family
+to partial competence in a CPU pretraining of under half an hour (docs/SCORING.md, "The
 base"). Each worked solution is a chain of local steps a small model can imitate (a running
 maximum, a read-back, column addition with carries), never one global leap.
 

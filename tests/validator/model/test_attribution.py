@@ -227,7 +227,7 @@ LETTER_AT = 7  # "abcd X=" is 7 bytes: the letter is byte 7 of every prompt
 # Full-parameter steps: after 120 the held-out completion log-prob is > -0.07 (40 prompts,
 # measured); after 80 some letters still sat near -1.8.
 COPY_STEPS = 120
-COPY_LR = 1e-3  # AdamW on the whole 3.3M-parameter model; 3e-3 is noisier for the same steps
+COPY_LR = 1e-3  # AdamW on the whole ~1.2M-parameter byte model; 3e-3 is noisier for the same steps
 COPY_BATCH = 16
 # Not "X": the marker's own X would be a second copy of the answer, and occluding one of two
 # copies rightly costs little (measured: that case is the only one occlusion got wrong).
