@@ -78,8 +78,7 @@ W_ROUGE = 0.5
 # and dominated by items the base already gets right by tens of nats, and data that only
 # damages the model moves it up (near-empty +0.48..+1.38, off-topic -0.33..+0.48; on the
 # items the base ranks right as well, so not only by blunting confident mistakes; why is
-# open). So it gets a small weight: 0.1 was
-# the best of {0, 0.1, 0.25, 0.5, 1} on seeds 0-4 by the ladder's model-only targets (both
+# open). So it gets a small weight: 0.1 was the best of {0, 0.1, 0.25, 0.5, 1} on seeds 0-4 by the ladder's model-only targets (both
 # correct rungs above every flawed rung in 4 of 5 seeds, at 0 in none; other words >= 50% in
 # 5; no weight met all targets in any seed; seeds 10-14: 5, 5). A guard form that only
 # charges a drop priced wrong data down in more seeds but made two validators disagree
@@ -274,7 +273,6 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     margin = _margin_delta(evals, loss.size)
     if margin is None:
         return _zero("non-finite values in the contrast margins")
-
     per_item = (
         W_LOSS * loss
         + W_ANSWER_LOSS * answer_loss

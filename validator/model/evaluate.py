@@ -145,15 +145,14 @@ def _completion_token_losses(
     return out
 
 
-def _answer_positions(
-    tokenizer: TokenizerLike, completion: str, answer: str, last_only: bool
-) -> list[int]:
-    """Token positions (within the completion) of the answer's occurrences in ``completion``.
+def _answer_positions(tokenizer: TokenizerLike, completion: str, answer: str) -> list[list[int]]:
+    """Per occurrence of the answer in ``completion``, the token positions it covers.
 
     A token counts when its characters overlap an occurrence, by the tokenizer's offset
     mapping (every fast Hugging Face tokenizer, the embedded BPE included: a merge such as
     " 30" straddles the answer's boundary, so prefix token counts would miss it). A tokenizer
     without offsets falls back to token counts of prefixes, exact for one token per byte.
+    The last occurrence is the ``Answer:`` line.
     """
     if not answer:
         return []
@@ -162,18 +161,24 @@ def _answer_positions(
     while at >= 0:
         spans.append((at, at + len(answer)))
         at = completion.find(answer, at + len(answer))
-    if last_only:
-        spans = spans[-1:]
-    offsets = _offsets(tokenizer, completion)
-    positions: list[int] = []
+    offsets = _offsets(tokenizer, completion) if spans else None
+    out: list[list[int]] = []
     for lo, hi in spans:
         if offsets is not None:
-            positions.extend(i for i, (a, b) in enumerate(offsets) if a < hi and b > lo)
+            out.append([i for i, (a, b) in enumerate(offsets) if a < hi and b > lo])
             continue
         first = len(tokenizer.encode(completion[:lo], add_special_tokens=False))
         last = len(tokenizer.encode(completion[:hi], add_special_tokens=False))
-        positions.extend(range(first, max(last, first + 1)))
-    return positions
+        out.append(list(range(first, max(last, first + 1))))
+    return out
+
+
+def _answer_spans_mean(
+    losses: torch.Tensor, occurrences: list[list[int]], last_only: bool
+) -> float:
+    """Mean loss over every occurrence's tokens, or only the last occurrence's."""
+    chosen = occurrences[-1:] if last_only else occurrences
+    return _span_mean(losses, [p for occurrence in chosen for p in occurrence])
 
 
 def _offsets(tokenizer: TokenizerLike, text: str) -> list[tuple[int, int]] | None:
@@ -220,7 +225,7 @@ def answer_losses(
         model, tokenizer, [(p, c) for p, c, _ in items], max_seq_len, batch_size
     )
     return [
-        _span_mean(t, _answer_positions(tokenizer, c, a, last_only))
+        _answer_spans_mean(t, _answer_positions(tokenizer, c, a), last_only)
         for t, (_, c, a) in zip(token_losses, items, strict=True)
     ]
 
@@ -283,8 +288,9 @@ def evaluate(
     )
     answer_loss, final_loss = [], []
     for t, c, it in zip(token_losses, completions, eval_items, strict=True):
-        answer_loss.append(_span_mean(t, _answer_positions(tokenizer, c, it.final_answer, False)))
-        final_loss.append(_span_mean(t, _answer_positions(tokenizer, c, it.final_answer, True)))
+        occurrences = _answer_positions(tokenizer, c, it.final_answer)  # tokenized once
+        answer_loss.append(_answer_spans_mean(t, occurrences, last_only=False))
+        final_loss.append(_answer_spans_mean(t, occurrences, last_only=True))
     generated = (
         forward_pass(model, tokenizer, prompts, max_new_tokens, batch_size)
         if generate
