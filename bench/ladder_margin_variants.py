@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from localnet.ladder import FLAWED_ORDER, RUNGS, rung_samples
+from localnet.ladder import RUNGS, model_only_targets, rung_samples
 from scoring import score
 from tasks.quality import Quality
 from validator.eval_pool import EvalPool
@@ -56,18 +56,6 @@ def _other_terms(c: dict[str, float]) -> float:
         + score.W_ROUGE * c["rouge_delta"]
         - harm
     )
-
-
-def _targets(improvement: dict[Quality, float]) -> tuple[bool, bool, bool]:
-    # A round rejects the near-empty rung whole: it earns nothing whatever the model says.
-    paid = {q: 0.0 if q is Quality.EMPTY else max(0.0, v) for q, v in improvement.items()}
-    correct = paid[Quality.CORRECT]
-    other = correct > 0 and paid[Quality.CORRECT_OTHER_WORDS] >= 0.5 * correct
-    wrong = correct > 0 and all(
-        paid[q] <= 0.05 * correct for q in (Quality.WRONG, Quality.WRONG_OTHER_WORDS)
-    )
-    lowest = min(improvement[Quality.CORRECT], improvement[Quality.CORRECT_OTHER_WORDS])
-    return other, wrong, all(improvement[q] < lowest for q in FLAWED_ORDER)
 
 
 def main() -> None:
@@ -101,7 +89,7 @@ def main() -> None:
         )
         for w in WEIGHTS:
             met = [
-                _targets({q: other + w * d[q] for q, (_, other) in r.items()})
+                model_only_targets({q: other + w * d[q] for q, (_, other) in r.items()})
                 for (_, r), d in zip(seeds, deltas, strict=True)
             ]
             counts = [sum(m[k] for m in met) for k in range(3)]

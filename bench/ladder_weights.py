@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localnet.ladder import FLAWED_ORDER
+from localnet.ladder import model_only_targets
 from scoring import score
 from tasks.quality import Quality
 
@@ -66,17 +66,7 @@ def seed_targets(rungs: list[list[Any]], w: Weights) -> tuple[bool, bool, bool]:
     """(other words >= 50%, wrong <= 5%, correct above flawed) for one seed's rungs."""
     imp = {Quality(r[0]): w.improvement(r[4]) for r in rungs}
     factor = {Quality(r[0]): r[4]["junk_factor"] * r[4]["volume_factor"] for r in rungs}
-    # A round rejects the near-empty rung whole: it earns nothing whatever the model says.
-    paid = {q: 0.0 if q is Quality.EMPTY else max(0.0, v) * factor[q] for q, v in imp.items()}
-    correct = paid[Quality.CORRECT]
-    other = correct > 0 and paid[Quality.CORRECT_OTHER_WORDS] >= 0.5 * correct
-    wrong = correct > 0 and all(
-        paid[q] <= 0.05 * correct for q in (Quality.WRONG, Quality.WRONG_OTHER_WORDS)
-    )
-    lowest_right = min(imp[Quality.CORRECT], imp[Quality.CORRECT_OTHER_WORDS])
-    order = all(imp[q] < lowest_right for q in FLAWED_ORDER)
-    return other, wrong, order
-
+    return model_only_targets(imp, factor)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)

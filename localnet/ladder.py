@@ -22,7 +22,7 @@ Used by ``bench/bench_ladder.py`` (5 + 5 data seeds, two eval secrets, a repeat)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,6 +127,29 @@ def ladder_round(
             )
         )
     return out
+
+
+def model_only_targets(
+    improvement: Mapping[Quality, float], factor: Mapping[Quality, float] | None = None
+) -> tuple[bool, bool, bool]:
+    """Issue 10's model-only targets for one seed's rungs, the answer check off.
+
+    (other words >= 50% of correct, wrong <= 5% of correct, both correct rungs above every
+    flawed rung).
+    ``improvement`` is the rule's number per rung; ``factor`` the junk and volume factors
+    (1 where absent). A round rejects the near-empty rung whole, so it is paid nothing.
+    """
+    paid = {
+        q: 0.0 if q is Quality.EMPTY else max(0.0, v) * (factor or {}).get(q, 1.0)
+        for q, v in improvement.items()
+    }
+    correct = paid[Quality.CORRECT]
+    other = correct > 0 and paid[Quality.CORRECT_OTHER_WORDS] >= 0.5 * correct
+    wrong = correct > 0 and all(
+        paid[q] <= 0.05 * correct for q in (Quality.WRONG, Quality.WRONG_OTHER_WORDS)
+    )
+    lowest_right = min(improvement[q] for q in CORRECT_RUNGS)
+    return other, wrong, all(improvement[q] < lowest_right for q in FLAWED_ORDER)
 
 
 def spearman(values: Sequence[float], truth: Sequence[float]) -> float:
