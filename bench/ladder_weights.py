@@ -68,6 +68,7 @@ def seed_targets(rungs: list[list[Any]], w: Weights) -> tuple[bool, bool, bool]:
     factor = {Quality(r[0]): r[4]["junk_factor"] * r[4]["volume_factor"] for r in rungs}
     return model_only_targets(imp, factor)
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("runs", type=Path, nargs="+", help="bench_ladder.py --out files")
