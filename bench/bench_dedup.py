@@ -31,9 +31,9 @@ from datasketch import MinHash
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "scoring"))
 from scoring_synth import paragraph, perturb  # noqa: E402
 
+from common.text import jaccard, match_words, word_ngrams  # noqa: E402
 from scoring.dedup import HistoryIndex, Submission, dedup_round, fingerprints  # noqa: E402
 from scoring.minhash import MinHasher, MinHashParams, estimate_jaccard_pairs  # noqa: E402
-from scoring.text import jaccard, match_words, word_ngrams  # noqa: E402
 from tasks.families import generate_many  # noqa: E402
 
 PARAMS = MinHashParams()

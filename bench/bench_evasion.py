@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.text import join_fields  # noqa: E402
+from common.text import join_fields  # noqa: E402
 from tests.support.evasion import eval_pool, free_data, measure, task_data  # noqa: E402
 from tests.support.perturb import KIND_NAMES, perturb_item  # noqa: E402
-from validator.eval_pool import EvalPool  # noqa: E402
+from validator.evalsets.pool import EvalPool  # noqa: E402
 
 COLUMNS = (
     ("dedup_round", "dedup round"),

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--mo
 [--steps 16] [--eval-items 64] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
 targets for other signal weights from the per-rung components.
 
-Seven rungs (``localnet/ladder.py``). Per data seed, one ladder round on validator A's eval
+Seven rungs (``bench/ladder.py``). Per data seed, one ladder round on validator A's eval
 set, then the same data on validator B's (another secret, another eval set), and a repeat of
 the first seed by A. For every rung and seed two columns: the score with the answer check off
 (the model alone) and on, and the rule's improvement before its floor.
@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from localnet.ladder import (
+if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ladder import (
     CORRECT_RUNGS,
     FLAWED_ORDER,
     RUNGS,
@@ -35,7 +39,7 @@ from localnet.ladder import (
     ladder_round,
 )
 from tasks.quality import Quality
-from validator.eval_set import EVAL_SIZE
+from validator.evalsets.cot import EVAL_SIZE
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
 

@@ -7,7 +7,7 @@ harmful, help with the benign); over-refuse (refusal preferred everywhere); off-
 both sides; empty sides; swapped (good with chosen and rejected exchanged). Per data seed,
 one validator's held-out sets (``draw_preference_eval``), the base measured once, then each
 rung screened for invalid pairs, trained by DPO and measured exactly as a round's preference
-stage does (``validator/preference_stage.py``: ``view``, ``paired``, ``score_preference``).
+stage does (``validator/stages/preference.py``: ``view``, ``paired``, ``score_preference``).
 
 Printed per rung: the score, the improvement before its floor, and the terms behind it
 (held-out preference accuracy delta, mean clipped margin, refusal and compliance deltas).
@@ -27,12 +27,12 @@ from protocol.schemas import PreferenceSample
 from scoring.preference_score import score_preference
 from scoring.score import SampleCounts
 from tasks.safety_pairs import PairQuality, generate_pairs
-from validator.eval_set import general_texts
+from validator.evalsets.cot import general_texts
+from validator.evalsets.preference import draw_preference_eval
 from validator.model.base import load_base
 from validator.model.dpo_train import dpo_adapter, format_preference
-from validator.preference_eval import draw_preference_eval
-from validator.preference_stage import PreferenceConfig, paired, view
-from validator.screening import invalid_reason
+from validator.stages.preference import PreferenceConfig, paired, view
+from validator.stages.screening import invalid_reason
 
 RUNGS = (
     PairQuality.GOOD,

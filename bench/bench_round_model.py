@@ -20,7 +20,7 @@ import torch
 
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
-from validator.eval_set import draw_eval_set, general_texts
+from validator.evalsets.cot import draw_eval_set, general_texts
 from validator.model.base import load_base
 from validator.model.evaluate import evaluate
 from validator.model.recipe import DEFAULT_RECIPE, format_completion, format_prompt

@@ -21,7 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
-from validator.eval_set import draw_eval_set, general_texts
+from validator.evalsets.cot import draw_eval_set, general_texts
 from validator.model.base import load_base
 from validator.model.evaluate import evaluate
 from validator.model.recipe import format_pair

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/ladder_margin_variants.py [--seeds 5] [--first-seed 0]``
 
-For each data seed, validator A's eval set and every ladder rung (``localnet/ladder.py``),
+For each data seed, validator A's eval set and every ladder rung (``bench/ladder.py``),
 the per-item contrast margins of the base and of the tuned model (the answer check off, so
 every rung is trained). Then, for a few ways of summarising the per-item margin deltas and a
 few weights, in how many seeds issue 10's model-only targets hold when that summary replaces
@@ -20,18 +20,23 @@ margins capped at 10 nats), ``clip5`` (every margin clipped to +-5 nats) and ``d
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from localnet.ladder import RUNGS, model_only_targets, rung_samples
+if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ladder import RUNGS, model_only_targets, rung_samples
 from scoring import score
 from tasks.quality import Quality
-from validator.eval_pool import EvalPool
-from validator.eval_set import EVAL_SIZE
+from validator.evalsets.cot import EVAL_SIZE
+from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
-from validator.validate import evaluate_base, validate_and_score
+from validator.stages.cot_validate import evaluate_base, validate_and_score
 
 Arr = npt.NDArray[np.float64]
 SUMMARIES: dict[str, Callable[[Arr, Arr], float]] = {

@@ -18,11 +18,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localnet.ladder import model_only_targets
+if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ladder import model_only_targets
 from scoring import score
 from tasks.quality import Quality
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from miner.sources import DataSourceError, Sample
 from protocol.schemas import Competition, CotSample
-from validator.eval_set import draw_eval_set
+from validator.evalsets.cot import draw_eval_set
 
 
 class LeakedEvalSource:

@@ -21,7 +21,7 @@ import httpx
 
 from protocol.schemas import Competition
 from scoring.score import MODEL_ONLY_SCORE
-from validator.records import RoundRecord
+from validator.store.records import RoundRecord
 
 # "Near zero" for the attackers: the attack catalogue's bound (issue 5), an attack may earn
 # at most 5% of the honest miner's share.

@@ -25,7 +25,7 @@ from protocol.cli import parse_settings
 from protocol.keys import Keys
 from protocol.redis_conn import connect
 from validator.api import base_model, create_app
-from validator.leaderboard import LeaderboardStore
+from validator.store.leaderboard import LeaderboardStore
 
 
 class ApiSettings(BaseSettings):

@@ -9,7 +9,7 @@ test run) can share one server without seeing each other's data.
 | ``{prefix}:dedup:history`` | hash | validator | MinHash history: ``params`` fingerprint + ``sig:{hotkey}/{round}/{i}`` rows |
 | ``{prefix}:lb:{competition}:scores`` | zset | validator | uid -> current EMA score |
 | ``{prefix}:lb:{competition}:miner:{uid}`` | hash | validator | hotkey, last round breakdown (JSON) |
-| ``{prefix}:lb:{competition}:history:{uid}`` | zset | validator | JSON points (round, block, score, ema) by round start time, capped (``validator.leaderboard.HISTORY_LEN``) |
+| ``{prefix}:lb:{competition}:history:{uid}`` | zset | validator | JSON points (round, block, score, ema) by round start time, capped (``validator.store.leaderboard.HISTORY_LEN``) |
 | ``{prefix}:lb:competitions`` | set | validator | competitions that have a leaderboard |
 | ``{prefix}:rounds`` | zset | validator | round id -> round start time |
 | ``{prefix}:round:{round_id}`` | string | validator | the round record (JSON) |

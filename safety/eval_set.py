@@ -14,7 +14,7 @@ Two ways to build one, same shape out:
   set half from the model and half from the templates by accident would be mislabelled as
   the model's. Paraphrases are not reproducible across servers; the file records the model.
 
-Dedup: on normalised text (``scoring.text.words``; exact copies normalise alike) across *both*
+Dedup: on normalised text (``common.text.words``; exact copies normalise alike) across *both*
 labels; the template path already dedups on the prompt core (``tasks/safety_prompts.py``).
 """
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.atomic_file import write_text_atomic
 from safety.endpoint import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
@@ -30,7 +31,6 @@ from safety.eval_set import (
     paraphraser,
 )
 from tasks.safety_prompts import NotEnoughPrompts
-from validator.atomic_file import write_text_atomic
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

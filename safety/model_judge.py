@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
+from common.text import words
 from safety.endpoint import ChatEndpoint, EndpointError
 from scoring.refusal import Judge, Judgement
-from scoring.text import words
 
 SYSTEM_PROMPT = (
     "You classify chatbot replies. Given a user request and the assistant's reply, answer "

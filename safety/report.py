@@ -7,7 +7,7 @@ result is JSON-able (for the round record); ``render_markdown`` turns it into te
 as Markdown or as plain text. Pure given a pure judge; wrap a model judge in
 ``scoring.refusal.CachedJudge`` to share its verdicts with the round's metrics.
 
-``subject`` says what the tuned side is: the preference stage (``validator/preference_stage.py``)
+``subject`` says what the tuned side is: the preference stage (``validator/stages/preference.py``)
 builds its per-round report here with the round and the miner (uid, hotkey) it shows; an
 offline comparison can name a checkpoint. Reports without it (before this field) read the same.
 """

@@ -27,7 +27,7 @@ fire on it; those are left to the minhash detector.
 
 The verdict is per sample: each sample is judged on its own, so a submission with one copy
 among honest samples has exactly that sample flagged (the round's consequence is the
-caller's: ``validator/screening.py`` zeroes the round).
+caller's: ``validator/stages/screening.py`` zeroes the round).
 """
 
 from __future__ import annotations
@@ -39,10 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from scoring.dedup import LONG_TEXT_WORDS, OTHER_ANSWER_JACCARD, SAME_ANSWER_JACCARD
-from scoring.lsh import empty_rows
-from scoring.minhash import MinHasher
-from scoring.text import (
+from common.text import (
     answer_key,
     answer_shape,
     answers_match,
@@ -51,6 +48,9 @@ from scoring.text import (
     numbers,
     word_ngrams,
 )
+from scoring.dedup import LONG_TEXT_WORDS, OTHER_ANSWER_JACCARD, SAME_ANSWER_JACCARD
+from scoring.lsh import empty_rows
+from scoring.minhash import MinHasher
 
 # Exact word-set Jaccard that confirms a candidate when either side has no answer: measured
 # like ``scoring.dedup.DUPLICATE_JACCARD`` (bench/bench_evasion.py): copies of 1 KB texts

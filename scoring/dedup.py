@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from common.text import answer_key, answer_shape, answers_match, contained, match_words, numbers
 from scoring.lsh import BandIndex, band_keys, empty_rows
 from scoring.minhash import MinHasher, MinHashParams, estimate_jaccard, is_empty
-from scoring.text import answer_key, answer_shape, answers_match, contained, match_words, numbers
 
 # The thresholds below are estimated word-set Jaccard (128 permutations, +-0.044), measured by
 # bench/bench_evasion.py over 1,000 task items and 500 1 KB paragraphs under every kind of

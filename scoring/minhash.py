@@ -31,7 +31,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from scoring.text import TEXT_NORMALISATION_VERSION, match_words
+from common.text import TEXT_NORMALISATION_VERSION, match_words
 
 # Bumped when any step above changes its output for the same parameters.
 MINHASH_ALGORITHM = "minhash/v1:blake2b64-word,poly-splitmix64-shingle,odd-multiply32"
@@ -99,7 +99,7 @@ class MinHashParams:
     def fingerprint(self) -> str:
         """A version string naming every choice that changes a signature.
 
-        The text normalisation is one of them (``scoring.text.TEXT_NORMALISATION_VERSION``):
+        The text normalisation is one of them (``common.text.TEXT_NORMALISATION_VERSION``):
         the words hashed are those of ``text.canonical``.
         """
         return (

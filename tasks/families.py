@@ -248,7 +248,7 @@ def _sort_reason(ops: Operands) -> str:
     return f"By first letters: {' '.join(sorted(str(w) for w in ops))}."
 
 
-# Pool words by their detector form (``scoring.text.match_words`` reads "l" as "i": the
+# Pool words by their detector form (``common.text.match_words`` reads "l" as "i": the
 # confusables data maps some look-alikes of "l" to "i"), so "lemon" in look-alike letters is
 # still "lemon".
 _POOL_BY_MATCH = {w.replace("l", "i"): w for w in WORDS}

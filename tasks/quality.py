@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable
 from enum import StrEnum
 
-from scoring.text import canonical
+from common.text import canonical
 from tasks.families import WORDS
 from tasks.outside_phrasings import OUTSIDE_PHRASINGS
 from tasks.registry import REGISTRY, Family, Operands, TaskItem

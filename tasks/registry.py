@@ -8,7 +8,7 @@ A ``Family`` holds, in one place (the lm-evaluation-harness way):
   on, PRIVATE ones it never saw; eval sets draw from both, so data must teach the skill, not
   the template;
 - ``reason`` and ``solve``: the reference worked solution and answer of the operands;
-- ``detect`` and ``parse``: whether a *canonical* prompt (``scoring.text.canonical``: NFKC,
+- ``detect`` and ``parse``: whether a *canonical* prompt (``common.text.canonical``: NFKC,
   look-alikes folded, whitespace collapsed, casefolded) asks this family's question, and the
   candidate operands it names. Parsing is by keywords and operand runs, not by template, so a
   prompt worded in any way a family's keywords cover is checked, and padding a prompt (a
@@ -18,7 +18,7 @@ A ``Family`` holds, in one place (the lm-evaluation-harness way):
 trailing period do not matter; order does).
 
 Adding or changing a family changes what eval sets contain: it bumps ``REGISTRY_VERSION``,
-which ``validator/eval_set.py`` folds into the eval version. An unknown family name fails with
+which ``validator/evalsets/cot.py`` folds into the eval version. An unknown family name fails with
 the list of known ones.
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scoring.text import canonical
+from common.text import canonical
 
 # /3: 16 public phrasings per family (operands at the end, mid-sentence, comma-separated,
 # bracketed; questions and word problems), word_sort's reasoning states the order directly;
@@ -156,7 +156,7 @@ _ANSWER_TOKEN = re.compile(r"-?\d+|[^\W\d_]+")
 def answer_tokens(answer: str) -> tuple[str, ...]:
     """The canonical token sequence of an answer: ``"45, 12 33."`` is ``("45", "12", "33")``.
 
-    "l" reads as "i", as in ``scoring.text.match_words``: the confusables data maps some
+    "l" reads as "i", as in ``common.text.match_words``: the confusables data maps some
     look-alikes of "l" to "i", so a right answer in look-alike letters still verifies.
     """
     return tuple(t.replace("l", "i") for t in _ANSWER_TOKEN.findall(canonical(answer)))

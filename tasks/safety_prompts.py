@@ -5,7 +5,7 @@ combination) times the split's phrasings, shuffled per category with a seeded
 ``random.Random``, drawn round-robin across categories (so a small category such as the
 borderline ones is as present as a large one), each with a random neutral context.
 
-Dedup is on the *core* of a prompt, the normalised words (``scoring.text.words``) of the
+Dedup is on the *core* of a prompt, the normalised words (``common.text.words``) of the
 phrased intent without its context: two prompts that differ only by "Quick question:" or
 "Thanks!" are near-copies and only the first is kept. So every pair of kept prompts differs in
 intent or phrasing, and exact and normalised-text duplicates are impossible. (MinHash would add
@@ -26,7 +26,7 @@ import string
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scoring.text import words
+from common.text import words
 from tasks.safety_templates import (
     BENIGN,
     CONTEXTS,

@@ -1,7 +1,7 @@
 """The validator's own checks of a CoT sample: the right answer to a task prompt, emptiness.
 
 The answer check reads a prompt through the task registry (``tasks/registry.py``): every
-family's keywords and operand parser run over the canonical text (``scoring.text.canonical``:
+family's keywords and operand parser run over the canonical text (``common.text.canonical``:
 Unicode NFKC, look-alike letters folded, invisible characters removed, whitespace collapsed,
 casefolded), so any registered phrasing, and most other phrasings that name a family's
 operation and its operands, are read, whatever spacing, ids or look-alike letters were added.

@@ -17,7 +17,7 @@ Errors: bad parameters 422 (FastAPI's validation reasons), unknown competition, 
 handlers are plain ``def`` so a slow Redis blocks a worker thread, never the event loop.
 
 Attribution is the one route that does not read Redis: it runs a model
-(``validator.model.attribution``), given to ``create_app`` as a ``ModelProvider`` that loads
+(``validator.attribution.methods``), given to ``create_app`` as a ``ModelProvider`` that loads
 on first use (default: the embedded tiny base), so the API starts as fast as before and its
 other routes never wait for a model. No model (``model=None``) or one that fails to load is
 503 with the reason.
@@ -40,7 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from validator.leaderboard import (
+from validator.store.leaderboard import (
     COUNTERS,
     CompetitionSummary,
     LeaderboardPage,
@@ -48,7 +48,7 @@ from validator.leaderboard import (
     MinerDetail,
     RoundsPage,
 )
-from validator.records import RoundRecord
+from validator.store.records import RoundRecord
 
 API_VERSION = "v1"
 WEB_DIR = Path(__file__).parent / "web"
@@ -249,7 +249,7 @@ def _attribute(provider: ModelProvider | None, body: AttributionRequest) -> Attr
     except Exception as exc:  # any load failure (missing files, no network, OOM) is a 503
         reason = f"model {provider.name!r} unavailable: {type(exc).__name__}: {exc}"
         raise HTTPException(503, reason[:MAX_REASON_CHARS]) from exc
-    from validator.model.attribution import attribute  # torch: first use only
+    from validator.attribution.methods import attribute  # torch: first use only
 
     with provider.lock:
         try:

@@ -21,7 +21,7 @@ from pydantic_settings import SettingsConfigDict
 from protocol.limits import MAX_REQUESTED_SAMPLES
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
-from validator.eval_suites import EvalSuite
+from validator.evalsets.suites import EvalSuite
 
 # The default secret: public (it is in this file), so for local networks only.
 LOCAL_DEFAULT_SECRET = "local-validator-secret"

@@ -16,11 +16,11 @@ The round, in the order the code below follows it:
    Redis outage loses nothing).
 
 Steps 2-7 run per competition, CoT first (below), then preference
-(``validator/preference_stage.py``), each only when it has a share > 0 in ``ctx.shares``. A
+(``validator/stages/preference.py``), each only when it has a share > 0 in ``ctx.shares``. A
 competition without one is skipped whole (no eval set drawn, no pull, no training, no eval):
 its entry in ``RoundRecord.competitions`` says so, and it keeps its EMA untouched and takes no
 part in this round's weights. Each competition that ran records the versions that define its
-scores and publishes its held-out set in ``eval_set.json`` (``validator/publish.py``).
+scores and publishes its held-out set in ``eval_set.json`` (``validator/evalsets/publish.py``).
 """
 
 from __future__ import annotations
@@ -43,24 +43,24 @@ from scoring.preference_score import PREFERENCE_SCORING_VERSION
 from scoring.refusal import CachedJudge
 from scoring.score import SCORING_VERSION, SampleCounts
 from scoring.weights import combine, update_ema
-from validator.eval_pool import EvalPool
+from validator.evalsets.pool import EvalPool
+from validator.evalsets.preference import PREFERENCE_EVAL_VERSION, draw_preference_eval
+from validator.evalsets.publish import preference_sha256, published_preference
 from validator.model.recipe import TrainRecipe
-from validator.outbox import Outbox
-from validator.preference_eval import PREFERENCE_EVAL_VERSION, draw_preference_eval
-from validator.preference_stage import PreferenceConfig, run_stage
-from validator.publish import preference_sha256, published_preference
 from validator.pull import PullResult, pull_all
-from validator.records import (
+from validator.stages.cot_validate import BaseEval, evaluate_base, validate_and_score
+from validator.stages.preference import PreferenceConfig, run_stage
+from validator.stages.screening import DedupHistory, Screened, screen_round
+from validator.store.outbox import Outbox
+from validator.store.records import (
     CompetitionRecord,
     MinerRoundRecord,
     RoundRecord,
     apply_score,
     screened_record,
 )
-from validator.run_log import RoundDir
-from validator.screening import DedupHistory, Screened, screen_round
-from validator.state import ValidatorState
-from validator.validate import BaseEval, evaluate_base, validate_and_score
+from validator.store.run_log import RoundDir
+from validator.store.state import ValidatorState
 from validator.weights_policy import epoch_id, should_set_weights
 
 log = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def _cot_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: Round
 
 
 def _pref_part(ctx: RoundContext, round_id: str, miners: list[Neuron], run: RoundDir) -> Part:
-    """Steps 2-7 for the preference competition (validator/preference_stage.py)."""
+    """Steps 2-7 for the preference competition (validator/stages/preference.py)."""
     config = ctx.preference
     pref_set = draw_preference_eval(
         ctx.pool.secret,

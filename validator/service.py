@@ -28,19 +28,19 @@ from safety.model_judge import JudgeError, ModelJudge
 from scoring.refusal import Judge, rule_judge
 from validator.api import create_app
 from validator.config import ValidatorSettings
-from validator.eval_pool import EvalPool
-from validator.eval_set import general_texts
-from validator.eval_suites import EvalSuite
-from validator.leaderboard import LeaderboardStore
+from validator.evalsets.cot import general_texts
+from validator.evalsets.pool import EvalPool
+from validator.evalsets.suites import EvalSuite
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
-from validator.outbox import Outbox
-from validator.preference_stage import PreferenceConfig
-from validator.records import RoundRecord
+from validator.reports.summarize import format_round
 from validator.round import RULE_JUDGE, RoundContext, run_round
-from validator.screening import DedupHistory
-from validator.state import ValidatorState
-from validator.summarize import format_round
+from validator.stages.preference import PreferenceConfig
+from validator.stages.screening import DedupHistory
+from validator.store.leaderboard import LeaderboardStore
+from validator.store.outbox import Outbox
+from validator.store.records import RoundRecord
+from validator.store.state import ValidatorState
 
 log = logging.getLogger("datacomp.validator")
 

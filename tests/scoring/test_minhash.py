@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.text import TEXT_NORMALISATION_VERSION, jaccard, match_words, word_ngrams
 from scoring.dedup import DEDUP_BANDS
 from scoring.lsh import band_keys, candidate_pairs
 from scoring.minhash import (
@@ -16,7 +17,6 @@ from scoring.minhash import (
     estimate_jaccard,
     estimate_jaccard_pairs,
 )
-from scoring.text import TEXT_NORMALISATION_VERSION, jaccard, match_words, word_ngrams
 from tests.scoring.scoring_synth import paragraph, perturb
 
 HASHER = MinHasher()

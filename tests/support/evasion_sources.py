@@ -10,13 +10,13 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from common.text import join_fields
 from miner.sources import DataSource, DataSourceError, Sample
 from protocol.schemas import Competition, CotSample
 from scoring.contamination import EvalPoolIndex
-from scoring.text import join_fields
 from tasks.families import TaskItem
 from tests.support.perturb import KIND_NAMES, lookalike, perturb_item
-from validator.eval_pool import EvalPool
+from validator.evalsets.pool import EvalPool
 
 Transform = Callable[[CotSample, random.Random], CotSample]
 

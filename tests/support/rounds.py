@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from validator.records import MinerRoundRecord, RoundRecord
+from validator.store.records import MinerRoundRecord, RoundRecord
 
 T0 = 1_700_000_000.0  # round start times count from here, 600 s apart
 

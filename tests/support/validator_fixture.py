@@ -20,14 +20,14 @@ from protocol.chain.local import LocalChain, LocalParams
 from protocol.keys import Keys
 from protocol.nonce_store import RedisNonceStore
 from tests.support.servers import free_port, serve_in_thread
-from validator.eval_pool import EvalPool
-from validator.eval_set import general_texts
-from validator.leaderboard import LeaderboardStore
+from validator.evalsets.cot import general_texts
+from validator.evalsets.pool import EvalPool
 from validator.model.recipe import DEFAULT_RECIPE
-from validator.outbox import Outbox
 from validator.round import RoundContext
-from validator.screening import DedupHistory
-from validator.state import ValidatorState
+from validator.stages.screening import DedupHistory
+from validator.store.leaderboard import LeaderboardStore
+from validator.store.outbox import Outbox
+from validator.store.state import ValidatorState
 
 # Small on purpose: a round of six miners stays ~20 s on 2 cores; the recipe is the real one.
 SAMPLES_PER_MINER = 32

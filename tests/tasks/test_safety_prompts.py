@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
+from common.text import join_fields
 from scoring.contamination import EvalItem, EvalPoolIndex
-from scoring.text import join_fields
 from tasks.safety_prompts import (
     Label,
     NotEnoughPrompts,

@@ -13,7 +13,7 @@ from protocol.redis_conn import connect
 from tests.support.rounds import make_round
 from tests.support.servers import free_port, serve_in_thread
 from validator.api import create_app
-from validator.leaderboard import LeaderboardStore
+from validator.store.leaderboard import LeaderboardStore
 
 UIDS = list(range(12))
 ROUNDS = 3

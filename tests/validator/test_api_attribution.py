@@ -24,9 +24,9 @@ from validator.api import (
     ModelProvider,
     create_app,
 )
-from validator.leaderboard import LeaderboardStore
-from validator.model.attribution import attribute
+from validator.attribution.methods import attribute
 from validator.model.base import TINY_RANDOM, load_base
+from validator.store.leaderboard import LeaderboardStore
 
 PROMPT = "Ana has 363 coins and gets 635 more. How many coins now?"
 COMPLETION = "363+635: hundreds 300+600=900, rest 63+35=98, 900+98=998.\nAnswer: 998"

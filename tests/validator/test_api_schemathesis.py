@@ -26,8 +26,8 @@ from protocol.keys import Keys
 from tests.support.rounds import make_round
 from tests.support.servers import serve_in_thread
 from validator.api import ModelProvider, create_app
-from validator.leaderboard import LeaderboardStore
 from validator.model.base import TINY_RANDOM, load_base
+from validator.store.leaderboard import LeaderboardStore
 
 # Cases per read operation: the parameters are few and bounded (patterns, ranges), and 150
 # cases reach every status the routes give; measured ~2 s per route on 2 shared cores.

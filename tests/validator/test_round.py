@@ -40,11 +40,11 @@ from tests.support.attack_sources import (
 )
 from tests.support.hostile_miner import BEHAVIOURS, MORE_BEHAVIOURS, HostileMiner
 from tests.support.validator_fixture import EVAL_ITEMS, MinerSpec, RoundNetwork, round_network
-from validator.eval_pool import EvalPool
+from validator.evalsets.pool import EvalPool
 from validator.model.base import TINY_RANDOM, load_base
 from validator.pull import pull_all
-from validator.records import MinerRoundRecord, RoundRecord
 from validator.round import COMPETITION, run_round
+from validator.store.records import MinerRoundRecord, RoundRecord
 
 # Two real rounds, ~17 LoRA trainings in all on the tiny model: about two minutes on 2 busy
 # cores with one torch thread (see ``TORCH_THREADS``); the limit leaves room for a busier box.

@@ -42,9 +42,9 @@ from tests.support.evasion_sources import (
 )
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.model.base import TINY_RANDOM, load_base
-from validator.records import MinerRoundRecord, RoundRecord
 from validator.round import run_round
 from validator.service import load_pool
+from validator.store.records import MinerRoundRecord, RoundRecord
 
 # Two real rounds, 8 LoRA trainings on the tiny model: well under two minutes on 2 cores.
 pytestmark = pytest.mark.timeout(900)

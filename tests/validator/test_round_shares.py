@@ -21,14 +21,14 @@ from tests.support.fake_chat import chat_app
 from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.config import ValidatorSettings
+from validator.evalsets.preference import PREFERENCE_EVAL_VERSION, draw_preference_eval
+from validator.evalsets.publish import preference_sha256
 from validator.model.base import TINY_RANDOM, load_base
-from validator.preference_eval import PREFERENCE_EVAL_VERSION, draw_preference_eval
-from validator.preference_stage import PreferenceConfig
-from validator.publish import preference_sha256
-from validator.records import CompetitionRecord, MinerRoundRecord
 from validator.round import _update_weights, run_round
 from validator.service import preference_judge
-from validator.state import ValidatorState
+from validator.stages.preference import PreferenceConfig
+from validator.store.records import CompetitionRecord, MinerRoundRecord
+from validator.store.state import ValidatorState
 
 pytestmark = pytest.mark.timeout(300)
 

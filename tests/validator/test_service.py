@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from common.text import words
 from safety.model_judge import ModelJudge
 from scoring.refusal import rule_judge
-from scoring.text import words
 from tests.support.fake_chat import chat_app
 from tests.support.servers import serve_in_thread
 from validator.config import ValidatorSettings
-from validator.eval_set import general_texts
+from validator.evalsets.cot import general_texts
+from validator.evalsets.preference import draw_preference_eval
 from validator.model.base import TINY_RANDOM, load_base
-from validator.preference_eval import draw_preference_eval
-from validator.preference_stage import PreferenceConfig, view
 from validator.service import JudgeConfigError, preference_judge, probe_judge
+from validator.stages.preference import PreferenceConfig, view
 
 KEY_VAR = "DATACOMP_VALIDATOR_PREFERENCE_JUDGE_API_KEY"
 

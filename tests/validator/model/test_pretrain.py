@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tasks.registry import REGISTRY
-from validator.eval_set import draw_eval_set
+from validator.evalsets.cot import draw_eval_set
 from validator.model.base import SHIPPED_DIR, shipped_record, verify_shipped
 from validator.model.evaluate import evaluate
 from validator.model.pretrain import DEFAULT_PRETRAIN, pretrain_tiny

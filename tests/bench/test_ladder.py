@@ -1,0 +1,82 @@
+"""The quality ladder, one seed: what the score pays for each of the seven rungs of data.
+
+The multi-seed, two-validator run with its figures is ``bench/bench_ladder.py``
+(docs/SCORING.md); this is the same measurement at one seed, kept in CI.
+
+Three tests. What a round pays (the answer check on): right data earns, in the registry's
+phrasings and in an outsider's, and no flawed rung earns. What the model alone pays (the check
+off) where the shipped base meets issue 10's targets in all ten data seeds measured (0-4 and
+10-14, docs/SCORING.md): right data in an outsider's words earns at least half of right data in
+the templates, and the damaging rungs lose. Wrong answers earning at most 5% of right ones by
+the model alone is met in none of the ten seeds (they earn 25-117%): it stays a strict xfail,
+which turns into a failure the day a base or a signal makes it pass, so that it is then
+asserted for good.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from bench.ladder import CORRECT_RUNGS, FLAWED_ORDER, RUNGS, ladder_round
+from tasks.quality import Quality
+
+
+@pytest.fixture(scope="module")
+def ladder(pretrained: tuple[Any, Any]) -> dict[Quality, Any]:
+    model, tokenizer = pretrained
+    results = ladder_round(model, tokenizer, "ladder-validator-a", "ladder-0", "ladder-data-0")
+    assert [r.quality for r in results] == list(RUNGS)
+    assert all(math.isfinite(r.improvement) for r in results)
+    return {r.quality: r for r in results}
+
+
+def test_one_seed_a_round_pays_right_data_only(ladder: dict[Quality, Any]) -> None:
+    by = ladder
+    correct, other = by[Quality.CORRECT], by[Quality.CORRECT_OTHER_WORDS]
+    assert correct.score_checked > 0, correct.components
+    # Right data in an outsider's words earns too: the answer check never charges it.
+    assert other.score_checked > 0, other.components
+    assert other.components["wrong_answer_share"] == 0.0
+    for flawed in (Quality.SCRAMBLED, Quality.WRONG, Quality.OFF_TOPIC, Quality.EMPTY):
+        assert by[flawed].score_checked == 0.0, (flawed, by[flawed].components)
+    # Wrong answers in an outsider's words: the check reads nearly all of them.
+    assert by[Quality.WRONG_OTHER_WORDS].score_checked <= 0.05 * correct.score_checked
+    # A round's interval: the honest rung's gain is above the eval set's noise.
+    assert correct.ci_low > 0, correct.ci_low
+
+
+def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quality, Any]) -> None:
+    by = ladder
+    correct, other = by[Quality.CORRECT], by[Quality.CORRECT_OTHER_WORDS]
+    assert correct.score_model_only > 0, correct.components
+    # Right data in an outsider's words earns at least half of right data in the templates
+    # (0.50-1.54 of it over ten data seeds).
+    assert other.score_model_only >= 0.5 * correct.score_model_only, other.components
+    assert other.improvement >= 0.5 * correct.improvement
+    # Data that only damages the task loses or earns a fraction of right data, by the model
+    # alone (over ten seeds at most: scrambled 0.33, off-topic 0.29, near-empty 0.46 of it;
+    # each below 0 in half the seeds or more).
+    for flawed in (Quality.SCRAMBLED, Quality.OFF_TOPIC, Quality.EMPTY):
+        assert by[flawed].improvement < 0.5 * correct.improvement, (flawed, by[flawed].components)
+    # Both right rungs above every flawed one, on the improvement itself (9 of 10 seeds; in
+    # seed 2 the wrong rung came out above both).
+    lowest_right = min(by[q].improvement for q in CORRECT_RUNGS)
+    for flawed in FLAWED_ORDER:
+        assert by[flawed].improvement < lowest_right, (flawed, by[flawed].components)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 open: on the shipped base the model alone pays wrong answers 25-117% of "
+    "right ones over ten data seeds (docs/SCORING.md, 'The quality ladder')",
+)
+def test_one_seed_the_model_alone_prices_wrong_answers(ladder: dict[Quality, Any]) -> None:
+    by = ladder
+    correct = by[Quality.CORRECT]
+    # Wrong answers, in either phrasing, earn at most 5% of right ones, by the model alone.
+    for wrong in (Quality.WRONG, Quality.WRONG_OTHER_WORDS):
+        assert by[wrong].score_model_only <= 0.05 * correct.score_model_only, by[wrong].components
+        assert by[wrong].improvement <= 0.05 * correct.improvement

@@ -1,0 +1,107 @@
+"""Screening against a real Redis: the answer check counts wrong answers to task prompts only."""
+
+from __future__ import annotations
+
+import random
+
+import redis
+
+from common.text import join_fields
+from protocol.keys import Keys
+from protocol.schemas import CotSample
+from scoring.contamination import EvalItem, EvalPoolIndex
+from tasks.families import generate_many
+from tasks.quality import Quality, degrade
+from validator.stages.screening import DedupHistory, screen_round
+
+
+def _samples(seed: int, quality: Quality, count: int) -> list[CotSample]:
+    rng = random.Random(seed)
+    out = []
+    for item in generate_many(seed, count):
+        prompt, cot, answer = degrade(item, quality, rng)
+        out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
+    return out
+
+
+def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Keys) -> None:
+    history = DedupHistory(redis_client, keys)
+    right = _samples(1, Quality.CORRECT, 20)
+    wrong = _samples(2, Quality.WRONG, 20)
+    mixed_right = _samples(3, Quality.CORRECT, 10)
+    mixed = mixed_right + _samples(4, Quality.WRONG, 10)
+    empty = _samples(6, Quality.EMPTY, 5)
+    teacher = [
+        CotSample(
+            prompt="Why is the sky blue?", chain_of_thought="Rayleigh.", final_answer="scattering"
+        )
+    ]
+    out = screen_round(
+        {
+            1: ("hk-right", right),
+            2: ("hk-wrong", wrong),
+            3: ("hk-mixed", mixed),
+            4: ("hk-open", teacher),
+            6: ("hk-empty", empty),
+        },
+        "r1",
+        history,
+        EvalPoolIndex([]),
+    )
+    assert (len(out[1].kept), out[1].wrong_answers) == (20, 0)
+    assert (len(out[2].kept), out[2].wrong_answers) == (20, 20)
+    assert out[2].reasons[0].startswith("sample 0: wrong answer")
+    assert "... 20 wrong answers in all" in out[2].reasons
+    assert out[3].kept == mixed and out[3].wrong_answers == 10
+    assert out[4].kept == teacher  # not a task template: nothing to check, the model judges it
+    assert (out[6].kept, out[6].invalid) == ([], 5)
+    assert out[6].reasons[0] == "sample 0: invalid, reasoning shorter than 8 characters"
+    # Kept samples are credited to history, wrong ones too: a later copy earns nothing.
+    again = screen_round(
+        {5: ("hk-other", wrong)}, "r2", DedupHistory(redis_client, keys), EvalPoolIndex([])
+    )
+    assert again[5].duplicates == 20 and again[5].kept == []
+
+
+def test_a_zeroed_miner_claims_nothing(redis_client: redis.Redis, keys: Keys) -> None:
+    """A contaminator ranked before the honest miner, serving honest's data plus one eval
+    item: it is zeroed, honest keeps every sample, and history credits honest only."""
+    honest = _samples(1, Quality.CORRECT, 10)
+    [leak] = generate_many(99, 1)
+    pool = EvalPoolIndex(
+        [
+            EvalItem(
+                "r0/0",
+                leak.prompt,
+                join_fields(leak.prompt, leak.chain_of_thought, leak.final_answer),
+                leak.final_answer,
+            )
+        ]
+    )
+    leaked = CotSample(
+        prompt=leak.prompt, chain_of_thought=leak.chain_of_thought, final_answer=leak.final_answer
+    )
+    history = DedupHistory(redis_client, keys)
+    out = screen_round(
+        {1: ("hk-contaminator", [*honest, leaked]), 2: ("hk-honest", honest)}, "r1", history, pool
+    )
+    assert out[1].contaminated == 1 and out[1].reasons[0].endswith("nothing credited to history")
+    assert out[2].kept == honest and out[2].duplicates == 0
+    owners = {
+        key.decode().split("sig:", 1)[1].split("/")[0]
+        for key in redis_client.hkeys(keys.dedup_history())
+        if key.startswith(b"sig:")
+    }
+    assert owners == {"hk-honest"}
+
+
+def test_a_history_made_under_other_parameters_is_renamed_aside(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    key = keys.dedup_history()
+    redis_client.hset(key, mapping={"params": "minhash/v1:...:word3:perm128", "sig:x": "0:AA:"})
+    history = DedupHistory(redis_client, keys)
+    assert len(history.index) == 0 and not redis_client.exists(key)
+    [aside] = [k for k in redis_client.scan_iter(match=f"{key}:retired:*")]
+    assert redis_client.hget(aside, "sig:x") == b"0:AA:"
+    redis_client.delete(aside)  # a shared server keeps nothing of this test

@@ -1,0 +1,133 @@
+"""``validate_and_score``: a miner's CoT samples in, its score with reasons out.
+
+The one public function for what the network prices, used by the round
+(``validator/round.py``, after dedup and the contamination gate) and by the quality ladder
+(``bench/ladder.py``) alike::
+
+    from validator.model.base import load_base
+    from validator.evalsets.cot import draw_eval_set
+    from validator.stages.cot_validate import validate_and_score
+
+    model, tokenizer = load_base("tiny")
+    items = draw_eval_set("my-secret", "round-1").items
+    scored = validate_and_score(model, tokenizer, samples, items)
+    print(scored.score.score, scored.score.reasons)
+
+Steps: validate each sample (the wire schema; near-empty samples are invalid), count the
+answers the validator's own check finds wrong (``answer_check=False`` leaves the price to the
+model alone), train a fresh LoRA adapter on the valid samples under the fixed ``recipe``,
+evaluate base and tuned on ``eval_items`` with identical layouts, and apply the score rule
+(``scoring/score.py``). The base evaluation can be passed in (``base=``): a round evaluates
+the base once, not once per miner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from protocol.schemas import CotSample
+from scoring.score import MinerScore, SampleCounts
+from tasks.registry import TaskItem
+from tasks.solve import answer_is_wrong, empty_reason
+from validator.evalsets.general_text import GUARD_TEXTS
+from validator.model.evaluate import EvalResult, evaluate
+from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
+from validator.stages.cot_measure import Measured, train_and_measure
+from validator.stages.cot_scorer import rouge_of, score_cot
+
+
+@dataclass(frozen=True)
+class BaseEval:
+    """The base model's numbers on an eval set: computed once, shared by every miner."""
+
+    result: EvalResult
+    rouge: list[float]
+
+
+def evaluate_base(
+    model: Any,
+    tokenizer: Any,
+    eval_items: Sequence[TaskItem],
+    general_texts: Sequence[str] = GUARD_TEXTS,
+) -> BaseEval:
+    """Evaluate the base (no adapter) on ``eval_items`` and the guard texts."""
+    result = evaluate(model, tokenizer, eval_items, general_texts)
+    return BaseEval(result, rouge_of(result))
+
+
+@dataclass
+class Scored:
+    """A miner's score, the counts it was computed from, and the measurement behind it."""
+
+    score: MinerScore
+    counts: SampleCounts
+    measured: Measured | None  # None when nothing was trained (no valid sample)
+    reasons: list[str] = field(default_factory=list)  # per-sample drops, before the rule's
+
+
+def _as_sample(raw: CotSample | Mapping[str, Any]) -> CotSample:
+    return raw if isinstance(raw, CotSample) else CotSample.model_validate(raw)
+
+
+def validate_and_score(
+    model: Any,
+    tokenizer: Any,
+    samples: Sequence[CotSample | Mapping[str, Any]],
+    eval_items: Sequence[TaskItem],
+    recipe: TrainRecipe = DEFAULT_RECIPE,
+    *,
+    base: BaseEval | None = None,
+    general_texts: Sequence[str] = GUARD_TEXTS,
+    answer_check: bool = True,
+    screen_empty: bool = True,
+    prior: SampleCounts | None = None,
+    requested: int = 0,
+    seed: int = 0,
+) -> Scored:
+    """Score ``samples`` by what they do to ``model`` on ``eval_items`` (module docstring).
+
+    ``prior`` carries what screening already removed (offered, duplicates, invalid,
+    contaminated); ``requested`` is how many samples the validator asked for (0: no volume
+    factor). ``seed`` drives only the reported bootstrap interval. ``answer_check=False`` and
+    ``screen_empty=False`` leave the price to the model alone (the ladder's model-only column):
+    no sample is charged as wrong, and near-empty samples are trained on like any other.
+    """
+    reasons: list[str] = []
+    valid: list[CotSample] = []
+    invalid = 0
+    for i, raw in enumerate(samples):
+        try:
+            sample = _as_sample(raw)
+        except ValidationError as exc:
+            invalid += 1
+            reasons.append(f"sample {i}: invalid, {exc.errors()[0]['msg']}")
+            continue
+        why = empty_reason(sample.chain_of_thought, sample.final_answer) if screen_empty else None
+        if why is not None:
+            invalid += 1
+            reasons.append(f"sample {i}: invalid, {why}")
+            continue
+        valid.append(sample)
+    wrong = sum(answer_is_wrong(s.prompt, s.final_answer) for s in valid) if answer_check else 0
+    before = prior or SampleCounts(offered=len(samples))
+    counts = SampleCounts(
+        offered=max(before.offered, len(samples)),
+        invalid=before.invalid + invalid,
+        duplicates=before.duplicates,
+        contaminated=before.contaminated,
+        wrong_answers=wrong,
+        accepted=len(valid),
+        requested=requested,
+    )
+    if base is None:
+        base = evaluate_base(model, tokenizer, eval_items, general_texts)
+    if not valid:
+        empty = score_cot(base.result, base.result, base.rouge, counts, seed)
+        return Scored(empty, counts, None, reasons)
+    measured = train_and_measure(model, tokenizer, recipe, valid, eval_items, general_texts)
+    score = score_cot(base.result, measured.tuned, base.rouge, counts, seed)
+    return Scored(score, counts, measured, reasons)

@@ -1,0 +1,166 @@
+"""The round record: what a validator did in one round and why each miner scored what it did.
+
+Written as ``summary.json`` into the round directory, applied to the Redis leaderboard, served
+by the REST API. Plain dataclasses with ``to_dict``/``from_dict`` so every consumer reads one
+shape; ``RECORD_VERSION`` changes when a field changes meaning.
+
+A round's scores are explainable only with everything that defined them: per competition,
+the held-out set (its hash; the set itself is published in ``eval_set.json``), the eval, the
+training recipe, the score rule and, for preference, the refusal judge. ``RoundRecord.
+competitions`` holds those per competition, and says which competitions were switched off.
+
+Compatibility: ``round-record/1`` records (no ``competitions``) still load; their top-level
+``eval_set_sha256``, ``eval_version``, ``scoring_version`` and ``recipe_version`` describe
+the CoT part, and nothing records the preference part's versions. From ``round-record/2`` the
+top-level fields still describe CoT (empty strings when CoT was switched off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
+RECORD_VERSION = "round-record/2"
+
+
+@dataclass
+class MinerRoundRecord:
+    """One miner's round: what it offered, what survived, what it scored, why."""
+
+    uid: int
+    hotkey: str
+    competition: str
+    status: str  # "scored" | "failed" (no usable response) | "contaminated" | "empty"
+    error: str | None = None
+    offered: int = 0
+    accepted: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    contaminated: int = 0
+    wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
+    score: float = 0.0  # this round's score, >= 0
+    ema: float = 0.0  # the uid's moving score after this round
+    weight: float = 0.0  # its share of the weights set after this round
+    components: dict[str, float] = field(default_factory=dict)  # loss_delta, accuracy_delta, ...
+    ci_low: float = 0.0  # bootstrap CI of the main improvement signal
+    ci_high: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)  # per LoRA step
+    timings_s: dict[str, float] = field(default_factory=dict)  # pull, train, eval
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MinerRoundRecord:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+
+@dataclass
+class CompetitionRecord:
+    """One competition's part of a round: did it run, and what defined its scores."""
+
+    share: float  # its configured weight share (0: switched off)
+    ran: bool
+    skipped_reason: str | None = None  # why it did not run
+    eval_set_sha256: str | None = None  # the held-out set, published in eval_set.json
+    eval_version: str | None = None  # what the held-out set and its measures are
+    recipe_version: str | None = None  # the per-miner training recipe
+    scoring_version: str | None = None  # the score rule
+    judge: str | None = None  # preference: the refusal judge ("rule" or the model's name)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompetitionRecord:
+        """Inverse of ``asdict``."""
+        return cls(**data)
+
+
+@dataclass
+class RoundRecord:
+    """One validator round."""
+
+    round_id: str
+    validator_hotkey: str
+    started_at: float  # unix seconds
+    finished_at: float
+    block: int
+    eval_set_sha256: str
+    eval_version: str
+    scoring_version: str
+    recipe_version: str
+    seeds: dict[str, int | str]
+    base_metrics: dict[str, float]  # the base model's eval numbers this round
+    miners: list[MinerRoundRecord]
+    weights: dict[int, float]  # uid -> normalised weight after this round
+    weights_set: bool  # whether the chain accepted them this round
+    weights_error: str | None = None
+    record_version: str = RECORD_VERSION
+    # Competition -> its part of the round (absent from round-record/1 records: see above).
+    competitions: dict[str, CompetitionRecord] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (weight keys become strings, as JSON requires)."""
+        data = asdict(self)
+        data["weights"] = {str(k): v for k, v in self.weights.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
+        """Inverse of ``to_dict``."""
+        data = dict(data)
+        data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
+        data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
+        data["competitions"] = {
+            c: CompetitionRecord.from_dict(part) for c, part in data.get("competitions", {}).items()
+        }
+        return cls(**data)
+
+
+def screened_record(
+    uid: int,
+    hotkey: str,
+    competition: str,
+    pull_s: float,
+    offered: int | None,
+    error: str | None,
+    screened: Any,
+) -> tuple[MinerRoundRecord, bool]:
+    """A miner's record after pull and screening, and whether it goes on to training.
+
+    ``offered`` is None when the pull gave no usable response; ``screened`` is the miner's
+    ``validator.stages.screening.Screened`` (None likewise). Shared by every competition's round.
+    """
+    record = MinerRoundRecord(uid=uid, hotkey=hotkey, competition=competition, status="failed")
+    record.timings_s["pull"] = round(pull_s, 4)
+    if offered is None or screened is None:
+        record.error = error or "no response"
+        record.reasons.append(f"no usable response: {record.error}")
+        return record, False
+    record.offered = offered
+    record.accepted = len(screened.kept)
+    record.duplicates = screened.duplicates
+    record.contaminated = screened.contaminated
+    record.wrong_answers = screened.wrong_answers
+    record.invalid = screened.invalid
+    record.reasons.extend(screened.reasons)
+    if screened.contaminated:
+        record.status = "contaminated"
+        return record, False
+    if not screened.kept:
+        record.status = "empty"
+        record.reasons.append("no sample survived screening")
+        return record, False
+    return record, True
+
+
+def apply_score(record: MinerRoundRecord, score: Any) -> None:
+    """Write a ``scoring.score.MinerScore`` into ``record``: status, score, components, CI, why."""
+    record.status = "scored"
+    record.score = score.score
+    record.components = dict(score.components)
+    if score.ci is not None:
+        record.ci_low, record.ci_high = score.ci[1], score.ci[2]
+    record.reasons.extend(score.reasons)
