@@ -31,7 +31,7 @@ from validator.evalsets.cot import general_texts
 from validator.evalsets.preference import draw_preference_eval
 from validator.model.base import load_base
 from validator.model.dpo_train import dpo_adapter, format_preference
-from validator.stages.preference import PreferenceConfig, paired, view
+from validator.stages.preference_measure import PreferenceConfig, paired, view
 from validator.stages.screening import invalid_reason
 
 RUNGS = (

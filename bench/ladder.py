@@ -34,8 +34,7 @@ from tasks.quality import Quality
 from validator.evalsets.cot import EVAL_SIZE
 from validator.evalsets.pool import EvalPool
 from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
-from validator.stages.cot_scorer import score_cot
-from validator.stages.cot_validate import evaluate_base, validate_and_score
+from validator.stages.cot_validate import evaluate_base, score_cot, validate_and_score
 
 RUNGS: tuple[Quality, ...] = tuple(Quality)  # the two correct rungs first
 CORRECT_RUNGS = (Quality.CORRECT, Quality.CORRECT_OTHER_WORDS)

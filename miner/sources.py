@@ -6,7 +6,6 @@ are deterministic given the round id (a validator re-asking within a round gets 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from common.seeds import joined_seed
 from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample, first_error
 from tasks.families import generate
 from tasks.quality import Quality, degrade
@@ -51,8 +51,7 @@ class DataSource(Protocol):
 
 
 def _round_rng(seed: str, round_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{seed}|{round_id}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    return random.Random(joined_seed(seed, round_id, bits=64))
 
 
 def load_dataset_file(path: Path, competition: Competition) -> list[Sample]:

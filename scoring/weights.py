@@ -31,6 +31,7 @@ from typing import TypeVar
 ALPHA = 0.2
 
 K = TypeVar("K")
+C = TypeVar("C", bound=str)  # a competition: protocol.schemas.Competition, or its value
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def normalise(values: Mapping[K, float]) -> dict[K, float]:
 
 
 def combine(
-    per_competition: Mapping[str, Mapping[int, float]], shares: Mapping[str, float]
+    per_competition: Mapping[C, Mapping[int, float]], shares: Mapping[C, float]
 ) -> dict[int, float]:
     """One weight vector over all uids from per-competition values and their shares."""
     present = [c for c, values in per_competition.items() if values]

@@ -100,9 +100,8 @@ def test_dockerfile_copies_every_package_and_the_python_it_runs() -> None:
     for svc in APP_SERVICES:
         assert SERVICES[svc]["build"]["dockerfile"] == "Dockerfile"
     copied = set(re.findall(r"^COPY\s+(\S+)/\s", dockerfile, flags=re.M))
-    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {
-        "tests"
-    }  # tests stay out of the image
+    # Tests and benchmarks stay out of the image.
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
     for svc in APP_SERVICES:
         for kind, name in named_targets(argv(SERVICES[svc]["command"])):

@@ -217,6 +217,6 @@ class ValidatorSettings(NeuronSettings):
             )
         return self
 
-    def active_shares(self) -> dict[str, float]:
+    def active_shares(self) -> dict[Competition, float]:
         """The competitions that run (share > 0) and their shares."""
-        return {c: v for c, v in self.shares.items() if v > 0}
+        return {Competition(c): v for c, v in self.shares.items() if v > 0}

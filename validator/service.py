@@ -34,8 +34,10 @@ from validator.evalsets.suites import EvalSuite
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
 from validator.reports.summarize import format_round
-from validator.round import RULE_JUDGE, RoundContext, run_round
-from validator.stages.preference import PreferenceConfig
+from validator.round import RoundContext, run_round
+from validator.stages.cot import CotConfig
+from validator.stages.preference_measure import RULE_JUDGE, PreferenceConfig
+from validator.stages.registry import StageConfigs
 from validator.stages.screening import DedupHistory
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.outbox import Outbox
@@ -126,8 +128,10 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         chain=chain,
         model=model,
         tokenizer=tokenizer,
-        recipe=DEFAULT_RECIPE,
-        pool=pool,
+        stages=StageConfigs(
+            cot=CotConfig(pool, settings.eval_items, DEFAULT_RECIPE),
+            preference=PreferenceConfig(judge=judge.judge, judge_name=judge.name),
+        ),
         history=DedupHistory(redis_client, keys),
         outbox=Outbox(settings.outbox_dir),
         store=store,
@@ -135,13 +139,10 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         state_path=settings.state_path,
         run_root=settings.run_dir,
         samples_per_miner=settings.samples_per_miner,
-        eval_items=settings.eval_items,
         pull_deadline_s=settings.pull_deadline_s,
         general_texts=general_texts(),
         progress=settings.progress,
         shares=settings.active_shares(),
-        preference=PreferenceConfig(judge=judge.judge),
-        preference_judge=judge.name,
     )
     return ctx, store
 

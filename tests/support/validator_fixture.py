@@ -24,6 +24,8 @@ from validator.evalsets.cot import general_texts
 from validator.evalsets.pool import EvalPool
 from validator.model.recipe import DEFAULT_RECIPE
 from validator.round import RoundContext
+from validator.stages.cot import CotConfig
+from validator.stages.registry import StageConfigs
 from validator.stages.screening import DedupHistory
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.outbox import Outbox
@@ -100,8 +102,7 @@ def round_network(
             chain=chain,
             model=model[0],
             tokenizer=model[1],
-            recipe=DEFAULT_RECIPE,
-            pool=EvalPool(secret),
+            stages=StageConfigs(cot=CotConfig(EvalPool(secret), EVAL_ITEMS, DEFAULT_RECIPE)),
             history=DedupHistory(redis_client, keys),
             outbox=Outbox(tmp / "outbox"),
             store=store,
@@ -109,7 +110,6 @@ def round_network(
             state_path=tmp / "state.json",
             run_root=tmp / "runs",
             samples_per_miner=SAMPLES_PER_MINER,
-            eval_items=EVAL_ITEMS,
             pull_deadline_s=PULL_DEADLINE_S,
             general_texts=general_texts(),
             progress=False,

@@ -32,7 +32,7 @@ from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import SAMPLES_PER_MINER, MinerSpec, round_network
 from validator.model.base import TINY_RANDOM, load_base
 from validator.pull import PullResult, pull_all
-from validator.round import COMPETITION, run_round
+from validator.round import run_round
 
 # The count, split: most in pull-only rounds, the rest inside one real round.
 MALFORMED = 10_000
@@ -161,7 +161,7 @@ def test_a_real_round_scores_the_honest_miner_as_if_alone(
         alone = run_round(net.ctx, round_id)
 
     request = SubmissionRequest(
-        competition=COMPETITION, round_id=round_id, num_samples=SAMPLES_PER_MINER
+        competition=Competition.COT_SFT, round_id=round_id, num_samples=SAMPLES_PER_MINER
     )
     generator = Malformed(SEED)
     first = MALFORMED - IN_ROUND

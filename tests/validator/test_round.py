@@ -27,7 +27,7 @@ from localnet.leak import LeakedEvalSource
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
-from protocol.schemas import SubmissionRequest
+from protocol.schemas import Competition, SubmissionRequest
 from scoring.score import SCORING_VERSION
 from tests.support.attack_sources import (
     CanaryPlanter,
@@ -43,7 +43,7 @@ from tests.support.validator_fixture import EVAL_ITEMS, MinerSpec, RoundNetwork,
 from validator.evalsets.pool import EvalPool
 from validator.model.base import TINY_RANDOM, load_base
 from validator.pull import pull_all
-from validator.round import COMPETITION, run_round
+from validator.round import run_round
 from validator.store.records import MinerRoundRecord, RoundRecord
 
 # Two real rounds, ~17 LoRA trainings in all on the tiny model: about two minutes on 2 busy
@@ -147,7 +147,7 @@ def model() -> Iterator[tuple[Any, Any]]:
 
 def _publish_previous_round(net: RoundNetwork) -> None:
     """Both rounds follow the same previous round: its set and canaries sit in the pool."""
-    net.ctx.pool.draw(PREVIOUS_ROUND, EVAL_ITEMS)
+    net.ctx.stages.cot.pool.draw(PREVIOUS_ROUND, EVAL_ITEMS)
 
 
 def _arm(net: RoundNetwork, attackers: list[MinerSpec]) -> HostileMiner:
@@ -156,7 +156,7 @@ def _arm(net: RoundNetwork, attackers: list[MinerSpec]) -> HostileMiner:
     endpoints = {n.uid: n for n in net.chain.metagraph()}
     relay: HostileMiner = apps["relay"]
     relay.relay_to = endpoints[net.uids["honest"]].endpoint
-    request = SubmissionRequest(competition=COMPETITION, round_id=ROUND_ID, num_samples=4)
+    request = SubmissionRequest(competition=Competition.COT_SFT, round_id=ROUND_ID, num_samples=4)
     replayer = endpoints[net.uids["replay"]]
     [first] = asyncio.run(pull_all(net.ctx.keypair, [replayer], request, net.ctx.pull_deadline_s))
     assert first.ok, first.error  # the captured exchange was a good one
@@ -327,11 +327,11 @@ def test_weights_record_and_leaderboard(rounds: Rounds) -> None:
     published = json.loads((run / "eval_set.json").read_text())
     assert published["sha256"] == crowd.eval_set_sha256 and len(published["canaries"]) > 0
     # The CoT part's versions, per competition as at the top level; preference was off.
-    cot = crowd.competitions["cot_sft"]
+    cot = crowd.competitions[Competition.COT_SFT]
     assert cot.ran and cot.eval_set_sha256 == crowd.eval_set_sha256
     assert (cot.eval_version, cot.recipe_version) == (crowd.eval_version, crowd.recipe_version)
     assert cot.scoring_version == crowd.scoring_version == SCORING_VERSION
-    assert not crowd.competitions["preference"].ran and "preference" not in published
+    assert not crowd.competitions[Competition.PREFERENCE].ran and "preference" not in published
     responses = (run / "responses.jsonl").read_text()
     assert "chain_of_thought" not in responses  # hashes and sizes, never payloads
     assert len(responses.splitlines()) == len(net.uids)  # every exchange logged, failed or not

@@ -95,8 +95,8 @@ def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
         tmp_path_factory.mktemp("two"), client, keys, model, [honest, *attackers], SECRET
     ) as net:
         # The restart: the pool as the service builds it at start, from the run directory.
-        net.ctx.pool = load_pool(SECRET, run_root)
-        reloaded = len(net.ctx.pool.published_sets())
+        net.ctx.stages.cot.pool = load_pool(SECRET, run_root)
+        reloaded = len(net.ctx.stages.cot.pool.published_sets())
         net.ctx.run_root = run_root
         record = run_round(net.ctx, "evasion-2")
         by_uid = {m.uid: m for m in record.miners}

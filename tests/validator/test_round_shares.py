@@ -7,7 +7,7 @@ import json
 from contextlib import ExitStack, closing
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from bittensor.sp_core import Keypair
@@ -15,6 +15,7 @@ from bittensor.sp_core import Keypair
 from protocol.chain.base import Neuron
 from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
+from protocol.schemas import Competition
 from scoring.preference_score import PREFERENCE_SCORING_VERSION
 from scoring.weights import EmaEntry
 from tests.support.fake_chat import chat_app
@@ -24,10 +25,10 @@ from validator.config import ValidatorSettings
 from validator.evalsets.preference import PREFERENCE_EVAL_VERSION, draw_preference_eval
 from validator.evalsets.publish import preference_sha256
 from validator.model.base import TINY_RANDOM, load_base
-from validator.round import _update_weights, run_round
+from validator.round import RoundContext, _update_weights, run_round
 from validator.service import preference_judge
-from validator.stages.preference import PreferenceConfig
-from validator.store.records import CompetitionRecord, MinerRoundRecord
+from validator.stages.preference_measure import PreferenceConfig
+from validator.store.records import CompetitionRecord, MinerRoundRecord, MinerStatus
 from validator.store.state import ValidatorState
 
 pytestmark = pytest.mark.timeout(300)
@@ -62,15 +63,17 @@ def test_cot_at_share_zero_is_skipped_whole(
         )
         judge = stack.enter_context(closing(preference_judge(settings)))
         net.ctx.shares = settings.active_shares()
-        net.ctx.preference = PreferenceConfig(*SIZES, max_new_tokens=8, judge=judge.judge)
-        net.ctx.preference_judge = judge.name
+        net.ctx.stages.preference = PreferenceConfig(
+            *SIZES, max_new_tokens=8, judge=judge.judge, judge_name=judge.name
+        )
         uid = net.uids["gone"]
         prior = {uid: EmaEntry(Keypair.create_from_uri("//Miner/gone").ss58_address, 0.9)}
         net.ctx.state.ema["cot_sft"] = dict(prior)
-        monkeypatch.setattr(net.ctx.pool, "draw", _never)
+        monkeypatch.setattr(net.ctx.stages.cot.pool, "draw", _never)
         record = run_round(net.ctx, ROUND)
 
-    cot, pref = record.competitions["cot_sft"], record.competitions["preference"]
+    cot = record.competitions[Competition.COT_SFT]
+    pref = record.competitions[Competition.PREFERENCE]
     assert cot == CompetitionRecord(0.0, False, "share 0: no pull, training or eval this round")
     assert (record.eval_set_sha256, record.scoring_version, record.recipe_version) == ("", "", "")
     assert all(m.competition == "preference" for m in record.miners)
@@ -98,8 +101,8 @@ def test_cot_at_share_zero_is_skipped_whole(
     assert summary["competitions"]["cot_sft"]["ran"] is False
 
 
-def _scored(uid: int, competition: str, score: float) -> MinerRoundRecord:
-    return MinerRoundRecord(uid, f"hk{uid}", competition, "scored", score=score)
+def _scored(uid: int, competition: Competition, score: float) -> MinerRoundRecord:
+    return MinerRoundRecord(uid, f"hk{uid}", competition, MinerStatus.SCORED, score=score)
 
 
 def test_weights_combine_only_competitions_that_ran() -> None:
@@ -107,12 +110,16 @@ def test_weights_combine_only_competitions_that_ran() -> None:
     own = Keypair.create_from_uri("//Validator")
     metagraph = [Neuron(u, f"hk{u}", "ck", 0.0, False, "127.0.0.1:1", 0) for u in (1, 2)]
     state = ValidatorState(ema={"cot_sft": {1: EmaEntry("hk1", 0.9), 2: EmaEntry("hk2", 0.0)}})
-    ctx = SimpleNamespace(keypair=own, state=state, shares={"cot_sft": 0.0, "preference": 1.0})
-    records = [_scored(1, "preference", 0.0), _scored(2, "preference", 0.5)]
-    weights = _update_weights(ctx, records, metagraph, ran=["preference"])  # type: ignore[arg-type]
+    shares = {Competition.COT_SFT: 0.0, Competition.PREFERENCE: 1.0}
+    # Only what _update_weights reads: the validator's key, the state and the shares.
+    ctx = cast(RoundContext, SimpleNamespace(keypair=own, state=state, shares=shares))
+    records = [_scored(1, Competition.PREFERENCE, 0.0), _scored(2, Competition.PREFERENCE, 0.5)]
+    weights = _update_weights(ctx, records, metagraph, ran=[Competition.PREFERENCE])
     assert weights == {1: 0.0, 2: 1.0}
     assert state.ema["cot_sft"][1].value == 0.9
     # Both on at 0.5/0.5: uid 1's CoT EMA earns it half (decayed by this round's zero).
-    ctx.shares = {"cot_sft": 0.5, "preference": 0.5}
-    both = _update_weights(ctx, records, metagraph, ran=["cot_sft", "preference"])  # type: ignore[arg-type]
+    ctx.shares = {Competition.COT_SFT: 0.5, Competition.PREFERENCE: 0.5}
+    both = _update_weights(
+        ctx, records, metagraph, ran=[Competition.COT_SFT, Competition.PREFERENCE]
+    )
     assert both[1] == pytest.approx(0.5) and both[2] == pytest.approx(0.5)

@@ -19,7 +19,7 @@ from validator.evalsets.cot import general_texts
 from validator.evalsets.preference import draw_preference_eval
 from validator.model.base import TINY_RANDOM, load_base
 from validator.service import JudgeConfigError, preference_judge, probe_judge
-from validator.stages.preference import PreferenceConfig, view
+from validator.stages.preference_measure import PreferenceConfig, view
 
 KEY_VAR = "DATACOMP_VALIDATOR_PREFERENCE_JUDGE_API_KEY"
 

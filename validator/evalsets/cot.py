@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common.atomic_file import write_text_atomic
+from common.seeds import prefixed_seed
 from tasks.families import generate_many
 from tasks.registry import REGISTRY, REGISTRY_VERSION, Difficulty, TaskItem
 from validator.evalsets.general_text import GUARD_TEXTS
@@ -50,12 +51,7 @@ def round_seed(secret: str | bytes, round_id: int | str, version: str = EVAL_VER
 
     Fields are length-prefixed so that ("ab", 1) and ("a", "b1") cannot collide.
     """
-    key = secret.encode() if isinstance(secret, str) else secret
-    h = hashlib.sha256()
-    for part in (version.encode(), key, str(round_id).encode()):
-        h.update(len(part).to_bytes(8, "big"))
-        h.update(part)
-    return int.from_bytes(h.digest()[: SEED_BITS // 8], "big")
+    return prefixed_seed(version, secret, str(round_id), bits=SEED_BITS)
 
 
 @dataclass(frozen=True)

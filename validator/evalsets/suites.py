@@ -33,13 +33,13 @@ or the mapping to ``TaskItem``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from enum import StrEnum
 from importlib import metadata
 from typing import Any
 
+from common.seeds import joined_seed
 from tasks.registry import TaskItem
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,7 @@ def _dataset_settings(name: str) -> dict[str, Any]:
 
 def _dataset_seed(seed: int, name: str) -> int:
     """One dataset's seed: 64 bits of sha256(round seed, name), so datasets are independent."""
-    digest = hashlib.sha256(f"{seed}|{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
+    return joined_seed(seed, name, bits=64)
 
 
 def _quotas(rng: random.Random, names: tuple[str, ...], count: int) -> dict[str, int]:

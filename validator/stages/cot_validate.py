@@ -23,21 +23,95 @@ the base once, not once per miner.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import fmean
 from typing import Any
 
 from pydantic import ValidationError
 
 from protocol.schemas import CotSample
-from scoring.score import MinerScore, SampleCounts
+from scoring.rouge import rouge_l_f1_many
+from scoring.score import MinerScore, PairedEval, SampleCounts, score_miner
 from tasks.registry import TaskItem
 from tasks.solve import answer_is_wrong, empty_reason
 from validator.evalsets.general_text import GUARD_TEXTS
 from validator.model.evaluate import EvalResult, evaluate
-from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
-from validator.stages.cot_measure import Measured, train_and_measure
-from validator.stages.cot_scorer import rouge_of, score_cot
+from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe, format_pair
+from validator.model.train import lora_adapter
+
+
+def rouge_of(result: EvalResult) -> list[float]:
+    """Per item, ROUGE-L F1 of the generated final answer against the reference answer."""
+    return list(rouge_l_f1_many(result.references, result.answers))
+
+
+def paired(base: EvalResult, tuned: EvalResult, base_rouge: list[float]) -> PairedEval:
+    """The per-item arrays of base vs tuned on one eval set."""
+    return PairedEval(
+        base_loss=base.completion_loss,
+        tuned_loss=tuned.completion_loss,
+        base_answer_loss=base.answer_loss,
+        tuned_answer_loss=tuned.answer_loss,
+        base_correct=base.correct,
+        tuned_correct=tuned.correct,
+        base_rouge=base_rouge,
+        tuned_rouge=rouge_of(tuned),
+        base_general_loss=fmean(base.general_loss) if base.general_loss else 0.0,
+        tuned_general_loss=fmean(tuned.general_loss) if tuned.general_loss else 0.0,
+        base_margin=base.contrast_margin,
+        tuned_margin=tuned.contrast_margin,
+    )
+
+
+def score_cot(
+    base: EvalResult,
+    tuned: EvalResult,
+    base_rouge: list[float],
+    counts: SampleCounts,
+    seed: int,
+) -> MinerScore:
+    """The CoT competition's score, with the tuned model's absolute numbers added for reports."""
+    evals = paired(base, tuned, base_rouge)
+    score = score_miner(evals, counts, seed)
+    score.components.update(
+        {
+            "tuned_accuracy": tuned.accuracy(),
+            "tuned_answer_loss": fmean(tuned.answer_loss) if tuned.answer_loss else 0.0,
+            "tuned_completion_loss": fmean(tuned.completion_loss) if tuned.completion_loss else 0.0,
+            "tuned_rouge_l": fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
+        }
+    )
+    return score
+
+
+@dataclass
+class Measured:
+    """The tuned model's eval on the round's items, its training losses and step timings."""
+
+    tuned: EvalResult
+    train_losses: list[float]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def train_and_measure(
+    model: Any,
+    tokenizer: Any,
+    recipe: TrainRecipe,
+    samples: Sequence[CotSample],
+    items: Sequence[TaskItem],
+    general_texts: Sequence[str],
+) -> Measured:
+    """A fresh LoRA on ``samples`` under ``recipe``, evaluated on ``items``; the base is left as it was."""
+    t0 = time.perf_counter()
+    pairs = [format_pair(s) for s in samples]
+    with lora_adapter(model, tokenizer, pairs, recipe) as trained:
+        t1 = time.perf_counter()
+        tuned = evaluate(trained.model, tokenizer, items, general_texts)
+        t2 = time.perf_counter()
+        losses = list(trained.per_step_losses)
+    return Measured(tuned, losses, {"train": t1 - t0, "eval": t2 - t1})
 
 
 @dataclass(frozen=True)

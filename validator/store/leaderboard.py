@@ -27,7 +27,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from protocol.keys import Keys
-from validator.store.records import MinerRoundRecord, RoundRecord
+from validator.store.records import MinerRoundRecord, MinerStatus, RoundRecord
 
 # History points kept per miner and competition: at one round every ~10 minutes, 1,000
 # points is about a week, plenty for a chart, and bounds a miner's keys to ~200 KB.
@@ -233,8 +233,8 @@ class LeaderboardStore:
                 )
         statuses = [m.status for m in record.miners]
         pipe.hincrby(k.metrics(), "rounds_applied", 1)
-        pipe.hincrby(k.metrics(), "miners_scored", statuses.count("scored"))
-        pipe.hincrby(k.metrics(), "miner_failures", statuses.count("failed"))
+        pipe.hincrby(k.metrics(), "miners_scored", statuses.count(MinerStatus.SCORED))
+        pipe.hincrby(k.metrics(), "miner_failures", statuses.count(MinerStatus.FAILED))
         pipe.hincrby(k.metrics(), "weights_errors", 0 if record.weights_set else 1)
         duration = max(0.0, record.finished_at - record.started_at)
         pipe.hincrbyfloat(k.metrics(), "round_duration_s_sum", duration)

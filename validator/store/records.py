@@ -18,10 +18,22 @@ top-level fields still describe CoT (empty strings when CoT was switched off).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+from protocol.schemas import Competition
 
 # /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
 RECORD_VERSION = "round-record/2"
+
+
+class MinerStatus(StrEnum):
+    """How a miner's round ended (stored as its value: "scored", "failed", ...)."""
+
+    SCORED = "scored"  # trained, measured and scored (the score may still be 0)
+    FAILED = "failed"  # no usable response: unreachable, refused, malformed, too large, late
+    CONTAMINATED = "contaminated"  # a sample matched the held-out pool: zero, nothing trained
+    EMPTY = "empty"  # a response, but no sample survived screening
 
 
 @dataclass
@@ -30,8 +42,8 @@ class MinerRoundRecord:
 
     uid: int
     hotkey: str
-    competition: str
-    status: str  # "scored" | "failed" (no usable response) | "contaminated" | "empty"
+    competition: Competition
+    status: MinerStatus
     error: str | None = None
     offered: int = 0
     accepted: int = 0
@@ -56,6 +68,9 @@ class MinerRoundRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MinerRoundRecord:
         """Inverse of ``to_dict``."""
+        data = dict(data)
+        data["competition"] = Competition(data["competition"])
+        data["status"] = MinerStatus(data["status"])
         return cls(**data)
 
 
@@ -99,7 +114,7 @@ class RoundRecord:
     weights_error: str | None = None
     record_version: str = RECORD_VERSION
     # Competition -> its part of the round (absent from round-record/1 records: see above).
-    competitions: dict[str, CompetitionRecord] = field(default_factory=dict)
+    competitions: dict[Competition, CompetitionRecord] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (weight keys become strings, as JSON requires)."""
@@ -114,53 +129,7 @@ class RoundRecord:
         data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
         data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
         data["competitions"] = {
-            c: CompetitionRecord.from_dict(part) for c, part in data.get("competitions", {}).items()
+            Competition(c): CompetitionRecord.from_dict(part)
+            for c, part in data.get("competitions", {}).items()
         }
         return cls(**data)
-
-
-def screened_record(
-    uid: int,
-    hotkey: str,
-    competition: str,
-    pull_s: float,
-    offered: int | None,
-    error: str | None,
-    screened: Any,
-) -> tuple[MinerRoundRecord, bool]:
-    """A miner's record after pull and screening, and whether it goes on to training.
-
-    ``offered`` is None when the pull gave no usable response; ``screened`` is the miner's
-    ``validator.stages.screening.Screened`` (None likewise). Shared by every competition's round.
-    """
-    record = MinerRoundRecord(uid=uid, hotkey=hotkey, competition=competition, status="failed")
-    record.timings_s["pull"] = round(pull_s, 4)
-    if offered is None or screened is None:
-        record.error = error or "no response"
-        record.reasons.append(f"no usable response: {record.error}")
-        return record, False
-    record.offered = offered
-    record.accepted = len(screened.kept)
-    record.duplicates = screened.duplicates
-    record.contaminated = screened.contaminated
-    record.wrong_answers = screened.wrong_answers
-    record.invalid = screened.invalid
-    record.reasons.extend(screened.reasons)
-    if screened.contaminated:
-        record.status = "contaminated"
-        return record, False
-    if not screened.kept:
-        record.status = "empty"
-        record.reasons.append("no sample survived screening")
-        return record, False
-    return record, True
-
-
-def apply_score(record: MinerRoundRecord, score: Any) -> None:
-    """Write a ``scoring.score.MinerScore`` into ``record``: status, score, components, CI, why."""
-    record.status = "scored"
-    record.score = score.score
-    record.components = dict(score.components)
-    if score.ci is not None:
-        record.ci_low, record.ci_high = score.ci[1], score.ci[2]
-    record.reasons.extend(score.reasons)

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,15 +25,10 @@ from validator.model.dpo_train import DpoRecipe
 from validator.model.train import TrainResult
 from validator.pull import PullResult
 from validator.round import run_round
-from validator.stages.preference import (
-    SIDE_BY_SIDE,
-    SIDE_BY_SIDE_FILE,
-    TRAIN_LOG_FILE,
-    PreferenceConfig,
-    StageResult,
-    run_stage,
-)
+from validator.stages.preference import SIDE_BY_SIDE_FILE, TRAIN_LOG_FILE, PreferenceStage
+from validator.stages.preference_measure import SIDE_BY_SIDE, PreferenceConfig
 from validator.stages.screening import DedupHistory
+from validator.stages.stage import StageInputs, StageOutcome, price_submissions
 from validator.store.run_log import RoundDir
 
 pytestmark = pytest.mark.timeout(600)
@@ -56,7 +50,8 @@ def test_eval_draw_is_private_disjoint_and_reproducible() -> None:
 
 @dataclass
 class Staged:
-    result: StageResult
+    result: StageOutcome
+    stage: PreferenceStage
     run_dir: Path
     eval_set: PreferenceEvalSet
     hotkeys: dict[int, str]
@@ -85,16 +80,19 @@ def staged(
     """One stage over two miners, with the tuned model evaluated unmerged (the GPU path)."""
     model, tok = tiny_random
     eval_set = draw_preference_eval("stage-secret", "stage-round", 6, 6, 8)
-    ctx = SimpleNamespace(
-        preference=STAGE,
-        history=DedupHistory(embedded_redis, Keys.for_network(f"stage-{uuid.uuid4().hex}", 1)),
+    run_dir = RoundDir(tmp_path_factory.mktemp("runs"), "stage-round")
+    inputs = StageInputs(
+        round_id="stage-round",
+        run=run_dir,
+        secret="stage-secret",
         model=model,
         tokenizer=tok,
+        history=DedupHistory(embedded_redis, Keys.for_network(f"stage-{uuid.uuid4().hex}", 1)),
         general_texts=(),
         samples_per_miner=12,
     )
+    stage = PreferenceStage(inputs, STAGE)
     results = [_pulled(3, "good", Quality.CORRECT, 12), _pulled(5, "bad", Quality.WRONG, 12)]
-    run_dir = RoundDir(tmp_path_factory.mktemp("runs"), "stage-round")
     passes: list[int] = []
     disable_adapter = PeftModel.disable_adapter
 
@@ -105,15 +103,16 @@ def staged(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(TrainResult, "eval_model", lambda self: self.model)  # as on GPU: the PeftModel
         mp.setattr(PeftModel, "disable_adapter", counted)
-        result = run_stage(ctx, "stage-round", eval_set, results, run_dir)
+        assert stage.eval_set() == eval_set  # the secret and round draw the same set
+        result = price_submissions(stage, eval_set, results, share=1.0)
     hotkeys = {r.uid: r.hotkey for r in results}
-    yield Staged(result, run_dir.path, eval_set, hotkeys, len(passes))
+    yield Staged(result, stage, run_dir.path, eval_set, hotkeys, len(passes))
 
 
 def test_stage_keeps_every_step_log_per_miner(staged: Staged) -> None:
     records = {r.uid: r for r in staged.result.records}
-    assert set(staged.result.train_logs) == {3, 5}
-    for uid, logs in staged.result.train_logs.items():
+    assert set(staged.stage.train_logs) == {3, 5}
+    for uid, logs in staged.stage.train_logs.items():
         assert records[uid].status == "scored", records[uid].reasons
         assert [log.step for log in logs] == [0, 1]
         assert records[uid].train_losses == [log.loss for log in logs]
@@ -133,14 +132,14 @@ def test_stage_keeps_every_step_log_per_miner(staged: Staged) -> None:
 def test_tuned_eval_reuses_the_base_log_probs(staged: Staged) -> None:
     # Training enters the adapter-off reference once per step; evaluating a tuned model does
     # not (its margins are against the base's log-probs, taken once before any adapter).
-    steps = sum(len(logs) for logs in staged.result.train_logs.values())
+    steps = sum(len(logs) for logs in staged.stage.train_logs.values())
     assert staged.adapter_off_passes == steps
     for record in staged.result.records:
         assert record.components["reward_margin"] != 0.0  # margins against the base, not itself
 
 
 def test_side_by_side_names_the_miner_and_holds_ten_judged_rows(staged: Staged) -> None:
-    report = staged.result.report
+    report = staged.stage.report
     assert json.loads((staged.run_dir / SIDE_BY_SIDE_FILE).read_text()) == report
     best = max(staged.result.records, key=lambda r: r.score)
     assert report["subject"] == {
@@ -169,13 +168,13 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
         MinerSpec("swapped", GeneratorSource("swapped", Quality.WRONG)),
     ]
     with round_network(tmp_path, client, Keys.for_network("pref", 1), model, miners) as net:
-        net.ctx.shares = {Competition.COT_SFT.value: 0.5, Competition.PREFERENCE.value: 0.5}
-        net.ctx.preference = SMALL
+        net.ctx.shares = {Competition.COT_SFT: 0.5, Competition.PREFERENCE: 0.5}
+        net.ctx.stages.preference = SMALL
         record = run_round(net.ctx, "pref-round-1")
     by = {(m.competition, m.uid): m for m in record.miners}
     for name in ("good", "swapped"):
         uid = net.uids[name]
-        pref = by[("preference", uid)]
+        pref = by[(Competition.PREFERENCE, uid)]
         assert pref.status == "scored", pref.reasons
         # 32 offered; the template generator has ~46 requests per label, so two miners drawing
         # 16 each share some: the later one (by uid) loses those as cross-miner duplicates.
@@ -184,7 +183,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
         assert {"pref_accuracy_delta", "refusal_delta", "compliance_delta", "reward_margin"} <= set(
             pref.components
         )
-        assert ("cot_sft", uid) in by
+        assert (Competition.COT_SFT, uid) in by
     assert {"preference.refusal_rate", "preference.compliance_rate"} <= set(record.base_metrics)
     assert "preference_eval" in record.seeds
     assert abs(sum(record.weights.values()) - 1.0) < 1e-9 if record.weights else True
@@ -192,7 +191,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
     report = json.loads((run / SIDE_BY_SIDE_FILE).read_text())
     shown = report["subject"]
     assert shown["round_id"] == "pref-round-1"
-    assert by[("preference", shown["uid"])].hotkey == shown["hotkey"]
+    assert by[(Competition.PREFERENCE, shown["uid"])].hotkey == shown["hotkey"]
     assert len(report["rows"]) == SIDE_BY_SIDE
     for name in ("good", "swapped"):
         steps = json.loads((run / TRAIN_LOG_FILE.format(uid=net.uids[name])).read_text())["steps"]

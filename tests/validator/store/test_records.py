@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from protocol.schemas import Competition
 from tests.support.rounds import make_round
 from validator.store.records import RECORD_VERSION, CompetitionRecord, RoundRecord
 
@@ -21,8 +22,8 @@ def test_round_record_1_without_competitions_loads() -> None:
 def test_competitions_round_trip_through_json() -> None:
     record = make_round(2, [1])
     record.competitions = {
-        "cot_sft": CompetitionRecord(0.0, False, skipped_reason="share 0"),
-        "preference": CompetitionRecord(
+        Competition.COT_SFT: CompetitionRecord(0.0, False, skipped_reason="share 0"),
+        Competition.PREFERENCE: CompetitionRecord(
             1.0,
             True,
             eval_set_sha256="ab" * 32,

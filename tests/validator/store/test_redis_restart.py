@@ -24,10 +24,11 @@ import torch
 
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
+from protocol.schemas import Competition
 from tests.support.durable_redis import DurableRedis
 from tests.support.validator_fixture import MinerSpec, RoundNetwork, round_network
 from validator.model.base import TINY_RANDOM, load_base
-from validator.round import COMPETITION, run_round
+from validator.round import run_round
 from validator.stages.screening import DedupHistory
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.outbox import Outbox
@@ -103,7 +104,7 @@ def _assert_leaderboard(net: RoundNetwork, records: list[RoundRecord]) -> None:
         assert stored is not None and stored.to_dict() == record.to_dict()
     assert store.metrics()["rounds_applied"] == len(records)
     for name, uid in net.uids.items():
-        detail = store.miner(COMPETITION.value, uid)
+        detail = store.miner(Competition.COT_SFT.value, uid)
         assert detail is not None, name
         assert [p.round_id for p in detail.history] == [r.round_id for r in records]
         last = next(m for m in records[-1].miners if m.uid == uid)

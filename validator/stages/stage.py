@@ -1,0 +1,189 @@
+"""The ``Stage`` interface: one competition's part of a round, in the round's own steps.
+
+Every competition runs the same steps over its own sample type and returns the same record
+type, so the round (``validator/round.py``) reads as the list of steps:
+
+1. ``eval_set``: draw this round's private held-out set (secret + round id).
+2. pull: the round asks every miner for ``competition``'s samples (signed, one deadline).
+3. ``screen``: dedup within and across submissions and against history, the contamination
+   gate against this competition's held-out prompts, invalid samples dropped.
+4. ``evaluate_base``: the base model, once per round (not once per miner).
+5. ``train_and_score``: per miner that kept samples, a fresh adapter under the fixed recipe,
+   the same measurements, the score rule; written into the miner's ``MinerRoundRecord``.
+6. ``outcome``: what defined the scores (versions, seeds, base metrics) and the published
+   held-out set, as one ``StageOutcome``.
+
+A stage object lives for one round (``StageInputs.round_id``): per-round state such as a
+judge's cache or the best miner so far stays on it. Adding a competition: one module with a
+``Stage`` subclass and one entry in ``validator/stages/registry.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from tqdm import tqdm
+
+from protocol.schemas import Competition, CotSample, PreferenceSample
+from scoring.score import MinerScore
+from validator.pull import PullResult
+from validator.stages.screening import DedupHistory, Screened
+from validator.store.records import CompetitionRecord, MinerRoundRecord, MinerStatus
+from validator.store.run_log import RoundDir
+
+# uid -> (hotkey, the samples it served); what the pull hands to ``Stage.screen``.
+Submissions = dict[int, tuple[str, Sequence[CotSample | PreferenceSample]]]
+
+EvalSetT = TypeVar("EvalSetT")
+BaseT = TypeVar("BaseT")
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What every stage works with in one round: the base model, the history, sizes, where."""
+
+    round_id: str
+    run: RoundDir
+    secret: str = field(repr=False)  # the validator's secret: every held-out set derives from it
+    model: Any  # a transformers causal LM (any class: the embedded Llama, a Hugging Face model)
+    tokenizer: Any  # its tokenizer (a transformers PreTrainedTokenizer)
+    history: DedupHistory
+    general_texts: tuple[str, ...]
+    samples_per_miner: int
+
+
+@dataclass
+class StageOutcome:
+    """One competition's contribution to a round: its records and what defined them."""
+
+    competition: CompetitionRecord
+    records: list[MinerRoundRecord] = field(default_factory=list)
+    base_metrics: dict[str, float] = field(default_factory=dict)
+    seeds: dict[str, int | str] = field(default_factory=dict)
+    published: dict[str, Any] = field(default_factory=dict)  # its part of eval_set.json
+
+
+class Stage(ABC, Generic[EvalSetT, BaseT]):
+    """One competition's steps of a round (module docstring), for one round."""
+
+    competition: ClassVar[Competition]
+
+    def __init__(self, inputs: StageInputs) -> None:
+        self.inputs = inputs
+
+    @abstractmethod
+    def eval_set(self) -> EvalSetT:
+        """Step 1: this round's private held-out set."""
+
+    @abstractmethod
+    def screen(self, submissions: Submissions, eval_set: EvalSetT) -> dict[int, Screened]:
+        """Step 3: each responding miner's samples after dedup, the gate and validation."""
+
+    @abstractmethod
+    def evaluate_base(self, eval_set: EvalSetT) -> BaseT:
+        """Step 4: the base model's measurements, shared by every miner."""
+
+    @abstractmethod
+    def train_and_score(
+        self,
+        record: MinerRoundRecord,
+        screened: Screened,
+        eval_set: EvalSetT,
+        base: BaseT,
+    ) -> None:
+        """Step 5: train on ``screened.kept``, measure, score; fill ``record`` in place."""
+
+    @abstractmethod
+    def outcome(
+        self, eval_set: EvalSetT, base: BaseT, records: list[MinerRoundRecord], share: float
+    ) -> StageOutcome:
+        """Step 6: the records with the versions, seeds and base metrics behind them."""
+
+
+def price_submissions(
+    stage: Stage[EvalSetT, BaseT],
+    eval_set: EvalSetT,
+    results: Sequence[PullResult],
+    share: float,
+    progress: bool = False,
+) -> StageOutcome:
+    """Steps 3-6 over the pulled ``results``: screen, base once, train and score, outcome."""
+    submissions: Submissions = {
+        r.uid: (r.hotkey, r.response.samples) for r in results if r.response is not None
+    }
+    screened = stage.screen(submissions, eval_set)
+    base = stage.evaluate_base(eval_set)
+    records: list[MinerRoundRecord] = []
+    desc = f"{stage.competition.value}: train + eval"
+    for result in tqdm(results, desc=desc, disable=not progress, leave=False, unit="miner"):
+        kept = screened.get(result.uid)
+        record, trainable = screened_record(
+            result.uid,
+            result.hotkey,
+            stage.competition,
+            result.elapsed_s,
+            len(result.response.samples) if result.response is not None else None,
+            result.error,
+            kept,
+        )
+        if trainable and kept is not None:
+            stage.train_and_score(record, kept, eval_set, base)
+        records.append(record)
+    return stage.outcome(eval_set, base, records, share)
+
+
+def screened_record(
+    uid: int,
+    hotkey: str,
+    competition: Competition,
+    pull_s: float,
+    offered: int | None,
+    error: str | None,
+    screened: Screened | None,
+) -> tuple[MinerRoundRecord, bool]:
+    """A miner's record after pull and screening, and whether it goes on to training.
+
+    ``offered`` is None when the pull gave no usable response (``screened`` is None then too).
+    Shared by every competition's round.
+    """
+    record = MinerRoundRecord(
+        uid=uid, hotkey=hotkey, competition=competition, status=MinerStatus.FAILED
+    )
+    record.timings_s["pull"] = round(pull_s, 4)
+    if offered is None or screened is None:
+        record.error = error or "no response"
+        record.reasons.append(f"no usable response: {record.error}")
+        return record, False
+    record.offered = offered
+    record.accepted = len(screened.kept)
+    record.duplicates = screened.duplicates
+    record.contaminated = screened.contaminated
+    record.wrong_answers = screened.wrong_answers
+    record.invalid = screened.invalid
+    record.reasons.extend(screened.reasons)
+    if screened.contaminated:
+        record.status = MinerStatus.CONTAMINATED
+        return record, False
+    if not screened.kept:
+        record.status = MinerStatus.EMPTY
+        record.reasons.append("no sample survived screening")
+        return record, False
+    return record, True
+
+
+def apply_score(record: MinerRoundRecord, score: MinerScore) -> None:
+    """Write a ``MinerScore`` into ``record``: status, score, components, CI, why."""
+    record.status = MinerStatus.SCORED
+    record.score = score.score
+    record.components = dict(score.components)
+    if score.ci is not None:
+        record.ci_low, record.ci_high = score.ci[1], score.ci[2]
+    record.reasons.extend(score.reasons)
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean, 0.0 for no values (a base metric over an empty set)."""
+    return sum(values) / len(values) if values else 0.0
