@@ -26,8 +26,8 @@ from common.atomic_file import write_text_atomic
 from common.seeds import prefixed_seed
 from tasks.families import generate_many
 from tasks.registry import REGISTRY, REGISTRY_VERSION, Difficulty, TaskItem
-from validator.evalsets.general_text import GUARD_TEXTS
 from validator.evalsets.suites import EvalSuite, draw_reasoning_gym, suite_version
+from validator.model.general_text import GUARD_TEXTS
 from validator.model.recipe import RECIPE_VERSION
 
 # Bump on any change to: EVAL_SIZE, GUARD_TEXTS, the measures in validator/model/evaluate.py;

@@ -43,7 +43,7 @@ from tasks.registry import REGISTRY, Difficulty, Share
 from tasks.safety_pairs import compliance, over_refusal, refusal
 from tasks.safety_prompts import Label, Split, categories, space_size
 from tasks.safety_prompts import generate as safety_generate
-from validator.evalsets.general_text import PRETRAIN_TEXTS
+from validator.model.general_text import PRETRAIN_TEXTS
 from validator.model.recipe import collate, format_completion, format_prompt
 from validator.model.tiny import TINY_INIT_SEED, TINY_SHAPE, build_tiny
 from validator.model.tokenizer import PAD_ID, train_bpe

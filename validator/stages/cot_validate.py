@@ -36,8 +36,8 @@ from scoring.rouge import rouge_l_f1_many
 from scoring.score import MinerScore, PairedEval, SampleCounts, score_miner
 from tasks.registry import TaskItem
 from tasks.solve import answer_is_wrong, empty_reason
-from validator.evalsets.general_text import GUARD_TEXTS
 from validator.model.evaluate import EvalResult, evaluate
+from validator.model.general_text import GUARD_TEXTS
 from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe, format_pair
 from validator.model.train import lora_adapter
 
