@@ -21,6 +21,7 @@ RUN pip install "torch==${TORCH_VERSION}" ${TORCH_INDEX_URL:+--index-url "$TORCH
 
 # Only what the package needs (never a local .venv or run data, whatever the build context holds).
 COPY pyproject.toml README.md ./
+COPY common/ common/
 COPY protocol/ protocol/
 COPY scoring/ scoring/
 COPY tasks/ tasks/

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from safety.endpoint import (
+from common.chat_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
     ChatEndpoint,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from safety.endpoint import ChatEndpoint, EndpointError
+from common.chat_client import ChatEndpoint, EndpointError
 from scoring.refusal import Judge, Judgement
 from scoring.text import words
 
