@@ -6,7 +6,12 @@
 | teacher | correct solutions, prompts in its own words (not the registry's) | >= 50% of honest |
 | sloppy | the same families with wrong answers | 0, with the answer check off as well as on |
 | copycat | a byte-for-byte copy of honest's data | ~0: the earliest holder keeps the credit |
-| contaminator | the round's own eval items (it knows the secret) | 0: caught by the contamination gate |
+| contaminator | the round's own eval items (it knows the secret), from `localnet/leak_miner.py` | 0: caught by the contamination gate |
+
+The first four run the production miner (``neurons/miner.py``) with its data-source flags.
+The contaminator is an attack simulation, so the production miner has no such source: it runs
+its own entry point, ``localnet/leak_miner.py`` (the miner's wiring around
+``localnet.leak.LeakedEvalSource``), given the secret and the eval set size.
 
 The copycat uses honest's generator seed, so it serves exactly what honest serves; it is
 registered after honest, which makes honest the earlier holder (see scoring/dedup.py).
@@ -16,13 +21,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The production miner's entry point, which every demo miner but the contaminator runs.
+MINER_SCRIPT = "neurons/miner.py"
+
+# The contaminator's: the miner's wiring with the leaked eval set as its source.
+LEAK_MINER_SCRIPT = "localnet/leak_miner.py"
+
 
 @dataclass(frozen=True)
 class MinerRole:
-    """One demo miner: its wallet hotkey name and the miner flags that make its data."""
+    """One demo miner: its wallet hotkey name, the flags that make its data, the script run."""
 
     name: str
     source_args: tuple[str, ...]
+    script: str = MINER_SCRIPT
 
 
 def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
@@ -47,13 +59,7 @@ def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
         MinerRole("copycat", ("--source", "generator", "--generator-seed", "honest")),
         MinerRole(
             "contaminator",
-            (
-                "--source",
-                "leak",
-                "--leak-secret",
-                validator_secret,
-                "--leak-eval-items",
-                str(eval_items),
-            ),
+            ("--leak-secret", validator_secret, "--leak-eval-items", str(eval_items)),
+            script=LEAK_MINER_SCRIPT,
         ),
     ]

@@ -101,7 +101,7 @@ def _miner_args(
     role: MinerRole, workdir: Path, chain_path: Path, redis_url: str, port: int
 ) -> list[str]:
     return [
-        "neurons/miner.py",
+        role.script,
         "--wallet.name",
         role.name,
         "--wallet.hotkey",

@@ -39,10 +39,7 @@ class MinerSettings(NeuronSettings):
         json_schema_extra={"flag": "--redis.url"},
     )
     competition: Competition = Field(Competition.COT_SFT, description="competition served")
-    source: Literal["generator", "file", "teacher", "leak"] = Field(
-        "generator",
-        description="data source ('leak' is the local network's train-on-test attacker)",
-    )
+    source: Literal["generator", "file", "teacher"] = Field("generator", description="data source")
     data: Path | None = Field(
         None,
         description="dataset file, JSONL or JSON list (source=file)",
@@ -59,10 +56,6 @@ class MinerSettings(NeuronSettings):
     )
     teacher_model: str = Field("teacher", description="model name at the teacher endpoint")
     teacher_api_key: SecretStr | None = Field(None, description="API key for the teacher endpoint")
-    leak_secret: SecretStr | None = Field(
-        None, description="validator secret the 'leak' attacker knows (local networks only)"
-    )
-    leak_eval_items: int = Field(64, description="eval set size the 'leak' attacker reproduces")
     min_validator_stake: float = Field(1.0, description="least stake a caller needs to be served")
     ledger_path: Path = Field(
         Path(".localnet/miner-ledger.jsonl"), description="append-only ledger of served responses"

@@ -3,9 +3,17 @@
 Each uvicorn worker process calls ``app_from_env``: settings come from ``DATACOMP_MINER_*``
 variables the entry point exported, the replay guard from the shared Redis at ``redis_url``
 (so a nonce accepted by one worker is refused by every other).
+
+The data source is a parameter of ``build_context`` (``source_builder``; by default
+``build_source``, the source the settings name), so another program can serve its own source
+on the same wiring: it passes its builder here and to ``miner.service.serve``, with a worker
+factory of its own (as the local network's contaminator does, ``localnet/leak_miner.py``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import FastAPI
 
@@ -21,6 +29,11 @@ from protocol.nonce_store import RedisNonceStore
 from protocol.redis_conn import connect
 from protocol.wallets import load_hotkey
 
+S = TypeVar("S", bound=MinerSettings)
+
+# Settings and the miner's hotkey address -> the data source it serves.
+SourceBuilder = Callable[[S, str], DataSource]
+
 
 def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
     """The data source the settings name."""
@@ -29,12 +42,6 @@ def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
         if settings.data is None:
             raise ValueError("--data is required with --source file")
         return FileSource(settings.data, settings.competition, seed=seed)
-    if settings.source == "leak":
-        from localnet.leak import LeakedEvalSource  # an attack simulation, not a miner feature
-
-        if settings.leak_secret is None:
-            raise ValueError("--leak-secret is required with --source leak")
-        return LeakedEvalSource(settings.leak_secret.get_secret_value(), settings.leak_eval_items)
     if settings.source == "teacher":
         return TeacherSource(
             settings.teacher_url, settings.teacher_model, settings.teacher_api_key, seed
@@ -42,7 +49,7 @@ def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
     return GeneratorSource(seed, settings.generator_quality)
 
 
-def build_context(settings: MinerSettings) -> MinerContext:
+def build_context(settings: S, source_builder: SourceBuilder[S] = build_source) -> MinerContext:
     """Everything the service needs: keys, chain-backed gate, Redis replay guard, source."""
     keypair = load_hotkey(
         settings.wallet_name, settings.wallet_hotkey, settings.wallet_path.expanduser()
@@ -55,7 +62,7 @@ def build_context(settings: MinerSettings) -> MinerContext:
         nonce_store=RedisNonceStore(
             redis_client, Keys.for_network(settings.network, settings.netuid)
         ),
-        source=build_source(settings, keypair.ss58_address),
+        source=source_builder(settings, keypair.ss58_address),
         ledger=Ledger(settings.ledger_path),
     )
 

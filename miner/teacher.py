@@ -2,8 +2,10 @@
 
 The miner draws prompts from the procedural task families, asks the teacher to reason step by
 step, and keeps an answer only when the task's verifier accepts it (rejection sampling: a
-teacher's wrong answers would cost the miner score). Whatever the teacher cannot supply — no
-endpoint, an error, a wrong answer — is filled from the generator, so a round is never empty.
+teacher's wrong answers would cost the miner score). Requests go through the shared chat client
+(``common.chat_client``), so transient failures (connection errors, timeouts, 429, 5xx) are
+retried with backoff. Whatever the teacher cannot supply — no endpoint, an error that outlasts
+the retries, a wrong answer — is filled from the generator, so a round is never empty.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
+from collections.abc import Callable
 
 import httpx
 from pydantic import SecretStr
 
+from common.chat_client import DEFAULT_RETRIES, ChatEndpoint, EndpointError
 from miner.sources import DataSourceError, GeneratorSource, Sample, _round_rng
 from protocol.schemas import Competition, CotSample
 from tasks.families import generate, verify
@@ -57,55 +62,64 @@ class TeacherSource:
         api_key: SecretStr | None,
         seed: str,
         client: httpx.Client | None = None,
+        retries: int = DEFAULT_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
     ):
-        self._base_url = base_url.rstrip("/") if base_url else None
-        self._model = model
-        self._api_key = api_key
         self._seed = seed
         self._fallback = GeneratorSource(seed)
-        self._client = client or httpx.Client(timeout=TEACHER_TIMEOUT_S)
+        self._client = client
+        self._endpoint = (
+            ChatEndpoint(
+                base_url,
+                model,
+                api_key,
+                timeout_s=TEACHER_TIMEOUT_S,
+                retries=retries,
+                client=client,
+                sleep=sleep,
+            )
+            if base_url
+            else None
+        )
 
     def close(self) -> None:
         """Release the HTTP connection pool."""
-        self._client.close()
+        if self._endpoint is not None:
+            self._endpoint.close()
+        elif self._client is not None:
+            self._client.close()
 
     def competitions(self) -> tuple[Competition, ...]:
         """CoT only."""
         return (Competition.COT_SFT,)
 
-    def _ask(self, prompt: str) -> str:
-        headers = {}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        response = self._client.post(
-            f"{self._base_url}/chat/completions",
-            headers=headers,
-            json={
-                "model": self._model,
-                "messages": [
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": prompt},
-                ],
-                "temperature": 0.0,
-                "max_tokens": TEACHER_MAX_TOKENS,
-            },
+    @staticmethod
+    def _ask(endpoint: ChatEndpoint, prompt: str) -> str:
+        return endpoint.complete(
+            [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": prompt},
+            ],
+            max_tokens=TEACHER_MAX_TOKENS,
+            temperature=0.0,
         )
-        response.raise_for_status()
-        return str(response.json()["choices"][0]["message"]["content"])
 
     def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
         """Verified teacher samples, topped up from the generator."""
         if competition != Competition.COT_SFT:
             raise DataSourceError("the teacher serves cot_sft only")
-        if self._base_url is None:
+        endpoint = self._endpoint
+        if endpoint is None:
             return self._fallback.samples(competition, count, round_id)
         rng: random.Random = _round_rng(self._seed, round_id)
         out: list[Sample] = []
         for _ in range(count):
             task = generate(rng)
             try:
-                parsed = parse_teacher_reply(self._ask(task.prompt))
-            except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+                parsed = parse_teacher_reply(self._ask(endpoint, task.prompt))
+            # EndpointError: down past the retries, a non-retryable status, a malformed reply;
+            # httpx.HTTPError: what the client does not wrap (e.g. an undecodable body).
+            except (EndpointError, httpx.HTTPError) as exc:
                 log.warning("teacher failed (%s); falling back to the generator", exc)
                 break
             if parsed is None or not verify(parsed[1], task.final_answer):

@@ -5,12 +5,15 @@
 
 Wiring only: settings from flags/env, wallet, chain registration and endpoint, Redis (an
 embedded server when no URL is given, shared with the uvicorn workers), then uvicorn.
+
+``miner.service.serve`` is that wiring with the settings class, the data source and the
+uvicorn worker factory as parameters; ``main`` is the production miner's choice of them. The
+local network's contaminator (``localnet/leak_miner.py``) reuses ``serve`` with its own
+source, so this miner knows nothing of it.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,51 +21,17 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uvicorn
-
 from miner.config import MinerSettings
 from miner.factory import build_source
-from protocol.chain import open_chain
-from protocol.cli import parse_settings, to_env
-from protocol.redis_conn import connect_shared
-from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
+from miner.service import serve
 
-log = logging.getLogger("datacomp.miner")
+# What each uvicorn worker process imports to build the production miner's app.
+APP_FACTORY = "miner.factory:app_from_env"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = parse_settings(MinerSettings, argv, "Datacomp subnet miner")
-    wallet_path = settings.wallet_path.expanduser()
-    if settings.create_wallet:
-        keypair = ensure_wallet(settings.wallet_name, settings.wallet_hotkey, wallet_path)
-    else:
-        keypair = load_hotkey(settings.wallet_name, settings.wallet_hotkey, wallet_path)
-    build_source(settings, keypair.ss58_address)  # fail now on a bad dataset file, not per request
-
-    chain = open_chain(settings.network, settings.netuid, settings.chain_path)
-    uid = chain.register(keypair, coldkey_ss58(settings.wallet_name, wallet_path))
-    advertised = settings.external_ip or settings.host
-    chain.serve(keypair, advertised, settings.port)
-    log.info("uid %d (%s) serving on %s:%d", uid, keypair.ss58_address, advertised, settings.port)
-
-    # The workers share one nonce store: --redis.url, else $REDIS_URL, else an embedded server
-    # this process keeps alive (``server``) for as long as uvicorn runs.
-    server, redis_url = connect_shared(
-        settings.redis_url, embedded_db=settings.ledger_path.parent / "miner-redis.rdb"
-    )
-    settings = settings.model_copy(update={"redis_url": redis_url})
-    os.environ.update(to_env(settings))
-    uvicorn.run(
-        "miner.factory:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning",
-    )
-    server.close()
+    serve(MinerSettings, build_source, APP_FACTORY, argv, "Datacomp subnet miner")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from safety.endpoint import ChatEndpoint
+from common.chat_client import ChatEndpoint
 from scoring.refusal import is_refusal
 from tasks.safety_prompts import (
     Label,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.atomic_file import write_text_atomic
-from safety.endpoint import (
+from common.chat_client import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
     ChatEndpoint,

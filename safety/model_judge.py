@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
+from common.chat_client import ChatEndpoint, EndpointError
 from common.text import words
-from safety.endpoint import ChatEndpoint, EndpointError
 from scoring.refusal import Judge, Judgement
 
 SYSTEM_PROMPT = (

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import uvicorn
 
+from common.chat_client import ChatEndpoint
 from protocol.chain import open_chain
 from protocol.keys import Keys
 from protocol.redis_conn import connect
 from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
-from safety.endpoint import ChatEndpoint
 from safety.model_judge import JudgeError, ModelJudge
 from scoring.refusal import Judge, rule_judge
 from validator.api import create_app

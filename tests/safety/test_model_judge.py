@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from safety.endpoint import ChatEndpoint
+from common.chat_client import ChatEndpoint
 from safety.model_judge import JudgeError, ModelJudge, parse_verdict
 from scoring.refusal import CachedJudge, rule_judge
 from scoring.safety import safety_metrics

@@ -1,11 +1,13 @@
 """A minimal OpenAI-compatible chat-completions client: timeouts, bounded retries, clear errors.
 
-Used by the eval-set generator (paraphrases) and the model judge. Any server that speaks
-``POST {base_url}/chat/completions`` and answers ``choices[0].message.content`` works (vLLM,
-hosted APIs). Transient failures (connection errors, timeouts, 429, 5xx) are retried with
-exponential backoff; anything else, or a transient failure that outlasts the retries, raises
-``EndpointError`` naming the URL and the cause. The API key is read from an environment
-variable whose *name* is configured, so keys never appear on a command line.
+Used by the eval-set generator (paraphrases), the model judge and the miner's teacher source;
+it lives in ``common``, which imports nothing from the project's other packages, so every
+package may use it. Any server that speaks ``POST {base_url}/chat/completions`` and answers
+``choices[0].message.content`` works (vLLM, hosted APIs). Transient failures (connection
+errors, timeouts, 429, 5xx) are retried with exponential backoff; anything else, or a
+transient failure that outlasts the retries, raises ``EndpointError`` naming the URL and the
+cause. The API key is read from an environment variable whose *name* is configured, so keys
+never appear on a command line.
 """
 
 from __future__ import annotations

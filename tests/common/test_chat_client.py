@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from safety.endpoint import ChatEndpoint, EndpointError, api_key_from_env
+from common.chat_client import ChatEndpoint, EndpointError, api_key_from_env
 from tests.support.fake_chat import chat_app
 from tests.support.servers import free_port, serve_in_thread
 
 USER = [{"role": "user", "content": "hello"}]
+
+# The project's other top-level packages: ``common`` is the bottom layer, so it imports none.
+PROJECT_PACKAGES = frozenset(
+    {"protocol", "scoring", "tasks", "safety", "validator", "miner", "localnet", "neurons"}
+)
+COMMON = Path(__file__).resolve().parents[2] / "common"
 
 
 def _echo(messages: list[dict[str, str]]) -> str:
@@ -103,3 +112,18 @@ def test_api_key_comes_from_the_named_variable(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("SAFETY_TEST_KEY")
     with pytest.raises(EndpointError, match="SAFETY_TEST_KEY"):
         api_key_from_env("SAFETY_TEST_KEY")
+
+
+def test_common_imports_no_other_project_package() -> None:
+    offenders = []
+    for path in sorted(COMMON.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in PROJECT_PACKAGES]
+    assert COMMON.joinpath("chat_client.py").exists()
+    assert offenders == []

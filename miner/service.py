@@ -1,0 +1,69 @@
+"""The miner's service wiring: settings, wallet, chain registration and endpoint, Redis, uvicorn.
+
+``serve`` takes the settings class, the data source builder and the uvicorn worker factory as
+parameters: the production miner (``neurons/miner.py``) passes its own, the local network's
+contaminator (``localnet/leak_miner.py``) its leaked source, so the miner knows nothing of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import uvicorn
+
+from miner.factory import S, SourceBuilder
+from protocol.chain import open_chain
+from protocol.cli import parse_settings, to_env
+from protocol.redis_conn import connect_shared
+from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
+
+log = logging.getLogger("datacomp.miner")
+
+
+def serve(
+    settings_cls: type[S],
+    source_builder: SourceBuilder[S],
+    app_factory: str,
+    argv: Sequence[str] | None,
+    description: str,
+) -> None:
+    """Parse ``settings_cls``, register and serve on the chain, run uvicorn until stopped.
+
+    ``app_factory`` ("module:function") is imported by every uvicorn worker: it must rebuild
+    the same service from the environment (``to_env`` of the settings), with the same
+    ``source_builder``.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = parse_settings(settings_cls, argv, description)
+    wallet_path = settings.wallet_path.expanduser()
+    if settings.create_wallet:
+        keypair = ensure_wallet(settings.wallet_name, settings.wallet_hotkey, wallet_path)
+    else:
+        keypair = load_hotkey(settings.wallet_name, settings.wallet_hotkey, wallet_path)
+    # Build the source once now: a bad dataset file fails here, not on every request.
+    source_builder(settings, keypair.ss58_address)
+
+    chain = open_chain(settings.network, settings.netuid, settings.chain_path)
+    uid = chain.register(keypair, coldkey_ss58(settings.wallet_name, wallet_path))
+    advertised = settings.external_ip or settings.host
+    chain.serve(keypair, advertised, settings.port)
+    log.info("uid %d (%s) serving on %s:%d", uid, keypair.ss58_address, advertised, settings.port)
+
+    # The workers share one nonce store: --redis.url, else $REDIS_URL, else an embedded server
+    # this process keeps alive (``server``) for as long as uvicorn runs.
+    server, redis_url = connect_shared(
+        settings.redis_url, embedded_db=settings.ledger_path.parent / "miner-redis.rdb"
+    )
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    os.environ.update(to_env(settings))
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+    )
+    server.close()
