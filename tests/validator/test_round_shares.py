@@ -45,8 +45,8 @@ def _never(*args: Any, **kwargs: Any) -> Any:
 def test_cot_at_share_zero_is_skipped_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("validator.round.evaluate_base", _never)
-    monkeypatch.setattr("validator.round.validate_and_score", _never)
+    monkeypatch.setattr("validator.stages.cot.evaluate_base", _never)
+    monkeypatch.setattr("validator.stages.cot.validate_and_score", _never)
     judge_app = chat_app(lambda messages: "REFUSED: fake judge")
     client = start_embedded(tmp_path / "r.rdb")
     model = load_base(TINY_RANDOM, "cpu")
