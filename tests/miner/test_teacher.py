@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI, Request
@@ -10,20 +12,34 @@ from pydantic import SecretStr
 
 from miner.sources import GeneratorSource
 from miner.teacher import TeacherSource, parse_teacher_reply
-from protocol.schemas import Competition
+from protocol.schemas import Competition, CotSample, Sample
 from tests.support.servers import free_port, serve_in_thread
+
+
+@dataclass
+class _Calls:
+    """What the solver has been asked so far."""
+
+    n: int = 0
+    auth: str | None = None  # the last request's Authorization header
+
+
+def _cot(samples: Sequence[Sample]) -> list[CotSample]:
+    """The samples, each checked to be a chain-of-thought one."""
+    assert all(isinstance(s, CotSample) for s in samples)
+    return [s for s in samples if isinstance(s, CotSample)]
 
 
 def _solver(wrong_every: int = 0) -> FastAPI:
     """Answers addition/subtraction correctly by parsing the prompt; others via the generator's rule."""
     app = FastAPI()
-    calls = {"n": 0, "auth": None}
+    calls = _Calls()
 
     @app.post("/v1/chat/completions")
     async def complete(request: Request) -> dict[str, object]:
         body = await request.json()
-        calls["n"] += 1
-        calls["auth"] = request.headers.get("authorization")
+        calls.n += 1
+        calls.auth = request.headers.get("authorization")
         prompt = body["messages"][-1]["content"]
         numbers = [int(x) for x in re.findall(r"\d+", prompt)]
         if "gets" in prompt:
@@ -36,7 +52,7 @@ def _solver(wrong_every: int = 0) -> FastAPI:
             answer = " ".join(map(str, reversed(numbers)))
         else:
             answer = " ".join(sorted(prompt.split(": ")[1].split()))
-        if wrong_every and calls["n"] % wrong_every == 0:
+        if wrong_every and calls.n % wrong_every == 0:
             answer = "wrong"
         return {
             "choices": [
@@ -61,8 +77,8 @@ def test_teacher_samples_are_verified() -> None:
         samples = source.samples(Competition.COT_SFT, 12, "r1")
         source.close()
     assert len(samples) == 12
-    assert app.state.calls["auth"] == "Bearer sk-test"
-    teacher_made = [s for s in samples if s.chain_of_thought == "Let me think."]
+    assert app.state.calls.auth == "Bearer sk-test"
+    teacher_made = [s for s in _cot(samples) if s.chain_of_thought == "Let me think."]
     assert 0 < len(teacher_made) < 12  # the wrong third was dropped and topped up
 
 
