@@ -86,6 +86,40 @@ def _auth_status(error: http_auth.AuthError) -> int:
     return 400 if isinstance(error, http_auth.MalformedAuth) else 401
 
 
+async def _admitted(request: Request, ctx: MinerContext) -> tuple[bytes, http_auth.Caller]:
+    """Steps 1-3: the raw body and its caller, a validator allowed to ask; else ``_Refused``."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise _Refused(415, "request bodies must not be compressed")
+    body = await _read_capped(request, MAX_REQUEST_BYTES)
+    try:
+        caller = verify_request(
+            request.headers,
+            body,
+            method=request.method,
+            target=_raw_target(request),
+            self_hotkey_ss58=ctx.keypair.ss58_address,
+            nonce_store=ctx.nonce_store,
+        )
+    except http_auth.AuthError as exc:
+        raise _Refused(_auth_status(exc), str(exc)) from None
+    denied = await run_in_threadpool(ctx.gate.check, caller.hotkey_ss58)
+    if denied is not None:
+        raise _Refused(403, denied.reason)
+    return body, caller
+
+
+def _parsed(body: bytes, ctx: MinerContext) -> SubmissionRequest:
+    """Step 4: the request, of a competition served here; else ``_Refused``."""
+    try:
+        req = SubmissionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise _Refused(422, first_error(exc)) from None
+    if req.competition not in ctx.source.competitions():
+        raise _Refused(404, f"this miner does not serve {req.competition.value}")
+    return req
+
+
 def create_app(ctx: MinerContext) -> FastAPI:
     """The miner's FastAPI application over ``ctx``."""
     # No slash redirects: a signed target is exact, so "/v1/submission/" is a 404, not a 307.
@@ -107,30 +141,8 @@ def create_app(ctx: MinerContext) -> FastAPI:
 
     @app.post(SUBMISSION_PATH)
     async def submission(request: Request) -> Response:
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
-        if encoding != "identity":
-            raise _Refused(415, "request bodies must not be compressed")
-        body = await _read_capped(request, MAX_REQUEST_BYTES)
-        try:
-            caller = verify_request(
-                request.headers,
-                body,
-                method=request.method,
-                target=_raw_target(request),
-                self_hotkey_ss58=ctx.keypair.ss58_address,
-                nonce_store=ctx.nonce_store,
-            )
-        except http_auth.AuthError as exc:
-            raise _Refused(_auth_status(exc), str(exc)) from None
-        denied = await run_in_threadpool(ctx.gate.check, caller.hotkey_ss58)
-        if denied is not None:
-            raise _Refused(403, denied.reason)
-        try:
-            req = SubmissionRequest.model_validate_json(body)
-        except ValidationError as exc:
-            raise _Refused(422, first_error(exc)) from None
-        if req.competition not in ctx.source.competitions():
-            raise _Refused(404, f"this miner does not serve {req.competition.value}")
+        body, caller = await _admitted(request, ctx)
+        req = _parsed(body, ctx)
         try:
             samples = await run_in_threadpool(
                 ctx.source.samples, req.competition, req.num_samples, req.round_id

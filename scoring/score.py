@@ -234,21 +234,13 @@ def _margin_delta(evals: PairedEval, size: int) -> npt.NDArray[np.float64] | Non
     return np.where(present, tuned - np.where(present, base, 0.0), 0.0)
 
 
-def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
-    """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
-    arrays = {
-        name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
-        for name in (
-            "base_loss",
-            "tuned_loss",
-            "base_answer_loss",
-            "tuned_answer_loss",
-            "base_correct",
-            "tuned_correct",
-            "base_rouge",
-            "tuned_rouge",
-        )
-    }
+def _unpriceable(
+    evals: PairedEval, arrays: dict[str, npt.NDArray[np.float64]], counts: SampleCounts
+) -> MinerScore | None:
+    """The zero score of inputs the rule does not price (steps 1-3, no eval items), else None.
+
+    Paired arrays of different lengths are a caller's bug (``ValueError``).
+    """
     scalars = {
         "base_general_loss": evals.base_general_loss,
         "tuned_general_loss": evals.tuned_general_loss,
@@ -265,6 +257,27 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         return _zero("no accepted samples")
     if sizes == {0}:
         return _zero("no eval items")
+    return None
+
+
+def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
+    """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
+    arrays = {
+        name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
+        for name in (
+            "base_loss",
+            "tuned_loss",
+            "base_answer_loss",
+            "tuned_answer_loss",
+            "base_correct",
+            "tuned_correct",
+            "base_rouge",
+            "tuned_rouge",
+        )
+    }
+    refused = _unpriceable(evals, arrays, counts)
+    if refused is not None:
+        return refused
 
     loss = arrays["base_loss"] - arrays["tuned_loss"]
     answer_loss = arrays["base_answer_loss"] - arrays["tuned_answer_loss"]

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "protocol", "scoring", "tasks", "safety", "validator", "miner")
-PACKAGES += ("localnet", "neurons", "bench")
+PACKAGES: tuple[str, ...] = ("common", "protocol", "scoring", "tasks", "safety", "validator")
+PACKAGES += ("miner", "localnet", "neurons", "bench")
 
 _BASE = {"common", "protocol"}
 _PURE = _BASE | {"scoring", "tasks"}

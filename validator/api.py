@@ -301,6 +301,14 @@ def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MO
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(redis.ConnectionError, redis_unreachable)
     app.add_exception_handler(redis.TimeoutError, redis_unreachable)
+    _add_leaderboard_routes(app)
+    _add_service_routes(app)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app
+
+
+def _add_leaderboard_routes(app: FastAPI) -> None:
+    """The Redis reads: competitions, leaderboard pages, miners, rounds."""
 
     @app.get(f"/{API_VERSION}/competitions", response_model=list[CompetitionSummary])
     def competitions(store: Store) -> list[CompetitionSummary]:
@@ -347,6 +355,10 @@ def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MO
             raise HTTPException(404, f"unknown round {round_id!r}")
         return record
 
+
+def _add_service_routes(app: FastAPI) -> None:
+    """Everything else: attribution, health, metrics and the web page."""
+
     @app.post(
         f"/{API_VERSION}/attribution",
         response_model=AttributionResult,
@@ -377,9 +389,6 @@ def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MO
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
-    return app
 
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -89,6 +89,32 @@ async def _exchange(
         return response.status_code, response.headers, bytes(data)
 
 
+def _verified(
+    headers: httpx.Headers, data: bytes, binding: ResponseBinding, request: SubmissionRequest
+) -> SubmissionResponse:
+    """A 200 body: signed by the miner, schema-valid and an answer to ``request``.
+
+    Raises ``_PullFailed`` with the reason for the first check it fails.
+    """
+    try:
+        verify_response(headers, data, binding)
+    except ResponseSignatureError as exc:
+        raise _PullFailed(str(exc)) from None
+    try:
+        parsed = SubmissionResponse.model_validate_json(data)
+    except ValidationError as exc:
+        raise _PullFailed(f"invalid response: {first_error(exc)}"[:300]) from None
+    if parsed.round_id != request.round_id or parsed.competition != request.competition:
+        raise _PullFailed("response is for another round or competition")
+    if len(parsed.samples) > request.num_samples:
+        raise _PullFailed(f"{len(parsed.samples)} samples served, {request.num_samples} asked")
+    if parsed.manifest_sha256 != manifest_sha256(parsed.samples):
+        # The manifest is what a miner may commit to ahead of serving; data that does not
+        # match its own manifest proves nothing about what the miner committed to.
+        raise _PullFailed("manifest_sha256 does not match the samples served")
+    return parsed
+
+
 async def pull_one(
     client: httpx.AsyncClient,
     signer: Keypair,
@@ -131,23 +157,9 @@ async def pull_one(
         return failed(f"HTTP {status}", status, len(data))
     binding = ResponseBinding(neuron.hotkey, signer.ss58_address, auth.last_nonce_ns or 0)
     try:
-        verify_response(headers, data, binding)
-    except ResponseSignatureError as exc:
+        parsed = _verified(headers, data, binding, request)
+    except _PullFailed as exc:
         return failed(str(exc), status, len(data))
-    try:
-        parsed = SubmissionResponse.model_validate_json(data)
-    except ValidationError as exc:
-        return failed(f"invalid response: {first_error(exc)}"[:300], status, len(data))
-    if parsed.round_id != request.round_id or parsed.competition != request.competition:
-        return failed("response is for another round or competition", status, len(data))
-    if len(parsed.samples) > request.num_samples:
-        return failed(
-            f"{len(parsed.samples)} samples served, {request.num_samples} asked", status, len(data)
-        )
-    if parsed.manifest_sha256 != manifest_sha256(parsed.samples):
-        # The manifest is what a miner may commit to ahead of serving; data that does not
-        # match its own manifest proves nothing about what the miner committed to.
-        return failed("manifest_sha256 does not match the samples served", status, len(data))
     return PullResult(
         neuron.uid,
         neuron.hotkey,

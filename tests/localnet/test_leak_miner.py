@@ -18,7 +18,6 @@ import pytest
 import redis
 from bittensor import http_auth
 from bittensor.sp_core import Keypair
-from validator.eval_set import draw_eval_set
 
 from localnet.cast import LEAK_MINER_SCRIPT, MINER_SCRIPT, cast
 from localnet.leak import LeakedEvalSource
@@ -30,6 +29,7 @@ from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH, Competition, CotSample, SubmissionResponse
 from protocol.wallets import ensure_wallet
 from tests.support.servers import free_port
+from validator.evalsets.cot import draw_eval_set
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 2

@@ -48,10 +48,17 @@ def _body(**overrides: object) -> bytes:
     return json.dumps(payload).encode()
 
 
-def _signed(signer: Keypair, receiver: str, body: bytes, **kw: object) -> dict[str, str]:
+def _signed(
+    signer: Keypair, receiver: str, body: bytes, nonce_ns: int | None = None
+) -> dict[str, str]:
     return http_auth.sign(
-        signer, method="POST", path=SUBMISSION_PATH, body=body, receiver_ss58=receiver, **kw
-    )  # type: ignore[arg-type]
+        signer,
+        method="POST",
+        path=SUBMISSION_PATH,
+        body=body,
+        receiver_ss58=receiver,
+        nonce_ns=nonce_ns,
+    )
 
 
 def _post(address: str, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -1,16 +1,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from miner.sources import DataSourceError, FileSource, GeneratorSource, load_dataset_file
-from protocol.schemas import Competition, CotSample, PreferenceSample
+from protocol.schemas import Competition, CotSample, PreferenceSample, Sample
 from tasks.families import verify
 from tasks.quality import Quality
 
 GOOD = {"prompt": "2+2?", "chain_of_thought": "two and two", "final_answer": "4"}
+
+
+def _cot(samples: Sequence[Sample]) -> list[CotSample]:
+    """The samples, each checked to be a chain-of-thought one."""
+    assert all(isinstance(s, CotSample) for s in samples)
+    return [s for s in samples if isinstance(s, CotSample)]
+
+
+def _pairs(samples: Sequence[Sample]) -> list[PreferenceSample]:
+    """The samples, each checked to be a preference pair."""
+    assert all(isinstance(s, PreferenceSample) for s in samples)
+    return [s for s in samples if isinstance(s, PreferenceSample)]
 
 
 def test_jsonl_and_json_list_load(tmp_path: Path) -> None:
@@ -86,7 +99,9 @@ def test_generator_quality_degrades_answers() -> None:
     good = GeneratorSource("s").samples(Competition.COT_SFT, 30, "r")
     wrong = GeneratorSource("s", Quality.WRONG).samples(Competition.COT_SFT, 30, "r")
     assert [g.prompt for g in good] == [w.prompt for w in wrong]
-    assert not any(verify(w.final_answer, g.final_answer) for g, w in zip(good, wrong, strict=True))  # type: ignore[union-attr]
+    assert not any(
+        verify(w.final_answer, g.final_answer) for g, w in zip(_cot(good), _cot(wrong), strict=True)
+    )
 
 
 def test_generator_serves_preference_pairs() -> None:
@@ -96,7 +111,9 @@ def test_generator_serves_preference_pairs() -> None:
     assert good != GeneratorSource("p").samples(Competition.PREFERENCE, 10, "r2")
     swapped = GeneratorSource("p", Quality.WRONG).samples(Competition.PREFERENCE, 10, "r1")
     assert [s.prompt for s in swapped] == [s.prompt for s in good]  # same prompts, other rung
-    assert [(s.chosen, s.rejected) for s in swapped] != [(s.chosen, s.rejected) for s in good]
+    assert [(s.chosen, s.rejected) for s in _pairs(swapped)] != [
+        (s.chosen, s.rejected) for s in _pairs(good)
+    ]
 
 
 def test_generator_serves_what_its_template_space_holds_for_a_large_request() -> None:

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import random
 
-from scoring.contamination import MINHASH, NGRAM, EvalItem, EvalPoolIndex, check_contamination
+from scoring.contamination import (
+    MINHASH,
+    NGRAM,
+    ContaminationVerdict,
+    EvalItem,
+    EvalPoolIndex,
+    check_contamination,
+)
 from tasks.families import generate_many
 from tests.scoring.scoring_synth import paragraph, perturb, problem_key, task_text
 
 POOL = 256  # eval items: a few times the 64 of the design's measurements
 CANDIDATES = 1000
+
+
+def _matched(verdict: ContaminationVerdict) -> str:
+    """The eval item a contaminated verdict names (it always names one)."""
+    assert verdict.item_id is not None
+    return verdict.item_id
 
 
 def _pool() -> list[EvalItem]:
@@ -37,7 +50,7 @@ def test_task_items_recall_and_false_positives() -> None:
         v.item_id == t
         or (
             v.contaminated
-            and problem_key(items[int(v.item_id[5:])]) == problem_key(items[int(t[5:])])
+            and problem_key(items[int(_matched(v)[5:])]) == problem_key(items[int(t[5:])])
         )
         for v, t in zip(verdicts, truth, strict=True)
     )

@@ -107,7 +107,8 @@ def test_to_dict_is_json_and_versioned() -> None:
     st.integers(0, 5),
 )
 def test_score_is_always_finite_and_non_negative(values: list[float], dup: int, bad: int) -> None:
-    evals = PairedEval(*[np.full(4, v) for v in values], values[0], values[1])
+    a = [np.full(4, v) for v in values]  # the eight per-item arrays, then the two general losses
+    evals = PairedEval(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], values[0], values[1])
     counts = SampleCounts(offered=10, duplicates=dup, invalid=bad, accepted=10 - dup - bad)
     result = score_miner(evals, counts, seed=0)
     assert math.isfinite(result.score) and result.score >= 0

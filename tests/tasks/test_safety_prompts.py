@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from common.text import join_fields
-from scoring.contamination import EvalItem, EvalPoolIndex
+from scoring.contamination import ContaminationVerdict, EvalItem, EvalPoolIndex
 from tasks.safety_prompts import (
     Label,
     NotEnoughPrompts,
@@ -18,6 +18,12 @@ from tasks.safety_prompts import (
     space_size,
     template_splits,
 )
+
+
+def _matched(verdict: ContaminationVerdict) -> str:
+    """The eval item a contaminated verdict names (it always names one)."""
+    assert verdict.item_id is not None
+    return verdict.item_id
 
 
 def test_expand_fills_every_combination_and_reuses_a_repeated_slot() -> None:
@@ -91,7 +97,7 @@ def test_the_gate_flags_no_training_prompt_against_the_whole_eval_split() -> Non
         for p in generate(label, space_size(label, Split.TRAIN), seed, Split.TRAIN)
     ]
     flagged = [
-        (train[v.index], evals[int(v.item_id[1:])])
+        (train[v.index], evals[int(_matched(v)[1:])])
         for v in pool.check([join_fields(p) for p in train])
         if v.contaminated
     ]

@@ -229,21 +229,8 @@ def _screen_miner(
         )
         if verdict.kept or own:
             sample = samples[verdict.index]
-            empty = invalid_reason(sample)
-            if empty is not None:
-                screened.invalid += 1
-                if screened.invalid <= 3:
-                    screened.reasons.append(f"sample {verdict.index}: invalid, {empty}")
+            if not _checked(screened, sample, verdict.index):
                 continue
-            if isinstance(sample, CotSample) and answer_is_wrong(
-                sample.prompt, sample.final_answer
-            ):
-                screened.wrong_answers += 1
-                if screened.wrong_answers <= 3:
-                    screened.reasons.append(
-                        f"sample {verdict.index}: wrong answer {sample.final_answer[:40]!r}"
-                        f" (expected {solve(sample.prompt)!r})"
-                    )
             screened.kept.append(sample)
             if own:
                 screened.resubmitted += 1
@@ -258,6 +245,33 @@ def _screen_miner(
         screened.duplicates += 1
         if screened.duplicates <= 3:
             screened.reasons.append(f"sample {verdict.index}: {verdict.reason} ({verdict.matched})")
+    _add_summary(screened)
+    return screened
+
+
+def _checked(screened: Screened, sample: CotSample | PreferenceSample, index: int) -> bool:
+    """Whether a sample that passed dedup is kept; an invalid one is counted and dropped.
+
+    A wrong answer (to a prompt the task registry parses) is counted and still kept.
+    """
+    empty = invalid_reason(sample)
+    if empty is not None:
+        screened.invalid += 1
+        if screened.invalid <= 3:
+            screened.reasons.append(f"sample {index}: invalid, {empty}")
+        return False
+    if isinstance(sample, CotSample) and answer_is_wrong(sample.prompt, sample.final_answer):
+        screened.wrong_answers += 1
+        if screened.wrong_answers <= 3:
+            screened.reasons.append(
+                f"sample {index}: wrong answer {sample.final_answer[:40]!r}"
+                f" (expected {solve(sample.prompt)!r})"
+            )
+    return True
+
+
+def _add_summary(screened: Screened) -> None:
+    """The summary reasons: contamination first, then totals past the three itemised."""
     if screened.contaminated:
         screened.reasons.insert(
             0,
@@ -274,4 +288,3 @@ def _screen_miner(
         screened.reasons.append(
             f"{screened.resubmitted} sample(s) re-served from this miner's history"
         )
-    return screened

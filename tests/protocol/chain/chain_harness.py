@@ -56,7 +56,7 @@ def sdk_harness(coldkey: Keypair, **rules: Any) -> Harness:
     """An SdkChain on a fresh stand-in substrate; ``coldkey`` signs registrations."""
     max_weight_limit = rules.pop("max_weight_limit", 1.0)
     standin = StandInSubstrate(1, max_weight_limit=round(max_weight_limit * 65535), **rules)
-    chain = SdkChain("local", 1, substrate=standin, coldkey=coldkey)
+    chain = SdkChain("local", 1, substrate=standin.as_substrate(), coldkey=coldkey)
 
     def stake(hotkey_ss58: str, amount: float) -> None:
         uid = standin.uid_of(hotkey_ss58)

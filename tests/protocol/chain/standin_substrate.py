@@ -24,11 +24,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bittensor.balance import Balance
 from bittensor.result import ChainError as SdkChainError
 from bittensor.result import ExtrinsicResult
+
+if TYPE_CHECKING:
+    from bittensor._substrate import Substrate
 
 U16_MAX = 65535  # the chain's u16 scale for weights and ratios
 MLKEM768_PUBLIC_KEY_BYTES = 1184  # FIPS 203 encapsulation-key size for ML-KEM-768
@@ -132,6 +135,14 @@ class StandInSubstrate:
             if neuron.hotkey == hotkey:
                 return uid
         return None
+
+    def as_substrate(self) -> Substrate:
+        """This stand-in, typed as what ``SdkChain(substrate=...)`` takes.
+
+        It answers only the methods ``SdkChain`` reaches (see the module docstring), not the
+        whole ``Substrate`` protocol, so the type is asserted here rather than checked.
+        """
+        return cast("Substrate", self)
 
     # Lifecycle and display -----------------------------------------------------------------
 

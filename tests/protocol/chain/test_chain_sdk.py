@@ -21,7 +21,7 @@ def standin() -> StandInSubstrate:
 
 @pytest.fixture
 def chain(standin: StandInSubstrate, alice: Keypair) -> Iterator[SdkChain]:
-    sdk_chain = SdkChain("local", 1, substrate=standin, coldkey=alice)
+    sdk_chain = SdkChain("local", 1, substrate=standin.as_substrate(), coldkey=alice)
     yield sdk_chain
     sdk_chain.close()
 
@@ -62,7 +62,7 @@ def test_set_weights_takes_the_timelocked_commit_path_when_commit_reveal_is_on(
     standin = StandInSubstrate(1, commit_reveal=True)
     standin.add_neuron(alice.ss58_address, alice.ss58_address, stake=10.0)
     standin.add_neuron(bob.ss58_address, alice.ss58_address)
-    chain = SdkChain("local", 1, substrate=standin)
+    chain = SdkChain("local", 1, substrate=standin.as_substrate())
     try:
         written = chain.set_weights(alice, {1: 1.0})
     finally:
@@ -116,7 +116,7 @@ def test_register_of_a_registered_hotkey_submits_nothing(
 ) -> None:
     standin.add_neuron(alice.ss58_address, alice.ss58_address)
     standin.add_neuron(bob.ss58_address, alice.ss58_address)
-    chain = SdkChain("local", 1, substrate=standin)  # no coldkey: reads only
+    chain = SdkChain("local", 1, substrate=standin.as_substrate())  # no coldkey: reads only
     try:
         assert chain.register(bob, alice.ss58_address) == 1
     finally:
@@ -127,8 +127,8 @@ def test_register_of_a_registered_hotkey_submits_nothing(
 def test_register_needs_the_matching_coldkey(
     standin: StandInSubstrate, alice: Keypair, bob: Keypair, charlie: Keypair
 ) -> None:
-    without = SdkChain("local", 1, substrate=standin)
-    other = SdkChain("local", 1, substrate=standin, coldkey=charlie)
+    without = SdkChain("local", 1, substrate=standin.as_substrate())
+    other = SdkChain("local", 1, substrate=standin.as_substrate(), coldkey=charlie)
     try:
         with pytest.raises(ChainError, match="coldkey"):
             without.register(bob, alice.ss58_address)
@@ -158,7 +158,7 @@ def test_refusals_are_caught_before_anything_is_signed(
 
 
 def test_metagraph_of_a_missing_subnet_is_an_error(standin: StandInSubstrate) -> None:
-    chain = SdkChain("local", 7, substrate=standin)
+    chain = SdkChain("local", 7, substrate=standin.as_substrate())
     try:
         with pytest.raises(ChainError, match="does not exist"):
             chain.metagraph()

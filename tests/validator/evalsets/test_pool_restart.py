@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import cast
 
 from common.text import join_fields
 from tasks.families import TaskItem
@@ -41,8 +42,9 @@ def test_published_sets_and_canaries_are_caught_after_a_restart(tmp_path: Path) 
     assert len(pool.published_sets()) == 1
     pool.draw("r2", ITEMS)
     gate = pool.index()
-    items = [TaskItem.from_dict(it) for it in body["items"]]
-    canaries = [TaskItem.from_dict(it) for it in body["canaries"]]
+    # ``published()`` is typed as a JSON object; these two entries are lists of item dicts.
+    items = [TaskItem.from_dict(it) for it in cast("list[dict[str, object]]", body["items"])]
+    canaries = [TaskItem.from_dict(it) for it in cast("list[dict[str, object]]", body["canaries"])]
     verdicts = gate.check(*_texts(items + canaries))
     assert all(v.contaminated for v in verdicts)
     assert [v.item_id for v in verdicts[len(items) :]] == [

@@ -11,6 +11,7 @@ from tests.support.dying_redis import DyingRedis, dying_redis
 from tests.support.rounds import make_round
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.outbox import Outbox
+from validator.store.records import RoundRecord
 
 
 def test_records_survive_a_dead_redis_and_land_once_it_is_back(tmp_path: Path, keys: Keys) -> None:
@@ -54,7 +55,7 @@ def test_a_crash_between_apply_and_delete_does_not_double_count(
 
 
 def test_flush_applies_in_submission_order_and_survives_restart(
-    redis_client: redis.Redis, keys: Keys, tmp_path: Path
+    redis_client: redis.Redis, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = Outbox(tmp_path)
     for n in (5, 3, 4):  # put order, not round order, is the apply order
@@ -62,7 +63,12 @@ def test_flush_applies_in_submission_order_and_survives_restart(
     applied: list[str] = []
     store = LeaderboardStore(redis_client, keys)
     original = store.apply_round
-    store.apply_round = lambda r: applied.append(r.round_id) or original(r)  # type: ignore[method-assign]
+
+    def recording(record: RoundRecord) -> bool:
+        applied.append(record.round_id)
+        return original(record)
+
+    monkeypatch.setattr(store, "apply_round", recording)
     assert Outbox(tmp_path).flush(store) == 3  # a new process sees the same files
     assert applied == ["r00005", "r00003", "r00004"]
 
