@@ -24,7 +24,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from protocol.cli import parse_settings
 from protocol.keys import Keys
 from protocol.redis_conn import connect
-from validator.api import base_model, create_app
+from validator.api.app import create_app
+from validator.api.attribution import base_model
 from validator.store.leaderboard import LeaderboardStore
 
 

@@ -26,7 +26,7 @@ from protocol.redis_conn import connect
 from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
 from safety.model_judge import JudgeError, ModelJudge
 from scoring.refusal import Judge, rule_judge
-from validator.api import create_app
+from validator.api.app import create_app
 from validator.config import ValidatorSettings
 from validator.evalsets.cot import general_texts
 from validator.evalsets.pool import EvalPool

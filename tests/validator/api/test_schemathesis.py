@@ -1,6 +1,6 @@
 """The leaderboard API under schemathesis: cases generated from its own OpenAPI document.
 
-Issue 5, "Reliability under faults". The app (``validator.api.create_app``) is served over
+Issue 5, "Reliability under faults". The app (``validator.api.app.create_app``) is served over
 real HTTP, backed by a real Redis holding a few rounds of two competitions, with the
 tiny-random model behind ``POST /v1/attribution``. Every operation in the schema gets
 generated requests, valid and invalid; every response must be no 5xx (a 503 is the documented
@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, settings
 from protocol.keys import Keys
 from tests.support.rounds import make_round
 from tests.support.servers import serve_in_thread
-from validator.api import ModelProvider, create_app
+from validator.api.app import create_app
+from validator.api.attribution import ModelProvider
 from validator.model.base import TINY_RANDOM, load_base
 from validator.store.leaderboard import LeaderboardStore
 

@@ -16,7 +16,7 @@ import redis
 from protocol.keys import Keys
 from tests.support.rounds import make_round
 from tests.support.servers import serve_in_thread
-from validator.api import create_app
+from validator.api.app import create_app
 from validator.store.leaderboard import LeaderboardStore
 
 # A cold chromium start plus the page's few fetches takes 1-3 s on 2 cores.

@@ -16,14 +16,9 @@ from protocol.keys import Keys
 from protocol.redis_conn import connect
 from safety.eval_set import SHIPPED_PATH
 from tests.support.servers import free_port, serve_in_thread
-from validator.api import (
-    ATTRIBUTION_MAX_TOKENS,
-    COMPLETION_MAX_CHARS,
-    DEFAULT_MODEL,
-    PROMPT_MAX_CHARS,
-    ModelProvider,
-    create_app,
-)
+from validator.api.app import create_app
+from validator.api.attribution import DEFAULT_MODEL, ModelProvider
+from validator.api.schemas import ATTRIBUTION_MAX_TOKENS, COMPLETION_MAX_CHARS, PROMPT_MAX_CHARS
 from validator.attribution.methods import attribute
 from validator.model.base import TINY_RANDOM, load_base
 from validator.store.leaderboard import LeaderboardStore
@@ -219,7 +214,7 @@ def test_model_loads_on_first_attribution_only_and_once() -> None:
 def test_default_is_the_lazy_tiny_base_and_importing_the_api_loads_no_torch() -> None:
     app = create_app(_store())
     assert app.state.model is DEFAULT_MODEL and DEFAULT_MODEL.name == "tiny"
-    code = "import sys, validator.api; print('torch' in sys.modules)"
+    code = "import sys, validator.api.app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -12,7 +12,7 @@ from protocol.keys import Keys
 from protocol.redis_conn import connect
 from tests.support.rounds import make_round
 from tests.support.servers import free_port, serve_in_thread
-from validator.api import create_app
+from validator.api.app import create_app
 from validator.store.leaderboard import LeaderboardStore
 
 UIDS = list(range(12))
