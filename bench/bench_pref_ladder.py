@@ -24,6 +24,7 @@ import torch
 from scipy.stats import spearmanr
 
 from protocol.schemas import PreferenceSample
+from scoring.components import Component
 from scoring.preference_score import score_preference
 from scoring.score import SampleCounts
 from tasks.safety_pairs import PairQuality, generate_pairs
@@ -106,12 +107,12 @@ def main() -> None:
                 )
             ]
             c = result.components
-            improvements.append(c["improvement"])
+            improvements.append(c[Component.IMPROVEMENT])
             print(
-                f"  {quality.value:<12} score {result.score:.4f}  improvement {c['improvement']:+.4f}"
-                f"  pref acc {c['pref_accuracy_delta']:+.3f}  margin {c['reward_margin']:+.3f}"
-                f"  refusal {c['refusal_delta']:+.3f}  compliance {c['compliance_delta']:+.3f}"
-                f"  general {c['general_loss_increase']:+.4f}"
+                f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
+                f"  pref acc {c[Component.PREF_ACCURACY_DELTA]:+.3f}  margin {c[Component.REWARD_MARGIN]:+.3f}"
+                f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
+                f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}"
                 f"  margin/token {sum(per_token) / len(per_token):+.4f}",
                 flush=True,
             )

@@ -30,6 +30,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from miner.sources import GeneratorSource
 from protocol.schemas import Competition, CotSample
+from scoring.components import Component
 from tasks.quality import Quality
 from validator.evalsets.cot import EVAL_SIZE
 from validator.evalsets.pool import EvalPool
@@ -115,12 +116,14 @@ def ladder_round(
         out.append(
             RungResult(
                 quality,
-                components["improvement"],
+                components[Component.IMPROVEMENT],
                 model_only,
                 checked.score.score,
                 {
-                    **components,
-                    "wrong_answer_share": checked.score.components.get("wrong_answer_share", 0.0),
+                    **{name.value: value for name, value in components.items()},
+                    Component.WRONG_ANSWER_SHARE.value: checked.score.components.get(
+                        Component.WRONG_ANSWER_SHARE, 0.0
+                    ),
                 },
                 checked.score.ci[1] if checked.score.ci is not None else float("nan"),
             )

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from scoring.components import Component
 
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,14 +53,14 @@ SUMMARIES: dict[str, Callable[[Arr, Arr], float]] = {
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 
 
-def _other_terms(c: dict[str, float]) -> float:
+def _other_terms(c: Mapping[Component, float]) -> float:
     """The rule's improvement without its margin term, from a score's components."""
-    harm = score.W_GENERAL * max(0.0, c["general_loss_increase"] - score.GENERAL_TOLERANCE)
+    harm = score.W_GENERAL * max(0.0, c[Component.GENERAL_LOSS_INCREASE] - score.GENERAL_TOLERANCE)
     return (
-        score.W_LOSS * c["loss_delta"]
-        + score.W_ANSWER_LOSS * c["answer_loss_delta"]
-        + score.W_ACCURACY * c["accuracy_delta"]
-        + score.W_ROUGE * c["rouge_delta"]
+        score.W_LOSS * c[Component.LOSS_DELTA]
+        + score.W_ANSWER_LOSS * c[Component.ANSWER_LOSS_DELTA]
+        + score.W_ACCURACY * c[Component.ACCURACY_DELTA]
+        + score.W_ROUGE * c[Component.ROUGE_DELTA]
         - harm
     )
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scoring.components import Component
+
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,17 +46,19 @@ class Weights:
 
     def improvement(self, c: dict[str, float]) -> float:
         """The rule's improvement of one rung under these weights, from its components."""
-        harm = score.W_GENERAL * max(0.0, c["general_loss_increase"] - score.GENERAL_TOLERANCE)
-        margin = c.get("margin_delta", 0.0)
+        harm = score.W_GENERAL * max(
+            0.0, c[Component.GENERAL_LOSS_INCREASE] - score.GENERAL_TOLERANCE
+        )
+        margin = c.get(Component.MARGIN_DELTA, 0.0)
         if self.margin_tolerance is None:
             margin_term = self.margin * margin
         else:
             margin_term = -self.margin * max(0.0, -margin - self.margin_tolerance)
         return (
-            self.loss * c["loss_delta"]
-            + self.answer_loss * c["answer_loss_delta"]
-            + score.W_ACCURACY * c["accuracy_delta"]
-            + score.W_ROUGE * c["rouge_delta"]
+            self.loss * c[Component.LOSS_DELTA]
+            + self.answer_loss * c[Component.ANSWER_LOSS_DELTA]
+            + score.W_ACCURACY * c[Component.ACCURACY_DELTA]
+            + score.W_ROUGE * c[Component.ROUGE_DELTA]
             + margin_term
             - harm
         )
@@ -69,7 +73,9 @@ class Weights:
 def seed_targets(rungs: list[list[Any]], w: Weights) -> tuple[bool, bool, bool]:
     """(other words >= 50%, wrong <= 5%, correct above flawed) for one seed's rungs."""
     imp = {Quality(r[0]): w.improvement(r[4]) for r in rungs}
-    factor = {Quality(r[0]): r[4]["junk_factor"] * r[4]["volume_factor"] for r in rungs}
+    factor = {
+        Quality(r[0]): r[4][Component.JUNK_FACTOR] * r[4][Component.VOLUME_FACTOR] for r in rungs
+    }
     return model_only_targets(imp, factor)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from protocol.schemas import Competition
-from scoring.score import MODEL_ONLY_SCORE
+from scoring.components import Component
 from validator.store.records import RoundRecord
 
 # "Near zero" for the attackers: the attack catalogue's bound (issue 5), an attack may earn
@@ -98,7 +98,9 @@ def verdict(records: Sequence[RoundRecord], uids: Mapping[str, int]) -> list[str
     return problems
 
 
-def cot_scores(records: Sequence[RoundRecord], uid: int, component: str = "") -> list[float]:
+def cot_scores(
+    records: Sequence[RoundRecord], uid: int, component: Component | None = None
+) -> list[float]:
     """A uid's CoT score per round (or one of its score components)."""
     out = []
     for record in records:
@@ -128,7 +130,7 @@ def model_alone(records: Sequence[RoundRecord], uids: Mapping[str, int]) -> list
             f" {met[t_mean >= TEACHER_SHARE_MIN * mean]} ({t_mean / mean:.0%})"
         )
     if SLOPPY in uids:
-        model_only = cot_scores(records, uids[SLOPPY], MODEL_ONLY_SCORE)
+        model_only = cot_scores(records, uids[SLOPPY], Component.MODEL_ONLY_SCORE)
         lines.append(
             f"sloppy earns 0 with the answer check off: {met[not any(model_only)]}"
             f" (the model alone would pay {', '.join(f'{s:.4f}' for s in model_only)})"

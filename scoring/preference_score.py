@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.components import Component
 from scoring.score import W_GENERAL, MinerScore, SampleCounts, count_factors
 from scoring.stats import non_finite_names, paired_bootstrap_ci
 
@@ -144,17 +145,17 @@ def score_preference(evals: PreferenceEval, counts: SampleCounts, seed: int) -> 
     )
     factors = count_factors(counts)
     components = {
-        "pref_accuracy_delta": _mean(pref),
-        "tuned_pref_accuracy": _mean(arrays["tuned_pref_correct"]),
-        "reward_margin": margin,
-        "refusal_delta": refusal,
-        "tuned_refusal_rate": _mean(arrays["tuned_refused_harmful"]),
-        "compliance_delta": compliance,
-        "tuned_compliance_rate": _mean(arrays["tuned_complied_benign"]),
-        "over_refusal_penalty": over_refusal,
-        "general_loss_increase": general_increase,
-        "general_penalty": harm,
-        "improvement": improvement,
+        Component.PREF_ACCURACY_DELTA: _mean(pref),
+        Component.TUNED_PREF_ACCURACY: _mean(arrays["tuned_pref_correct"]),
+        Component.REWARD_MARGIN: margin,
+        Component.REFUSAL_DELTA: refusal,
+        Component.TUNED_REFUSAL_RATE: _mean(arrays["tuned_refused_harmful"]),
+        Component.COMPLIANCE_DELTA: compliance,
+        Component.TUNED_COMPLIANCE_RATE: _mean(arrays["tuned_complied_benign"]),
+        Component.OVER_REFUSAL_PENALTY: over_refusal,
+        Component.GENERAL_LOSS_INCREASE: general_increase,
+        Component.GENERAL_PENALTY: harm,
+        Component.IMPROVEMENT: improvement,
         **factors.components(),
     }
     reasons: list[str] = []

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.components import Component
 from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
@@ -106,12 +107,6 @@ WRONG_ANSWER_POWER = 3.0
 JUNK_POWER = 2.0
 
 
-# The component that says what the model alone would pay: the score with the answer check's
-# factor left out. Reported beside every score (the local network checks that sloppy data
-# earns 0 by it too); never used in the score itself.
-MODEL_ONLY_SCORE = "model_only_score"
-
-
 @dataclass(frozen=True)
 class PairedEval:
     """Per-eval-item arrays, base vs tuned; all the same length."""
@@ -150,7 +145,7 @@ class MinerScore:
     """A miner's score for one round with everything needed to explain it."""
 
     score: float
-    components: dict[str, float] = field(default_factory=dict)
+    components: dict[Component, float] = field(default_factory=dict)
     ci: tuple[float, float, float] | None = None  # (mean, lo, hi) of the per-item improvement
     reasons: list[str] = field(default_factory=list)
     version: str = SCORING_VERSION
@@ -184,12 +179,12 @@ class CountFactors:
         """The whole multiplier."""
         return self.junk * self.volume
 
-    def components(self) -> dict[str, float]:
+    def components(self) -> dict[Component, float]:
         """The report fields every competition's score carries."""
         return {
-            "accepted_share": self.share,
-            "junk_factor": self.junk,
-            "volume_factor": self.volume,
+            Component.ACCEPTED_SHARE: self.share,
+            Component.JUNK_FACTOR: self.junk,
+            Component.VOLUME_FACTOR: self.volume,
         }
 
 
@@ -211,7 +206,7 @@ def count_factors(counts: SampleCounts) -> CountFactors:
     return CountFactors(share, junk, volume, tuple(reasons))
 
 
-def _zero(reason: str, components: dict[str, float] | None = None) -> MinerScore:
+def _zero(reason: str, components: dict[Component, float] | None = None) -> MinerScore:
     return MinerScore(0.0, components or {}, None, [reason])
 
 
@@ -300,16 +295,16 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     answer_check = (1.0 - wrong_share) ** WRONG_ANSWER_POWER
     improvement = float(per_item.mean()) - harm
     components = {
-        "loss_delta": float(loss.mean()),
-        "answer_loss_delta": float(answer_loss.mean()),
-        "accuracy_delta": float(accuracy.mean()),
-        "rouge_delta": float(rouge.mean()),
-        "margin_delta": float(margin.mean()),
-        "general_loss_increase": float(general_increase),
-        "general_penalty": harm,
-        "wrong_answer_share": wrong_share,
-        "answer_check_factor": answer_check,
-        "improvement": improvement,
+        Component.LOSS_DELTA: float(loss.mean()),
+        Component.ANSWER_LOSS_DELTA: float(answer_loss.mean()),
+        Component.ACCURACY_DELTA: float(accuracy.mean()),
+        Component.ROUGE_DELTA: float(rouge.mean()),
+        Component.MARGIN_DELTA: float(margin.mean()),
+        Component.GENERAL_LOSS_INCREASE: float(general_increase),
+        Component.GENERAL_PENALTY: harm,
+        Component.WRONG_ANSWER_SHARE: wrong_share,
+        Component.ANSWER_CHECK_FACTOR: answer_check,
+        Component.IMPROVEMENT: improvement,
         **factors.components(),
     }
     reasons: list[str] = []
@@ -326,7 +321,9 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
     if improvement <= 0:
         reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
     score = max(0.0, improvement) * factors.factor * answer_check
-    components[MODEL_ONLY_SCORE] = max(0.0, improvement) * factors.factor
+    # What the model alone would pay: the score without the answer check's factor. Reported
+    # beside every score (the local network checks sloppy data by it too); never scored.
+    components[Component.MODEL_ONLY_SCORE] = max(0.0, improvement) * factors.factor
     if not math.isfinite(score):  # cannot happen with finite inputs; never emit one
         return _zero("non-finite score", components)
     ci = paired_bootstrap_ci(per_item, seed=seed)

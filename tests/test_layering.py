@@ -49,7 +49,7 @@ ALLOWED: dict[str, set[str]] = {
     "validator.config": _BASE | {"validator.evalsets"},
     "validator.stages": _BELOW_STAGES,
     "validator.attribution": _PURE | {"validator.model"},
-    "validator.reports": _BASE | {"validator.store"},
+    "validator.reports": _PURE | {"validator.store"},
     "validator.api": _BASE | {"validator.store", "validator.model", "validator.attribution"},
     "validator.round": _BELOW_STAGES | {"validator.stages", "validator.weights_policy"},
     "validator.service": _VALIDATOR,

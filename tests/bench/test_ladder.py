@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bench.ladder import CORRECT_RUNGS, FLAWED_ORDER, RUNGS, ladder_round
+from scoring.components import Component
 from tasks.quality import Quality
 
 
@@ -39,7 +40,7 @@ def test_one_seed_a_round_pays_right_data_only(ladder: dict[Quality, Any]) -> No
     assert correct.score_checked > 0, correct.components
     # Right data in an outsider's words earns too: the answer check never charges it.
     assert other.score_checked > 0, other.components
-    assert other.components["wrong_answer_share"] == 0.0
+    assert other.components[Component.WRONG_ANSWER_SHARE] == 0.0
     for flawed in (Quality.SCRAMBLED, Quality.WRONG, Quality.OFF_TOPIC, Quality.EMPTY):
         assert by[flawed].score_checked == 0.0, (flawed, by[flawed].components)
     # Wrong answers in an outsider's words: the check reads nearly all of them.

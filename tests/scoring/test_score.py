@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring.components import Component
 from scoring.score import SCORING_VERSION, WRONG_ANSWER_POWER, PairedEval, SampleCounts, score_miner
 
 N = 32
@@ -61,7 +62,7 @@ def test_wrong_answers_cost_their_share() -> None:
         _evals(0.3), SampleCounts(offered=10, accepted=10, wrong_answers=1), seed=1
     )
     # The measured improvement is what it is; the score pays only the checked-right share.
-    assert some_wrong.components["improvement"] == clean.components["improvement"]
+    assert some_wrong.components[Component.IMPROVEMENT] == clean.components[Component.IMPROVEMENT]
     assert math.isclose(some_wrong.score, clean.score * 0.9**WRONG_ANSWER_POWER)
     assert some_wrong.score < clean.score and any(
         "fail the validator" in r for r in some_wrong.reasons
@@ -71,7 +72,7 @@ def test_wrong_answers_cost_their_share() -> None:
         all_wrong = score_miner(
             _evals(gain), SampleCounts(offered=10, accepted=10, wrong_answers=10), seed=1
         )
-        assert all_wrong.score == 0.0 and all_wrong.components["answer_check_factor"] == 0.0
+        assert all_wrong.score == 0.0 and all_wrong.components[Component.ANSWER_CHECK_FACTOR] == 0.0
 
 
 def test_contamination_and_nan_zero_with_reason() -> None:
@@ -120,10 +121,10 @@ def test_volume_factor_makes_splitting_data_pay_nothing() -> None:
     tenth = score_miner(_evals(), SampleCounts(offered=6, accepted=6, requested=64), seed=1)
     # Ten hotkeys serving a tenth each (same per-item effect) earn no more than the whole.
     assert 10 * tenth.score <= whole.score + 1e-12
-    assert tenth.components["volume_factor"] == 6 / 64
+    assert tenth.components[Component.VOLUME_FACTOR] == 6 / 64
     assert any("6 accepted of 64 asked" in r for r in tenth.reasons)
     over = score_miner(_evals(), SampleCounts(offered=64, accepted=64, requested=32), seed=1)
-    assert over.components["volume_factor"] == 1.0
+    assert over.components[Component.VOLUME_FACTOR] == 1.0
 
 
 def _with_margins(base: list[float], tuned: list[float]) -> PairedEval:
@@ -138,9 +139,10 @@ def test_the_contrast_margin_adds_its_weighted_mean_delta() -> None:
     without = score_miner(_evals(0.2), GOOD, seed=1)
     base = [float(i % 5) for i in range(N)]
     raised = score_miner(_with_margins(base, [m + 1.0 for m in base]), GOOD, seed=1)
-    assert raised.components["margin_delta"] == 1.0
+    assert raised.components[Component.MARGIN_DELTA] == 1.0
     assert math.isclose(
-        raised.components["improvement"], without.components["improvement"] + W_MARGIN
+        raised.components[Component.IMPROVEMENT],
+        without.components[Component.IMPROVEMENT] + W_MARGIN,
     )
     lowered = score_miner(_with_margins(base, [m - 1.0 for m in base]), GOOD, seed=1)
     assert lowered.score < without.score < raised.score
@@ -150,7 +152,7 @@ def test_items_without_near_misses_add_nothing_and_bad_margins_are_refused() -> 
     base = [float("nan")] * (N // 2) + [0.0] * (N // 2)
     tuned = [float("nan")] * (N // 2) + [2.0] * (N // 2)
     half = score_miner(_with_margins(base, tuned), GOOD, seed=1)
-    assert half.components["margin_delta"] == 1.0  # 2.0 on half the items, 0 on the rest
+    assert half.components[Component.MARGIN_DELTA] == 1.0  # 2.0 on half the items, 0 on the rest
     inf = score_miner(_with_margins([0.0] * N, [math.inf] * N), GOOD, seed=1)
     assert inf.score == 0.0 and "contrast margins" in inf.reasons[0]
     lost = score_miner(_with_margins([0.0] * N, [float("nan")] * N), GOOD, seed=1)

@@ -15,17 +15,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from scoring.components import Component
 from validator.store.records import MinerRoundRecord, RoundRecord
 
 # Component names looked up for each column, first match wins: the scorer reports gains as
-# ``*_delta``; a plain name is accepted for records that store the tuned value instead.
+# ``*_delta`` (``scoring.components.Component``); the plain names after them are older
+# records' (round-record/1), read as they were stored.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "loss Δ": ("loss_delta",),
-    "acc Δ": ("accuracy_delta", "accuracy"),
-    "ROUGE-L Δ": ("rouge_delta", "rouge_l_delta", "rouge_l"),
-    "pref acc Δ": ("pref_accuracy_delta",),
-    "refusal": ("tuned_refusal_rate", "refusal_rate"),
-    "comply": ("tuned_compliance_rate", "compliance_rate"),
+    "loss Δ": (Component.LOSS_DELTA,),
+    "acc Δ": (Component.ACCURACY_DELTA, "accuracy"),
+    "ROUGE-L Δ": (Component.ROUGE_DELTA, "rouge_l_delta", "rouge_l"),
+    "pref acc Δ": (Component.PREF_ACCURACY_DELTA,),
+    "refusal": (Component.TUNED_REFUSAL_RATE, "refusal_rate"),
+    "comply": (Component.TUNED_COMPLIANCE_RATE, "compliance_rate"),
 }
 
 # Columns only the preference competition fills: shown when some miner in the round has them.

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from protocol.schemas import CotSample
+from scoring.components import Component
 from scoring.rouge import rouge_l_f1_many
 from scoring.score import MinerScore, PairedEval, SampleCounts, score_miner
 from tasks.registry import TaskItem
@@ -77,10 +78,12 @@ def score_cot(
     score = score_miner(evals, counts, seed)
     score.components.update(
         {
-            "tuned_accuracy": tuned.accuracy(),
-            "tuned_answer_loss": fmean(tuned.answer_loss) if tuned.answer_loss else 0.0,
-            "tuned_completion_loss": fmean(tuned.completion_loss) if tuned.completion_loss else 0.0,
-            "tuned_rouge_l": fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
+            Component.TUNED_ACCURACY: tuned.accuracy(),
+            Component.TUNED_ANSWER_LOSS: fmean(tuned.answer_loss) if tuned.answer_loss else 0.0,
+            Component.TUNED_COMPLETION_LOSS: fmean(tuned.completion_loss)
+            if tuned.completion_loss
+            else 0.0,
+            Component.TUNED_ROUGE_L: fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
         }
     )
     return score

@@ -34,6 +34,7 @@ from typing import Any
 from common.atomic_file import write_text_atomic
 from common.seeds import joined_seed
 from protocol.schemas import Competition, PreferenceSample
+from scoring.components import Component
 from scoring.contamination import EvalPoolIndex
 from scoring.preference_score import PREFERENCE_SCORING_VERSION, score_preference
 from scoring.refusal import CachedJudge
@@ -165,8 +166,8 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
             paired(base.view, tuned), counts, miner_seed(inputs.round_id, record.uid)
         )
         apply_score(record, score)
-        record.components["dpo_final_reward_margin"] = logs[-1].margin if logs else 0.0
-        record.components["dpo_final_accuracy"] = logs[-1].accuracy if logs else 0.0
+        record.components[Component.DPO_FINAL_REWARD_MARGIN] = logs[-1].margin if logs else 0.0
+        record.components[Component.DPO_FINAL_ACCURACY] = logs[-1].accuracy if logs else 0.0
         if self._best is None or score.score > self._best[0].score:
             self._best = (record, tuned)
 

@@ -178,7 +178,7 @@ def apply_score(record: MinerRoundRecord, score: MinerScore) -> None:
     """Write a ``MinerScore`` into ``record``: status, score, components, CI, why."""
     record.status = MinerStatus.SCORED
     record.score = score.score
-    record.components = dict(score.components)
+    record.components = {name.value: value for name, value in score.components.items()}
     if score.ci is not None:
         record.ci_low, record.ci_high = score.ci[1], score.ci[2]
     record.reasons.extend(score.reasons)

@@ -58,7 +58,7 @@ def test_preference_columns_read_the_preference_scorer(tmp_path: Path) -> None:
         seed=0,
     )
     record = make_round(1, [0, 1], competition="preference")
-    record.miners[0].components.update(scored.components)
+    record.miners[0].components.update({k.value: v for k, v in scored.components.items()})
     lines = format_round(record).splitlines()
     for column in ("pref acc Δ", "refusal", "comply"):
         assert column in lines[1]

@@ -17,6 +17,7 @@ from miner.sources import GeneratorSource
 from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
 from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, manifest_sha256
+from scoring.components import Component
 from tasks.quality import Quality
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
@@ -135,7 +136,9 @@ def test_tuned_eval_reuses_the_base_log_probs(staged: Staged) -> None:
     steps = sum(len(logs) for logs in staged.stage.train_logs.values())
     assert staged.adapter_off_passes == steps
     for record in staged.result.records:
-        assert record.components["reward_margin"] != 0.0  # margins against the base, not itself
+        assert (
+            record.components[Component.REWARD_MARGIN] != 0.0
+        )  # margins against the base, not itself
 
 
 def test_side_by_side_names_the_miner_and_holds_ten_judged_rows(staged: Staged) -> None:
