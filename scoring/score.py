@@ -255,20 +255,44 @@ def _unpriceable(
     return None
 
 
+# The per-item arrays of ``PairedEval`` the rule reads (the margins are checked apart).
+_PER_ITEM = (
+    "base_loss",
+    "tuned_loss",
+    "base_answer_loss",
+    "tuned_answer_loss",
+    "base_correct",
+    "tuned_correct",
+    "base_rouge",
+    "tuned_rouge",
+)
+
+
+def _reasons(
+    components: dict[Component, float], counts: SampleCounts, factors: CountFactors
+) -> list[str]:
+    """Why the score is what it is, from the components the rule computed."""
+    reasons: list[str] = []
+    harm = components[Component.GENERAL_PENALTY]
+    if harm > 0:
+        rose = components[Component.GENERAL_LOSS_INCREASE]
+        reasons.append(f"general-text loss rose {rose:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}")
+    if components[Component.WRONG_ANSWER_SHARE] > 0:
+        reasons.append(
+            f"{counts.wrong_answers} of {counts.accepted} answers fail the validator's check:"
+            f" score x {components[Component.ANSWER_CHECK_FACTOR]:.4f}"
+        )
+    reasons.extend(factors.reasons)
+    improvement = components[Component.IMPROVEMENT]
+    if improvement <= 0:
+        reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
+    return reasons
+
+
 def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScore:
     """Apply the module's rule; ``seed`` drives only the reported bootstrap interval."""
     arrays = {
-        name: np.asarray(getattr(evals, name), dtype=np.float64).ravel()
-        for name in (
-            "base_loss",
-            "tuned_loss",
-            "base_answer_loss",
-            "tuned_answer_loss",
-            "base_correct",
-            "tuned_correct",
-            "base_rouge",
-            "tuned_rouge",
-        )
+        name: np.asarray(getattr(evals, name), dtype=np.float64).ravel() for name in _PER_ITEM
     }
     refused = _unpriceable(evals, arrays, counts)
     if refused is not None:
@@ -307,19 +331,7 @@ def score_miner(evals: PairedEval, counts: SampleCounts, seed: int) -> MinerScor
         Component.IMPROVEMENT: improvement,
         **factors.components(),
     }
-    reasons: list[str] = []
-    if harm > 0:
-        reasons.append(
-            f"general-text loss rose {general_increase:.4f} > {GENERAL_TOLERANCE}: -{harm:.4f}"
-        )
-    if wrong_share > 0:
-        reasons.append(
-            f"{counts.wrong_answers} of {counts.accepted} answers fail the validator's check:"
-            f" score x {answer_check:.4f}"
-        )
-    reasons.extend(factors.reasons)
-    if improvement <= 0:
-        reasons.append(f"no improvement ({improvement:.4f}): floored to 0")
+    reasons = _reasons(components, counts, factors)
     score = max(0.0, improvement) * factors.factor * answer_check
     # What the model alone would pay: the score without the answer check's factor. Reported
     # beside every score (the local network checks sloppy data by it too); never scored.
