@@ -154,7 +154,7 @@ def create_app(ctx: MinerContext) -> FastAPI:
         response = SubmissionResponse(
             competition=req.competition,
             round_id=req.round_id,
-            samples=samples,  # type: ignore[arg-type]
+            samples=samples,
             manifest_sha256=manifest_sha256(samples),  # type: ignore[arg-type]
         )
         payload = response.model_dump_json().encode()

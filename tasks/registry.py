@@ -198,7 +198,7 @@ class Registry:
             known = ", ".join(self._families)
             raise UnknownFamilyError(f"unknown task family {name!r}; known: {known}") from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._families.values())
 
     def names(self) -> tuple[str, ...]:

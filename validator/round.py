@@ -257,5 +257,5 @@ def _set_weights(
     return True, None
 
 
-def _bar(ctx: RoundContext, total: int, desc: str) -> tqdm:  # type: ignore[type-arg]
+def _bar(ctx: RoundContext, total: int, desc: str) -> tqdm:
     return tqdm(total=total, desc=desc, disable=not ctx.progress, leave=False, unit="miner")

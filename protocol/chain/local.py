@@ -412,7 +412,7 @@ class LocalChain:
         if unknown:
             raise ChainError(f"unknown hyperparameters {unknown}")
         with self._write() as conn:
-            merged = LocalParams(**{**asdict(self._params(conn)), **changes})  # type: ignore[arg-type]
+            merged = LocalParams(**{**asdict(self._params(conn)), **changes})
             self._write_params(conn, merged)
         return merged
 

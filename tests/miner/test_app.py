@@ -117,7 +117,7 @@ def test_same_round_same_data(
 )
 def test_auth_failures(
     miner: tuple[str, MinerContext], alice: Keypair, bob: Keypair, mutate, status: int, reason: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     address, ctx = miner
     body = _body()
     response = _post(address, body, mutate(_signed(bob, alice.ss58_address, body), body))

@@ -62,7 +62,7 @@ def test_the_sdk_spelling_is_accepted(alice: Keypair, bob: Keypair) -> None:
 )
 def test_other_spellings_of_the_same_values_are_refused(
     alice: Keypair, bob: Keypair, header: str, respell
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     headers = _signed(bob, alice)
     # The SDK alone accepts each of these: the respelling changes no signed byte.
     respelled = headers | {header: respell(headers[header])}

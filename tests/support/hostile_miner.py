@@ -49,7 +49,7 @@ def honest_body(round_id: str, count: int = 4, competition: str = "cot_sft") -> 
     ]
     return (
         SubmissionResponse(
-            competition=competition,  # type: ignore[arg-type]
+            competition=competition,
             round_id=round_id,
             samples=samples,
             manifest_sha256=manifest_sha256(samples),

@@ -36,7 +36,7 @@ def test_solves_every_generated_prompt_in_every_phrasing(family: str) -> None:
         lambda p: p.replace(" ", " \u200b"),  # zero-width spaces
     ],
 )
-def test_padding_a_prompt_does_not_hide_a_wrong_answer(pad) -> None:  # type: ignore[no-untyped-def]
+def test_padding_a_prompt_does_not_hide_a_wrong_answer(pad) -> None:
     rng = random.Random(4)
     caught = 0
     items = generate_many(12, 200)

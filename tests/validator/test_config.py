@@ -97,7 +97,7 @@ def test_to_env_carries_shares_and_judge(monkeypatch: pytest.MonkeyPatch) -> Non
         shares={"preference": 1.0},
         preference_judge_endpoint="http://judge:8000/v1",
         preference_judge_model="j",
-        preference_judge_api_key="sk-test",  # type: ignore[arg-type]
+        preference_judge_api_key="sk-test",
     )
     for name, value in to_env(settings).items():
         monkeypatch.setenv(name, value)

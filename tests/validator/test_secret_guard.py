@@ -27,7 +27,7 @@ def test_a_public_network_refuses_the_default_secret(
 )
 def test_a_public_network_refuses_a_weak_secret(weak: str) -> None:
     with pytest.raises(ValidationError, match="fewer than 128"):
-        ValidatorSettings(network="finney", secret=weak)  # type: ignore[arg-type]
+        ValidatorSettings(network="finney", secret=weak)
 
 
 def test_the_environment_variable_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,7 +83,7 @@ def score_cot(
             Component.TUNED_COMPLETION_LOSS: fmean(tuned.completion_loss)
             if tuned.completion_loss
             else 0.0,
-            Component.TUNED_ROUGE_L: fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,  # type: ignore[arg-type]
+            Component.TUNED_ROUGE_L: fmean(evals.tuned_rouge) if len(evals.tuned_rouge) else 0.0,
         }
     )
     return score
