@@ -3,15 +3,16 @@
 | name | serves | expected outcome |
 |---|---|---|
 | honest | correct worked solutions from the generator | top of the leaderboard |
-| teacher | correct solutions, prompts in its own words (not the registry's) | >= 50% of honest |
-| sloppy | the same families with wrong answers | 0, with the answer check off as well as on |
+| teacher | correct solutions, prompts in its own words (not the registry's), from `localnet/demo_miner.py` | >= 50% of honest |
+| sloppy | the same families with wrong answers, from `localnet/demo_miner.py` | 0, with the answer check off as well as on |
 | copycat | a byte-for-byte copy of honest's data | ~0: the earliest holder keeps the credit |
 | contaminator | the round's own eval items (it knows the secret), from `localnet/leak_miner.py` | 0: caught by the contamination gate |
 
-The first four run the production miner (``neurons/miner.py``) with its data-source flags.
-The contaminator is an attack simulation, so the production miner has no such source: it runs
-its own entry point, ``localnet/leak_miner.py`` (the miner's wiring around
-``localnet.leak.LeakedEvalSource``), given the secret and the eval set size.
+Honest and copycat run the production miner (``neurons/miner.py``) with its generator, which
+serves correct data only. The others are simulations, so the production miner has no setting
+for them: teacher and sloppy run ``localnet/demo_miner.py`` (the miner's wiring around the
+generator at a chosen quality rung), the contaminator ``localnet/leak_miner.py`` (the miner's
+wiring around ``localnet.leak.LeakedEvalSource``, given the secret and the eval set size).
 
 The copycat uses honest's generator seed, so it serves exactly what honest serves; it is
 registered after honest, which makes honest the earlier holder (see scoring/dedup.py).
@@ -26,6 +27,9 @@ MINER_SCRIPT = "neurons/miner.py"
 
 # The contaminator's: the miner's wiring with the leaked eval set as its source.
 LEAK_MINER_SCRIPT = "localnet/leak_miner.py"
+
+# Teacher's and sloppy's: the miner's wiring with the generator at a chosen quality rung.
+DEMO_MINER_SCRIPT = "localnet/demo_miner.py"
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,13 @@ def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
         MinerRole("honest", ("--source", "generator", "--generator-seed", "honest")),
         MinerRole(
             "teacher",
-            (
-                "--source",
-                "generator",
-                "--generator-seed",
-                "teacher",
-                "--generator-quality",
-                "correct_other_words",
-            ),
+            ("--generator-seed", "teacher", "--quality", "correct_other_words"),
+            script=DEMO_MINER_SCRIPT,
         ),
         MinerRole(
             "sloppy",
-            ("--source", "generator", "--generator-seed", "sloppy", "--generator-quality", "wrong"),
+            ("--generator-seed", "sloppy", "--quality", "wrong"),
+            script=DEMO_MINER_SCRIPT,
         ),
         MinerRole("copycat", ("--source", "generator", "--generator-seed", "honest")),
         MinerRole(

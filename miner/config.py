@@ -10,7 +10,6 @@ from pydantic_settings import SettingsConfigDict
 
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
-from tasks.quality import Quality
 
 
 class MinerSettings(NeuronSettings):
@@ -47,9 +46,6 @@ class MinerSettings(NeuronSettings):
     )
     generator_seed: str | None = Field(
         None, description="generator seed (default: the hotkey address)"
-    )
-    generator_quality: Quality = Field(
-        Quality.CORRECT, description="quality of generated data (demo miners)"
     )
     teacher_url: str | None = Field(
         None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1"

@@ -46,7 +46,7 @@ def build_source(settings: MinerSettings, hotkey_ss58: str) -> DataSource:
         return TeacherSource(
             settings.teacher_url, settings.teacher_model, settings.teacher_api_key, seed
         )
-    return GeneratorSource(seed, settings.generator_quality)
+    return GeneratorSource(seed)
 
 
 def build_context(settings: S, source_builder: SourceBuilder[S] = build_source) -> MinerContext:

@@ -19,15 +19,18 @@ import redis
 from bittensor import http_auth
 from bittensor.sp_core import Keypair
 
-from localnet.cast import LEAK_MINER_SCRIPT, MINER_SCRIPT, cast
+from localnet.cast import DEMO_MINER_SCRIPT, LEAK_MINER_SCRIPT, MINER_SCRIPT, cast
+from localnet.demo_miner import DemoMinerSettings, degraded_source
 from localnet.leak import LeakedEvalSource
 from localnet.leak_miner import LeakMinerSettings, leaked_source
 from miner.config import MinerSettings
+from miner.sources import GeneratorSource
 from protocol.chain.local import LocalChain
 from protocol.cli import parse_settings
 from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH, Competition, CotSample, SubmissionResponse
 from protocol.wallets import ensure_wallet
+from tasks.quality import Quality
 from tests.support.servers import free_port
 from validator.evalsets.cot import draw_eval_set
 
@@ -39,14 +42,30 @@ SECRET = "leaked-secret"
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_the_cast_runs_the_contaminator_on_its_own_entry_point() -> None:
+def test_the_cast_runs_every_simulation_on_its_own_entry_point() -> None:
     roles = {role.name: role for role in cast(SECRET, EVAL_ITEMS)}
-    assert roles["contaminator"].script == LEAK_MINER_SCRIPT
-    assert {r.script for n, r in roles.items() if n != "contaminator"} == {MINER_SCRIPT}
-    assert (REPO / LEAK_MINER_SCRIPT).is_file() and (REPO / MINER_SCRIPT).is_file()
+    scripts = {name: role.script for name, role in roles.items()}
+    assert scripts == {
+        "honest": MINER_SCRIPT,
+        "teacher": DEMO_MINER_SCRIPT,
+        "sloppy": DEMO_MINER_SCRIPT,
+        "copycat": MINER_SCRIPT,
+        "contaminator": LEAK_MINER_SCRIPT,
+    }
+    for script in set(scripts.values()):
+        assert (REPO / script).is_file(), script
+    programs: dict[str, type[MinerSettings]] = {
+        MINER_SCRIPT: MinerSettings,
+        DEMO_MINER_SCRIPT: DemoMinerSettings,
+        LEAK_MINER_SCRIPT: LeakMinerSettings,
+    }
     for role in roles.values():  # each role's flags parse with its program's settings
-        settings_cls = LeakMinerSettings if role.script == LEAK_MINER_SCRIPT else MinerSettings
-        parse_settings(settings_cls, list(role.source_args), role.name)
+        parse_settings(programs[role.script], list(role.source_args), role.name)
+    sloppy = parse_settings(DemoMinerSettings, list(roles["sloppy"].source_args), "s")
+    generated = degraded_source(sloppy, "hk").samples(Competition.COT_SFT, 4, "r")
+    assert generated == GeneratorSource("sloppy", Quality.WRONG).samples(
+        Competition.COT_SFT, 4, "r"
+    )
     settings = parse_settings(LeakMinerSettings, list(roles["contaminator"].source_args), "c")
     assert settings.leak_secret.get_secret_value() == SECRET
     assert settings.leak_eval_items == EVAL_ITEMS

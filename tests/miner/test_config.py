@@ -36,3 +36,11 @@ def test_the_miner_has_no_leak_settings(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         _parse(["--leak-secret", "s"])
     assert "unrecognized arguments: --leak-secret s" in capsys.readouterr().err
+
+
+def test_the_miner_has_no_quality_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    """Degraded data is the local network's simulation (localnet/demo_miner.py), not a miner's."""
+    assert not [name for name in MinerSettings.model_fields if "quality" in name]
+    with pytest.raises(SystemExit):
+        _parse(["--generator-quality", "wrong"])
+    assert "unrecognized arguments: --generator-quality wrong" in capsys.readouterr().err
