@@ -87,7 +87,8 @@ class CotStage(Stage[EvalSet, CotBase]):
         self, record: MinerRoundRecord, screened: Screened, eval_set: EvalSet, base: CotBase
     ) -> None:
         """``validate_and_score`` on the kept samples, against the shared base evaluation."""
-        kept: list[CotSample] = screened.kept
+        # The pull parsed this competition's schema: every kept sample is a CotSample.
+        kept = [s for s in screened.kept if isinstance(s, CotSample)]
         scored = validate_and_score(
             self.inputs.model,
             self.inputs.tokenizer,

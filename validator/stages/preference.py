@@ -131,7 +131,8 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
         base: PreferenceBase,
     ) -> None:
         """DPO on the kept pairs, the tuned view against the base's, the score; log the curve."""
-        samples: list[PreferenceSample] = screened.kept
+        # The pull parsed this competition's schema: every kept sample is a pair.
+        samples = [s for s in screened.kept if isinstance(s, PreferenceSample)]
         inputs, config = self.inputs, self.config
         t1 = time.perf_counter()
         with dpo_adapter(

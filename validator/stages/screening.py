@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 class Screened:
     """One miner's samples after screening, with the reasons for each drop."""
 
-    kept: list[Any]  # CotSample or PreferenceSample, as the competition's submissions
+    kept: list[CotSample | PreferenceSample]  # of the one schema the competition's pull parsed
     duplicates: int = 0
     contaminated: int = 0
     invalid: int = 0  # near-empty samples (``tasks.solve.empty_reason``)
