@@ -23,7 +23,7 @@ PACKAGES += ("miner", "localnet", "neurons", "bench")
 _BASE = {"common", "protocol"}
 _PURE = _BASE | {"scoring", "tasks"}
 _VALIDATOR_LOW = _PURE | {"safety", "validator.model", "validator.evalsets"}
-_BELOW_STAGES = _VALIDATOR_LOW | {"validator.store", "validator.pull"}
+_BELOW_STAGES = _VALIDATOR_LOW | {"validator.store", "validator.pull", "validator.executor"}
 _VALIDATOR = _BELOW_STAGES | {
     "validator.stages",
     "validator.weights_policy",
@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "validator.model": _PURE,
     "validator.evalsets": _PURE | {"safety", "validator.model"},
     "validator.store": _PURE,
+    "validator.executor": _PURE | {"validator.model"},
     "validator.pull": _BASE,
     "validator.weights_policy": set(),
     "validator.config": _BASE | {"validator.evalsets"},

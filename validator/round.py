@@ -94,6 +94,7 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
         history=ctx.history,
         general_texts=ctx.general_texts,
         samples_per_miner=ctx.samples_per_miner,
+        progress=ctx.progress,
     )
     outcomes: dict[Competition, StageOutcome] = {}
     for competition in competitions():
@@ -139,7 +140,7 @@ def run_stage(
         bar.update(1)
     _log_exchange(inputs.run, request, results, miners)
     # 4-7. Screen, base, train + measure, score
-    return price_submissions(stage, eval_set, results, share, progress=ctx.progress)
+    return price_submissions(stage, eval_set, results, share)
 
 
 def _round_record(

@@ -3,13 +3,15 @@
 Its steps (``validator/stages/stage.py``): the eval set is drawn from the pool
 (``validator/evalsets/pool.py``: secret + round id); screening is dedup and the gate against
 the whole pool of published sets; the base is evaluated once (``evaluate_base``); each miner
-is priced by ``validate_and_score`` (``validator/stages/cot_validate.py``), the function the
-quality ladder uses too.
+is priced as ``validate_and_score`` (``validator/stages/cot_validate.py``, the function the
+quality ladder uses) prices it, with the model work of all miners handed to an executor
+(``validator/executor/``: in process by default, or spread over Ray workers).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from common.seeds import joined_seed
@@ -17,8 +19,16 @@ from protocol.schemas import Competition, CotSample
 from scoring.score import SCORING_VERSION, SampleCounts
 from validator.evalsets.cot import EvalSet
 from validator.evalsets.pool import EvalPool
+from validator.executor.jobs import Executor, JobFailure, RoundWork, TrainJob, job_key
+from validator.executor.local import LocalExecutor
 from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
-from validator.stages.cot_validate import BaseEval, evaluate_base, validate_and_score
+from validator.stages.cot_validate import (
+    BaseEval,
+    Prepared,
+    evaluate_base,
+    prepare_samples,
+    score_prepared,
+)
 from validator.stages.screening import Screened, screen_round
 from validator.stages.stage import (
     Stage,
@@ -38,6 +48,8 @@ class CotConfig:
     pool: EvalPool
     eval_items: int
     recipe: TrainRecipe = DEFAULT_RECIPE
+    # Where the model work runs (validator/executor/); None: in process, on the round's model.
+    executor: Executor | None = None
 
 
 @dataclass(frozen=True)
@@ -84,30 +96,69 @@ class CotStage(Stage[EvalSet, CotBase]):
         return CotBase(base, time.perf_counter() - t0)
 
     def train_and_score(
-        self, record: MinerRoundRecord, screened: Screened, eval_set: EvalSet, base: CotBase
+        self,
+        pending: Sequence[tuple[MinerRoundRecord, Screened]],
+        eval_set: EvalSet,
+        base: CotBase,
     ) -> None:
-        """``validate_and_score`` on the kept samples, against the shared base evaluation."""
-        # The pull parsed this competition's schema: every kept sample is a CotSample.
-        kept = [s for s in screened.kept if isinstance(s, CotSample)]
-        scored = validate_and_score(
-            self.inputs.model,
-            self.inputs.tokenizer,
-            kept,
-            list(eval_set.items),
-            self.config.recipe,
-            base=base.eval,
-            general_texts=self.inputs.general_texts,
-            prior=SampleCounts(
-                offered=record.offered, duplicates=record.duplicates, invalid=record.invalid
-            ),
-            requested=self.inputs.samples_per_miner,
-            seed=miner_seed(self.inputs.round_id, record.uid),
+        """Validate each miner's kept samples, run the model work on the executor, score.
+
+        The same numbers as ``validate_and_score`` per miner: validation and the answer check
+        here, one ``TrainJob`` per miner with valid samples (``validator/executor/``), then
+        the score rule against the shared base evaluation.
+        """
+        inputs, config = self.inputs, self.config
+        prepared: dict[int, tuple[Prepared, str | None]] = {}
+        jobs: list[TrainJob] = []
+        for record, screened in pending:
+            # The pull parsed this competition's schema: every kept sample is a CotSample.
+            kept = [s for s in screened.kept if isinstance(s, CotSample)]
+            prep = prepare_samples(
+                kept,
+                prior=SampleCounts(
+                    offered=record.offered, duplicates=record.duplicates, invalid=record.invalid
+                ),
+                requested=inputs.samples_per_miner,
+            )
+            key = None
+            if prep.valid:
+                key = job_key(
+                    inputs.round_id,
+                    record.hotkey,
+                    prep.valid,
+                    config.recipe.version,
+                    eval_set.version,
+                )
+                jobs.append(TrainJob(key, record.uid, prep.valid))
+            prepared[record.uid] = (prep, key)
+        work = RoundWork(config.recipe, tuple(eval_set.items), inputs.general_texts, tuple(jobs))
+        outcomes = self._executor().run(work) if jobs else {}
+        for record, _ in pending:
+            prep, key = prepared[record.uid]
+            outcome = outcomes.get(key) if key is not None else None
+            if isinstance(outcome, JobFailure):
+                record.reasons.append(
+                    f"training failed {outcome.attempts} times: {outcome.reason}: score 0"
+                )
+                record.error = outcome.reason
+                continue
+            scored = score_prepared(
+                prep, base.eval, outcome, miner_seed(inputs.round_id, record.uid)
+            )
+            if scored.measured is not None:
+                record.train_losses = scored.measured.train_losses
+                timings = scored.measured.timings_s
+                record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
+            record.wrong_answers = scored.counts.wrong_answers
+            apply_score(record, scored.score)
+
+    def _executor(self) -> Executor:
+        """The configured executor, or the local one on the round's model."""
+        if self.config.executor is not None:
+            return self.config.executor
+        return LocalExecutor(
+            self.inputs.model, self.inputs.tokenizer, progress=self.inputs.progress
         )
-        if scored.measured is not None:
-            record.train_losses = scored.measured.train_losses
-            record.timings_s.update({k: round(v, 4) for k, v in scored.measured.timings_s.items()})
-        record.wrong_answers = scored.counts.wrong_answers
-        apply_score(record, scored.score)
 
     def outcome(
         self, eval_set: EvalSet, base: CotBase, records: list[MinerRoundRecord], share: float

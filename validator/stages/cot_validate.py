@@ -23,7 +23,6 @@ the base once, not once per miner.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
@@ -37,10 +36,10 @@ from scoring.rouge import rouge_l_f1_many
 from scoring.score import MinerScore, PairedEval, SampleCounts, score_miner
 from tasks.registry import TaskItem
 from tasks.solve import answer_is_wrong, empty_reason
+from validator.executor.jobs import Measured, train_and_measure
 from validator.model.evaluate import EvalResult, evaluate
 from validator.model.general_text import GUARD_TEXTS
-from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe, format_pair
-from validator.model.train import lora_adapter
+from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
 
 
 def rouge_of(result: EvalResult) -> list[float]:
@@ -87,34 +86,6 @@ def score_cot(
         }
     )
     return score
-
-
-@dataclass
-class Measured:
-    """The tuned model's eval on the round's items, its training losses and step timings."""
-
-    tuned: EvalResult
-    train_losses: list[float]
-    timings_s: dict[str, float] = field(default_factory=dict)
-
-
-def train_and_measure(
-    model: Any,
-    tokenizer: Any,
-    recipe: TrainRecipe,
-    samples: Sequence[CotSample],
-    items: Sequence[TaskItem],
-    general_texts: Sequence[str],
-) -> Measured:
-    """A fresh LoRA on ``samples`` under ``recipe``, evaluated on ``items``; the base is left as it was."""
-    t0 = time.perf_counter()
-    pairs = [format_pair(s) for s in samples]
-    with lora_adapter(model, tokenizer, pairs, recipe) as trained:
-        t1 = time.perf_counter()
-        tuned = evaluate(trained.model, tokenizer, items, general_texts)
-        t2 = time.perf_counter()
-        losses = list(trained.per_step_losses)
-    return Measured(tuned, losses, {"train": t1 - t0, "eval": t2 - t1})
 
 
 @dataclass(frozen=True)
@@ -173,6 +144,41 @@ def validate_and_score(
     ``screen_empty=False`` leave the price to the model alone (the ladder's model-only column):
     no sample is charged as wrong, and near-empty samples are trained on like any other.
     """
+    prepared = prepare_samples(
+        samples,
+        answer_check=answer_check,
+        screen_empty=screen_empty,
+        prior=prior,
+        requested=requested,
+    )
+    if base is None:
+        base = evaluate_base(model, tokenizer, eval_items, general_texts)
+    measured = None
+    if prepared.valid:
+        measured = train_and_measure(
+            model, tokenizer, recipe, prepared.valid, eval_items, general_texts
+        )
+    return score_prepared(prepared, base, measured, seed)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A miner's samples after validation: what is trained on, the counts, the drops' reasons."""
+
+    valid: tuple[CotSample, ...]
+    counts: SampleCounts
+    reasons: tuple[str, ...]
+
+
+def prepare_samples(
+    samples: Sequence[CotSample | Mapping[str, Any]],
+    *,
+    answer_check: bool = True,
+    screen_empty: bool = True,
+    prior: SampleCounts | None = None,
+    requested: int = 0,
+) -> Prepared:
+    """Validate each sample, count wrong answers; the counts the score rule reads."""
     reasons: list[str] = []
     valid: list[CotSample] = []
     invalid = 0
@@ -200,11 +206,17 @@ def validate_and_score(
         accepted=len(valid),
         requested=requested,
     )
-    if base is None:
-        base = evaluate_base(model, tokenizer, eval_items, general_texts)
-    if not valid:
-        empty = score_cot(base.result, base.result, base.rouge, counts, seed)
-        return Scored(empty, counts, None, reasons)
-    measured = train_and_measure(model, tokenizer, recipe, valid, eval_items, general_texts)
-    score = score_cot(base.result, measured.tuned, base.rouge, counts, seed)
-    return Scored(score, counts, measured, reasons)
+    return Prepared(tuple(valid), counts, tuple(reasons))
+
+
+def score_prepared(
+    prepared: Prepared, base: BaseEval, measured: Measured | None, seed: int
+) -> Scored:
+    """The score of prepared samples from the base's and the tuned model's measurements.
+
+    ``measured`` is None when nothing was trained (no valid sample): the tuned model is the
+    base, and the rule gives the reasons.
+    """
+    tuned = base.result if measured is None else measured.tuned
+    score = score_cot(base.result, tuned, base.rouge, prepared.counts, seed)
+    return Scored(score, prepared.counts, measured, list(prepared.reasons))

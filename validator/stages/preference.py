@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from tqdm import tqdm
 
 from common.atomic_file import write_text_atomic
 from common.seeds import joined_seed
@@ -124,6 +127,17 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
         return PreferenceBase(base, time.perf_counter() - t0)
 
     def train_and_score(
+        self,
+        pending: Sequence[tuple[MinerRoundRecord, Screened]],
+        eval_set: PreferenceEvalSet,
+        base: PreferenceBase,
+    ) -> None:
+        """Each miner in turn, on the round's model (DPO needs the adapter-off reference)."""
+        desc = f"{self.competition.value}: train + eval"
+        for record, screened in tqdm(pending, desc=desc, disable=not self.inputs.progress):
+            self._train_and_score_one(record, screened, eval_set, base)
+
+    def _train_and_score_one(
         self,
         record: MinerRoundRecord,
         screened: Screened,

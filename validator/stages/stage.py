@@ -8,8 +8,10 @@ type, so the round (``validator/round.py``) reads as the list of steps:
 3. ``screen``: dedup within and across submissions and against history, the contamination
    gate against this competition's held-out prompts, invalid samples dropped.
 4. ``evaluate_base``: the base model, once per round (not once per miner).
-5. ``train_and_score``: per miner that kept samples, a fresh adapter under the fixed recipe,
-   the same measurements, the score rule; written into the miner's ``MinerRoundRecord``.
+5. ``train_and_score``: for the miners that kept samples, a fresh adapter each under the
+   fixed recipe, the same measurements, the score rule; written into each miner's
+   ``MinerRoundRecord``. All of a round's miners at once, so a stage may spread the model
+   work (the CoT stage hands it to an executor: ``validator/executor/``).
 6. ``outcome``: what defined the scores (versions, seeds, base metrics) and the published
    held-out set, as one ``StageOutcome``.
 
@@ -24,8 +26,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
-
-from tqdm import tqdm
 
 from protocol.schemas import Competition, CotSample, PreferenceSample
 from scoring.score import MinerScore
@@ -53,6 +53,7 @@ class StageInputs:
     history: DedupHistory
     general_texts: tuple[str, ...]
     samples_per_miner: int
+    progress: bool = False  # progress bars over a stage's miners
 
 
 @dataclass
@@ -89,12 +90,14 @@ class Stage(ABC, Generic[EvalSetT, BaseT]):
     @abstractmethod
     def train_and_score(
         self,
-        record: MinerRoundRecord,
-        screened: Screened,
+        pending: Sequence[tuple[MinerRoundRecord, Screened]],
         eval_set: EvalSetT,
         base: BaseT,
     ) -> None:
-        """Step 5: train on ``screened.kept``, measure, score; fill ``record`` in place."""
+        """Step 5: train, measure and score each miner; fill its record in place.
+
+        ``pending`` pairs each record with its screened samples (``screened.kept``).
+        """
 
     @abstractmethod
     def outcome(
@@ -108,7 +111,6 @@ def price_submissions(
     eval_set: EvalSetT,
     results: Sequence[PullResult],
     share: float,
-    progress: bool = False,
 ) -> StageOutcome:
     """Steps 3-6 over the pulled ``results``: screen, base once, train and score, outcome."""
     submissions: Submissions = {
@@ -117,8 +119,8 @@ def price_submissions(
     screened = stage.screen(submissions, eval_set)
     base = stage.evaluate_base(eval_set)
     records: list[MinerRoundRecord] = []
-    desc = f"{stage.competition.value}: train + eval"
-    for result in tqdm(results, desc=desc, disable=not progress, leave=False, unit="miner"):
+    pending: list[tuple[MinerRoundRecord, Screened]] = []
+    for result in results:
         kept = screened.get(result.uid)
         record, trainable = screened_record(
             result.uid,
@@ -130,8 +132,9 @@ def price_submissions(
             kept,
         )
         if trainable and kept is not None:
-            stage.train_and_score(record, kept, eval_set, base)
+            pending.append((record, kept))
         records.append(record)
+    stage.train_and_score(pending, eval_set, base)
     return stage.outcome(eval_set, base, records, share)
 
 
