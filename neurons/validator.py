@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         run_rounds(ctx, settings.rounds, settings.round_interval_s)
     finally:
+        if ctx.stages.cot.executor is not None:
+            ctx.stages.cot.executor.close()  # Ray workers, and a local cluster it started
         stop_embedded(store.client)  # a no-op for a server at --redis.url
 
 

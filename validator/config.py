@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +59,13 @@ def secret_bits(secret: str) -> float:
     else:
         alphabet = 2**16
     return len(secret) * math.log2(alphabet)
+
+
+class ExecutorKind(StrEnum):
+    """Where a round's per-miner model work runs (validator/executor/)."""
+
+    LOCAL = "local"  # in the validator's process, one miner after another (the default)
+    RAY = "ray"  # on Ray workers: a local cluster, or one joined with --ray.address
 
 
 # One competition's share: a finite number >= 0 (NaN and infinity would poison the weights).
@@ -112,6 +120,39 @@ class ValidatorSettings(NeuronSettings):
         json_schema_extra={"flag": "--eval.suite"},
     )
     pull_deadline_s: float = Field(12.0, description="overall deadline for one miner's exchange")
+    executor: ExecutorKind = Field(
+        ExecutorKind.LOCAL,
+        description="where each miner's train + measure runs: 'local' (this process) or 'ray'",
+    )
+    executor_threads: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "torch threads per training job (default: torch's own; ray: 1 unless set). The"
+            " numbers depend on it, so the round record keeps it"
+        ),
+        json_schema_extra={"flag": "--executor.threads"},
+    )
+    ray_address: str | None = Field(
+        None,
+        description=(
+            "Ray cluster to join: 'auto' or ray://host:port (default: start a local cluster of"
+            " --ray.workers workers). Keep a cluster off public networks: it runs what it is sent"
+        ),
+        json_schema_extra={"flag": "--ray.address"},
+    )
+    ray_workers: int = Field(
+        2,
+        ge=1,
+        description="Ray workers (each loads the base once)",
+        json_schema_extra={"flag": "--ray.workers"},
+    )
+    ray_gpus_per_job: float = Field(
+        0.0,
+        ge=0.0,
+        description="GPUs per Ray worker: 1 for a GPU each, a fraction to pack small models",
+        json_schema_extra={"flag": "--ray.gpus-per-job"},
+    )
     run_dir: Path = Field(Path("runs"), description="where round directories are written")
     state_path: Path = Field(
         Path("runs/validator-state.json"), description="EMA state (survives restarts)"

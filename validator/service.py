@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -27,10 +28,12 @@ from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
 from safety.model_judge import JudgeError, ModelJudge
 from scoring.refusal import Judge, rule_judge
 from validator.api.app import create_app
-from validator.config import ValidatorSettings
+from validator.config import ExecutorKind, ValidatorSettings
 from validator.evalsets.cot import general_texts
 from validator.evalsets.pool import EvalPool
 from validator.evalsets.suites import EvalSuite
+from validator.executor.jobs import Executor
+from validator.executor.local import LocalExecutor
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
 from validator.reports.summarize import format_round
@@ -104,6 +107,27 @@ def load_pool(secret: str, run_dir: Path, suite: EvalSuite = EvalSuite.REGISTRY)
     return pool
 
 
+def build_executor(settings: ValidatorSettings, model: Any, tokenizer: Any) -> Executor:
+    """Where the CoT stage's per-miner model work runs (``--executor``)."""
+    if settings.executor == ExecutorKind.RAY:
+        from validator.executor.ray_cluster import BaseModelRef, RayExecutor  # ray when asked
+
+        base = BaseModelRef(settings.model, settings.device, str(settings.model_cache.expanduser()))
+        log.info(
+            "executor: ray (%d workers, address %s)", settings.ray_workers, settings.ray_address
+        )
+        return RayExecutor(
+            base,
+            workers=settings.ray_workers,
+            threads=settings.executor_threads or 1,
+            gpus=settings.ray_gpus_per_job,
+            address=settings.ray_address,
+        )
+    return LocalExecutor(
+        model, tokenizer, threads=settings.executor_threads, progress=settings.progress
+    )
+
+
 def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     """Wallet, chain registration, Redis, model and state: everything a round needs."""
     wallet_path = settings.wallet_path.expanduser()
@@ -129,7 +153,12 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         model=model,
         tokenizer=tokenizer,
         stages=StageConfigs(
-            cot=CotConfig(pool, settings.eval_items, DEFAULT_RECIPE),
+            cot=CotConfig(
+                pool,
+                settings.eval_items,
+                DEFAULT_RECIPE,
+                build_executor(settings, model, tokenizer),
+            ),
             preference=PreferenceConfig(judge=judge.judge, judge_name=judge.name),
         ),
         history=DedupHistory(redis_client, keys),

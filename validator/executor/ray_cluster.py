@@ -8,8 +8,10 @@ object store once per round), the miner's samples; back come the measured arrays
 
 Scheduling: every idle worker takes the next job; the driver waits for whichever finishes.
 A job whose worker dies (the actor is restarted once, ``max_restarts``) or raises is put back
-in the queue for another worker; after ``MAX_ATTEMPTS`` it is a ``JobFailure`` for its miner,
-never the round's failure. Results are keyed by job key, so a job is counted once.
+in the queue for a *different* worker; the failed worker takes work again once it answers a
+ping (restarted), or leaves the pool (out of restarts). After ``MAX_ATTEMPTS`` a job is a
+``JobFailure`` for its miner, never the round's failure. Results are keyed by job key, so a
+job is counted once.
 
 Resources per worker: ``threads`` CPUs (torch's intra-op threads, pinned in the worker so the
 numbers equal the local executor's at the same count) and ``gpus`` GPUs (a fraction packs
@@ -20,6 +22,7 @@ a Ray cluster runs whatever its clients send).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +52,20 @@ class BaseModelRef:
     cache_dir: str | None = None
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A job's ``number``-th try; ``failed_on`` is the worker its last try failed on."""
+
+    job: TrainJob
+    number: int
+    failed_on: Any
+
+
+# How often to ask a restarting worker whether it is back (a tiny base loads in ~1 s; a 7B
+# model in tens of seconds): often enough not to idle, rarely enough not to spin.
+RESTART_POLL_S = 0.5
+
+
 class ModelWorker:
     """A Ray actor's body: the base model, loaded once; runs one job at a time."""
 
@@ -56,12 +73,22 @@ class ModelWorker:
         torch.set_num_threads(threads)
         self.model, self.tokenizer = load_base(base.name, base.device, cache_dir=base.cache_dir)
 
+    def ping(self) -> bool:
+        """Whether the worker is up (its base loaded): the driver's check after a failure."""
+        return True
+
     def run(self, shared: tuple[Any, tuple[Any, ...], tuple[str, ...]], job: TrainJob) -> Measured:
         """Train and measure ``job`` under the round's recipe, items and guard texts."""
         recipe, items, general_texts = shared
         return train_and_measure(
             self.model, self.tokenizer, recipe, job.samples, items, general_texts
         )
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure's reason: the job's own exception when Ray wraps one (``RayTaskError``)."""
+    cause = getattr(exc, "cause", None) if isinstance(exc, ray.exceptions.RayTaskError) else None
+    return failure_reason(cause if isinstance(cause, BaseException) else exc)
 
 
 class RayExecutor:
@@ -95,31 +122,67 @@ class RayExecutor:
     def run(self, work: RoundWork) -> dict[str, JobOutcome]:
         """Each job's outcome, by job key: as workers free up, the next job goes to one."""
         shared = ray.put((work.recipe, work.items, work.general_texts))
-        queue: deque[tuple[TrainJob, int]] = deque()
-        seen: set[str] = set()
+        queue: deque[_Attempt] = deque()
         for job in work.jobs:
-            if job.key not in seen:  # the same job twice: run and counted once
-                seen.add(job.key)
-                queue.append((job, 1))
+            if all(job.key != queued.job.key for queued in queue):  # a repeated job runs once
+                queue.append(_Attempt(job, 1, None))
         outcomes: dict[str, JobOutcome] = {}
         idle: list[Any] = list(self._workers)
-        running: dict[Any, tuple[TrainJob, int, Any]] = {}
+        running: dict[Any, tuple[_Attempt, Any]] = {}  # task ref -> (attempt, worker)
+        recovering: dict[Any, Any] = {}  # ping ref -> a worker whose last task failed
         while queue or running:
-            while queue and idle:
-                job, attempt = queue.popleft()
-                worker = idle.pop(0)
-                running[worker.run.remote(shared, job)] = (job, attempt, worker)
-            (done,), _ = ray.wait(list(running), num_returns=1)
-            job, attempt, worker = running.pop(done)
-            idle.append(worker)  # a dead actor restarts (max_restarts): it takes work again
+            self._dispatch(queue, idle, running, shared)
+            if not running and not recovering:  # every worker is gone: nothing can run
+                for attempt in queue:
+                    outcomes[attempt.job.key] = JobFailure("no Ray worker is left", attempt.number)
+                break
+            (done,), _ = ray.wait([*running, *recovering], num_returns=1)
+            if done in recovering:
+                self._recovered(done, recovering.pop(done), idle, recovering)
+                continue
+            attempt, worker = running.pop(done)
             try:
-                outcomes[job.key] = ray.get(done)
-            except (ray.exceptions.RayError, Exception) as exc:
-                if attempt < MAX_ATTEMPTS:
-                    queue.append((job, attempt + 1))
+                outcomes[attempt.job.key] = ray.get(done)
+                idle.append(worker)
+            except Exception as exc:  # a dead worker (RayActorError) or the job's own error
+                recovering[worker.ping.remote()] = worker  # back to work once it answers
+                if attempt.number < MAX_ATTEMPTS:
+                    queue.append(_Attempt(attempt.job, attempt.number + 1, worker))
                 else:
-                    outcomes[job.key] = JobFailure(failure_reason(exc), attempt)
+                    outcomes[attempt.job.key] = JobFailure(_reason(exc), attempt.number)
         return outcomes
+
+    def _dispatch(
+        self, queue: deque[_Attempt], idle: list[Any], running: dict[Any, Any], shared: Any
+    ) -> None:
+        """Give queued jobs to idle workers; a retry avoids the worker it failed on."""
+        for attempt in list(queue):
+            if not idle:
+                return
+            choices = [w for w in idle if w is not attempt.failed_on] or (
+                idle if len(self._workers) == 1 else []
+            )
+            if not choices:
+                continue  # wait for another worker to free up
+            worker = choices[0]
+            idle.remove(worker)
+            queue.remove(attempt)
+            running[worker.run.remote(shared, attempt.job)] = (attempt, worker)
+
+    def _recovered(
+        self, ping: Any, worker: Any, idle: list[Any], recovering: dict[Any, Any]
+    ) -> None:
+        """A failed worker's ping came back: idle again, still restarting, or gone for good."""
+        try:
+            ray.get(ping)
+        except ray.exceptions.ActorDiedError:
+            self._workers.remove(worker)  # out of restarts: the pool shrinks
+            return
+        except ray.exceptions.RayError:  # still restarting: ask again shortly
+            time.sleep(RESTART_POLL_S)
+            recovering[worker.ping.remote()] = worker
+            return
+        idle.append(worker)
 
     def close(self) -> None:
         """Stop the workers, and the local cluster if this executor started it."""

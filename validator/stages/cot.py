@@ -73,6 +73,10 @@ class CotStage(Stage[EvalSet, CotBase]):
     def __init__(self, inputs: StageInputs, config: CotConfig) -> None:
         super().__init__(inputs)
         self.config = config
+        # Where the model work runs: the configured executor, or in process on the round's model.
+        self.executor: Executor = config.executor or LocalExecutor(
+            inputs.model, inputs.tokenizer, progress=inputs.progress
+        )
 
     def eval_set(self) -> EvalSet:
         """The round's items, drawn from the pool (which keeps them for the gate)."""
@@ -132,7 +136,7 @@ class CotStage(Stage[EvalSet, CotBase]):
                 jobs.append(TrainJob(key, record.uid, prep.valid))
             prepared[record.uid] = (prep, key)
         work = RoundWork(config.recipe, tuple(eval_set.items), inputs.general_texts, tuple(jobs))
-        outcomes = self._executor().run(work) if jobs else {}
+        outcomes = self.executor.run(work) if jobs else {}
         for record, _ in pending:
             prep, key = prepared[record.uid]
             outcome = outcomes.get(key) if key is not None else None
@@ -152,14 +156,6 @@ class CotStage(Stage[EvalSet, CotBase]):
             record.wrong_answers = scored.counts.wrong_answers
             apply_score(record, scored.score)
 
-    def _executor(self) -> Executor:
-        """The configured executor, or the local one on the round's model."""
-        if self.config.executor is not None:
-            return self.config.executor
-        return LocalExecutor(
-            self.inputs.model, self.inputs.tokenizer, progress=self.inputs.progress
-        )
-
     def outcome(
         self, eval_set: EvalSet, base: CotBase, records: list[MinerRoundRecord], share: float
     ) -> StageOutcome:
@@ -173,6 +169,7 @@ class CotStage(Stage[EvalSet, CotBase]):
                 eval_version=eval_set.version,
                 recipe_version=self.config.recipe.version,
                 scoring_version=SCORING_VERSION,
+                torch_threads=self.executor.threads,
             ),
             records,
             {

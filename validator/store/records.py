@@ -86,6 +86,9 @@ class CompetitionRecord:
     recipe_version: str | None = None  # the per-miner training recipe
     scoring_version: str | None = None  # the score rule
     judge: str | None = None  # preference: the refusal judge ("rule" or the model's name)
+    # CoT: torch intra-op threads per training job (None: the process default). CPU float
+    # reductions depend on it: a re-run matches bit for bit only at the same count.
+    torch_threads: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompetitionRecord:
