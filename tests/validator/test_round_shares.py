@@ -46,7 +46,7 @@ def test_cot_at_share_zero_is_skipped_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("validator.stages.cot.evaluate_base", _never)
-    monkeypatch.setattr("validator.stages.cot.validate_and_score", _never)
+    monkeypatch.setattr("validator.stages.cot.prepare_samples", _never)
     judge_app = chat_app(lambda messages: "REFUSED: fake judge")
     client = start_embedded(tmp_path / "r.rdb")
     model = load_base(TINY_RANDOM, "cpu")

@@ -17,13 +17,19 @@ import pytest
 import ray
 
 from miner.sources import GeneratorSource
+from protocol.keys import Keys
+from protocol.redis_conn import start_embedded, stop_embedded
 from protocol.schemas import Competition, CotSample
+from tasks.quality import Quality
+from tests.support.validator_fixture import MinerSpec, round_network
 from validator.evalsets.cot import draw_eval_set
 from validator.executor.jobs import JobFailure, Measured, RoundWork, TrainJob, job_key
 from validator.executor.local import LocalExecutor
 from validator.executor.ray_cluster import BaseModelRef, ModelWorker, RayExecutor
 from validator.model.base import TINY_RANDOM, load_base
 from validator.model.recipe import DEFAULT_RECIPE
+from validator.round import run_round
+from validator.store.records import MinerStatus, RoundRecord
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -149,3 +155,45 @@ def test_a_repeated_job_runs_once() -> None:
         assert list(executor.run(twice)) == [work.jobs[0].key]
     finally:
         executor.close()
+
+
+def _round(tmp: Path, executor: Any, name: str) -> RoundRecord:
+    """One CoT round over three generator miners (one serving wrong answers), fresh state."""
+    tmp.mkdir()
+    client = start_embedded(tmp / "r.rdb")
+    miners = [
+        MinerSpec("honest", GeneratorSource("honest")),
+        MinerSpec("teacher", GeneratorSource("teacher", Quality.CORRECT_OTHER_WORDS)),
+        MinerSpec("sloppy", GeneratorSource("sloppy", Quality.WRONG)),
+    ]
+    model = load_base(TINY_RANDOM, "cpu")
+    try:
+        with round_network(tmp, client, Keys.for_network(name, 1), model, miners) as net:
+            net.ctx.stages.cot.eval_items = EVAL_ITEMS
+            net.ctx.stages.cot.executor = executor
+            return run_round(net.ctx, "executor-round")
+    finally:
+        stop_embedded(client)
+
+
+def test_a_round_through_ray_equals_the_local_round(tmp_path: Path) -> None:
+    """The same round, local executor vs two Ray workers at one thread each: same record."""
+    model, tokenizer = load_base(TINY_RANDOM, "cpu")
+    local = _round(tmp_path / "local", LocalExecutor(model, tokenizer, threads=1), "local")
+    executor = RayExecutor(BASE, workers=2, threads=1)
+    try:
+        remote = _round(tmp_path / "ray", executor, "ray")
+    finally:
+        executor.close()
+    assert [m.status for m in remote.miners] == [MinerStatus.SCORED] * 3
+    for a, b in zip(local.miners, remote.miners, strict=True):
+        assert (a.uid, a.score, a.components, a.train_losses) == (
+            b.uid,
+            b.score,
+            b.components,
+            b.train_losses,
+        )
+        assert (a.ci_low, a.ci_high, a.reasons) == (b.ci_low, b.ci_high, b.reasons)
+    assert local.weights == remote.weights
+    cot = remote.competitions[Competition.COT_SFT]
+    assert cot.torch_threads == local.competitions[Competition.COT_SFT].torch_threads == 1
