@@ -28,6 +28,8 @@ from localnet.report import (
     verdict,
 )
 from protocol.redis_conn import configured_url, exit_on_sigterm
+from validator.config import ExecutorKind
+from validator.round import RoundContext
 from validator.service import build, run_rounds, serve_api_in_background
 
 
@@ -42,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-port", type=int, default=0, help="API port (0: a free one)")
     parser.add_argument("--serve", action="store_true", help="keep the API up after the rounds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--executor",
+        choices=[k.value for k in ExecutorKind],
+        default=ExecutorKind.LOCAL.value,
+        help="where each miner's train + measure runs: this process, or a local Ray cluster",
+    )
+    parser.add_argument(
+        "--executor-threads",
+        type=int,
+        default=None,
+        help="torch threads per training job (ray: 1 unless set); same count, same numbers",
+    )
     return parser
 
 
@@ -53,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"starting Redis ({redis_where}), the local chain and 5 miners ...", flush=True)
     network = start(args.workdir, args.eval_items)
     problems: list[str] = []
+    ctx: RoundContext | None = None
     try:
         hotkeys: list[tuple[str, str]] = []
         for name, port in network.miners.items():
@@ -65,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             eval_items=args.eval_items,
             api_port=args.api_port or free_port(),
             progress=not args.no_progress,
+            executor=ExecutorKind(args.executor),
+            executor_threads=args.executor_threads,
         )
         print("loading the validator's base model (built and cached on first use) ...", flush=True)
         ctx, store = build(settings)
@@ -89,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if ctx is not None and ctx.stages.cot.executor is not None:
+            ctx.stages.cot.executor.close()  # Ray workers and the local cluster
         network.stop()
     return 1 if problems else 0
 
