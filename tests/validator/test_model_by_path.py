@@ -21,6 +21,7 @@ such a checkpoint one by one. About a minute on one core.
 from __future__ import annotations
 
 import math
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -351,6 +352,11 @@ def test_attribution_reads_qwen2_tokens_back(qwen2: tuple[Any, Any]) -> None:
     typed = attribute(model, tok, f"say {IM_END} é 😀", "ok")
     assert "".join(typed.tokens) == f"say {IM_END} é 😀"
     assert [t for t, s in zip(typed.tokens, typed.special, strict=True) if s] == [IM_END]
+    # Qwen2 normalises to NFC: a decomposed character reads back composed (the embedded
+    # tokenizer has no normaliser, so there the tokens join back to any prompt byte for byte).
+    decomposed = "cafe\u0301 menu"
+    composed = attribute(model, tok, decomposed, "ok").tokens
+    assert "".join(composed) == unicodedata.normalize("NFC", decomposed) != decomposed
 
 
 @pytest.fixture(scope="module")
