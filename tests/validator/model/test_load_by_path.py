@@ -148,6 +148,16 @@ def test_special_tokens_are_qwen2s(loaded: tuple[Any, Any]) -> None:
     assert tok.decode([len(tok), EMBEDDING_ROWS - 1], skip_special_tokens=True) == ""
 
 
+def test_a_tokenizer_without_a_pad_gets_eos_as_pad(checkpoint: Path, tmp_path: Path) -> None:
+    """As Llama-3's and others ship: no pad. ``load_base`` pads with eos (masked by position)."""
+    bare = tmp_path / "no-pad"
+    shutil.copytree(checkpoint, bare)
+    path = bare / "tokenizer_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pad_token": None}))
+    _, tok = load_base(str(bare), "cpu")
+    assert tok.pad_token_id == tok.eos_token_id == BPE_VOCAB
+
+
 def test_rows_have_no_bos_and_one_eos(loaded: tuple[Any, Any]) -> None:
     """``encode_pair`` (training, losses, DPO) adds nothing at the head and eos once at the end."""
     _, tok = loaded
