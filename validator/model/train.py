@@ -250,8 +250,9 @@ def _check_names(names: Sequence[str]) -> None:
     if not names:
         raise ValueError("no adapters to train")
     for name in names:
-        # PEFT keeps adapters in ModuleDicts (no "." in a key) and reserves BASE_ADAPTER.
-        if not name or "." in name or name == BASE_ADAPTER:
+        # PEFT keeps adapters in ModuleDicts (no "." in a key), reserves BASE_ADAPTER, and
+        # warns on a name inside its parameter prefix "lora_" (ambiguous when loading).
+        if not name or "." in name or name == BASE_ADAPTER or name in "lora_":
             raise ValueError(f"unusable adapter name {name!r}")
 
 
