@@ -29,14 +29,26 @@ mixed-batch inference routing each row through its own adapter (``adapter_names`
 row; ``"__base__"`` rows see no adapter). Per chunk of items the batch is the one-at-a-time
 batch repeated once per adapter, so each adapter's rows are exactly the rows, padding and
 width its own ``evaluate`` would see, and PEFT computes each adapter's LoRA term on exactly
-that sub-batch. Only the frozen base layers run over the taller batch. Measured on CPU float32
-(tests/validator/model/test_evaluate.py): every number equals the one-at-a-time evaluation of
-the unmerged ``PeftModel`` bit for bit, because the CPU GEMM reduces each output row in the same
-order whatever the row count. That is a property of the backend, not a guarantee: a GEMM that
-picks its kernel or splits its reduction by row count (cuBLAS can) changes the last bits of
-the losses, and the numbers are then equal to float tolerance. Greedy generations stay
-identical unless two tokens tie to within those bits. A merged copy (``TrainResult.eval_model``)
-differs from both in the last bits anyway (``W + BA`` is rounded once, ``Wx + B(Ax)`` twice).
+that sub-batch; the rest of the model runs over the taller batch, the same math row by row.
+The width is what matters: on CPU float32 a row's losses move in the last bits (~3e-5) when
+its batch is padded to another width, and not at all when only the row count changes (more
+rows, fewer rows, rows of other adapters interleaved), because the CPU GEMM reduces each
+output row in the same order whatever the row count. So on CPU every number of
+``evaluate_many`` equals the one-at-a-time evaluation of the unmerged ``PeftModel`` bit for
+bit (asserted in tests/validator/model/test_evaluate.py; measured at 1 and 2 threads). That
+is a property of the backend, not a guarantee: a GEMM that picks its kernel or splits its
+reduction by row count (GPU libraries may; not measured here) moves the last bits, and the
+numbers are then equal to float tolerance; greedy generations stay identical unless two
+tokens tie to within those bits. A merged copy (``TrainResult.eval_model``) differs from
+both anyway (``W + BA`` is rounded once, ``Wx + B(Ax)`` twice): up to ~3e-4 on a loss or
+margin in bench/bench_batched_eval.py, generations identical there.
+
+Shared passes do not pay on CPU (bench/bench_batched_eval.py, the embedded base, 1 thread,
+8 adapters per pass: x0.9-1.1 the throughput of one at a time unmerged, x0.6-0.8 of a merged
+copy per miner). The teacher-forced passes are compute-bound at 32 rows already, and in
+generation PEFT's routing (per LoRA layer and adapter: an index list, a gather, two small
+matmuls, a scatter) costs more per decode step than the taller batch saves. The shared pass
+is meant for an accelerator, where a 32-row pass is latency-bound (not measured here).
 """
 
 from __future__ import annotations
