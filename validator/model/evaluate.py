@@ -22,6 +22,33 @@ Per eval item the validator records:
   every candidate, so they cancel: the margin moves only with what the model believes about
   the content (the contrast-set idea; lm-evaluation-harness scores multiple choice the same
   way). NaN for an item without near misses.
+
+Many miners at once (``evaluate_many``): one ``PeftModel`` holds several trained adapters
+(``validator/model/train.py``, ``lora_adapters``) and every pass carries all of them, PEFT's
+mixed-batch inference routing each row through its own adapter (``adapter_names``, one per
+row; ``"__base__"`` rows see no adapter). Per chunk of items the batch is the one-at-a-time
+batch repeated once per adapter, so each adapter's rows are exactly the rows, padding and
+width its own ``evaluate`` would see, and PEFT computes each adapter's LoRA term on exactly
+that sub-batch; the rest of the model runs over the taller batch, the same math row by row.
+The width is what matters: on CPU float32 a row's losses move in the last bits (~3e-5) when
+its batch is padded to another width, and not at all when only the row count changes (more
+rows, fewer rows, rows of other adapters interleaved), because the CPU GEMM reduces each
+output row in the same order whatever the row count. So on CPU every number of
+``evaluate_many`` equals the one-at-a-time evaluation of the unmerged ``PeftModel`` bit for
+bit (asserted in tests/validator/model/test_evaluate.py; measured at 1 and 2 threads). That
+is a property of the backend, not a guarantee: a GEMM that picks its kernel or splits its
+reduction by row count (GPU libraries may; not measured here) moves the last bits, and the
+numbers are then equal to float tolerance; greedy generations stay identical unless two
+tokens tie to within those bits. A merged copy (``TrainResult.eval_model``) differs from
+both anyway (``W + BA`` is rounded once, ``Wx + B(Ax)`` twice): up to ~3e-4 on a loss or
+margin in bench/bench_batched_eval.py, generations identical there.
+
+Shared passes do not pay on CPU (bench/bench_batched_eval.py, the embedded base, 1 thread,
+8 adapters per pass: x0.9-1.1 the throughput of one at a time unmerged, x0.6-0.8 of a merged
+copy per miner). The teacher-forced passes are compute-bound at 32 rows already, and in
+generation PEFT's routing (per LoRA layer and adapter: an index list, a gather, two small
+matmuls, a scatter) costs more per decode step than the taller batch saves. The shared pass
+is meant for an accelerator, where a 32-row pass is latency-bound (not measured here).
 """
 
 from __future__ import annotations
@@ -52,6 +79,9 @@ from validator.model.recipe import (
 # row of its batch the full budget).
 MAX_NEW_TOKENS = 96
 BATCH_SIZE = 32  # 32 rows of <=256 tokens: fast on CPU, small on any GPU
+# PEFT's reserved adapter name for rows that see no adapter (peft/tuners/lora/layer.py,
+# ``_mixed_batch_forward``): in ``evaluate_many`` it measures the base in the same pass.
+BASE_ADAPTER = "__base__"
 
 
 def _chunks(n: int, size: int) -> Iterator[range]:
@@ -61,6 +91,18 @@ def _chunks(n: int, size: int) -> Iterator[range]:
 
 def _device(model: Any) -> torch.device:
     return next(model.parameters()).device
+
+
+def _copies(adapters: Sequence[str] | None) -> int:
+    """How many times each row is laid out: once per adapter, once for the model as it is."""
+    return 1 if adapters is None else len(adapters)
+
+
+def _mixed(adapters: Sequence[str] | None, n_rows: int) -> dict[str, Any]:
+    """PEFT's per-row ``adapter_names`` for ``n_rows`` rows repeated once per adapter."""
+    if adapters is None:
+        return {}
+    return {"adapter_names": [name for name in adapters for _ in range(n_rows)]}
 
 
 @torch.no_grad()
@@ -75,6 +117,24 @@ def forward_pass(
 
     Prompts are left-padded in batches (generation appends on the right), decoding stops at
     eos, and only the new tokens are decoded.
+    """
+    return _generate(model, tokenizer, prompts, max_new_tokens, batch_size, None)[0]
+
+
+@torch.no_grad()
+def _generate(
+    model: Any,
+    tokenizer: TokenizerLike,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    adapters: Sequence[str] | None,
+) -> list[list[str]]:
+    """``forward_pass`` per adapter (one list for ``adapters=None``: the model as it is).
+
+    Each chunk's left-padded rows are repeated once per adapter in one ``generate`` call: an
+    adapter's rows are exactly the batch ``forward_pass`` would give it alone. The call runs
+    until every row of every adapter has stopped; a row that stopped early only takes pads.
     """
     was_training = model.training
     model.eval()
@@ -92,7 +152,8 @@ def forward_pass(
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
     )
-    out: list[str] = []
+    copies = _copies(adapters)
+    out: list[list[str]] = [[] for _ in range(copies)]
     for chunk in _chunks(len(prompts), batch_size):
         rows = [head + tokenizer.encode(prompts[i], add_special_tokens=False) for i in chunk]
         width = max(len(r) for r in rows)
@@ -103,12 +164,15 @@ def forward_pass(
             mask[r, width - len(row) :] = 1
         dev = _device(model)
         gen = model.generate(
-            input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config
+            input_ids=ids.repeat(copies, 1).to(dev),
+            attention_mask=mask.repeat(copies, 1).to(dev),
+            generation_config=config,
+            **_mixed(adapters, len(rows)),
         )
-        for row in gen[:, width:].tolist():
+        for k, row in enumerate(gen[:, width:].tolist()):
             if tokenizer.eos_token_id in row:
                 row = row[: row.index(tokenizer.eos_token_id)]
-            out.append(tokenizer.decode(row, skip_special_tokens=True))
+            out[k // len(rows)].append(tokenizer.decode(row, skip_special_tokens=True))
     model.train(was_training)
     return out
 
@@ -131,23 +195,51 @@ def _completion_token_losses(
     batch_size: int,
 ) -> list[torch.Tensor]:
     """Per item, the NLL of each completion token (incl. eos), as a float32 CPU tensor."""
+    return _token_losses(model, tokenizer, pairs, max_seq_len, batch_size, None)[0]
+
+
+@torch.no_grad()
+def _token_losses(
+    model: Any,
+    tokenizer: TokenizerLike,
+    pairs: Sequence[tuple[str, str]],
+    max_seq_len: int,
+    batch_size: int,
+    adapters: Sequence[str] | None,
+) -> list[list[torch.Tensor]]:
+    """``_completion_token_losses`` per adapter (one list for ``adapters=None``).
+
+    Each chunk's right-padded rows are repeated once per adapter in one forward pass, so an
+    adapter's rows carry the padding and width of its own one-at-a-time batch.
+    """
     was_training = model.training
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out: list[torch.Tensor] = []
+    copies = _copies(adapters)
+    out: list[list[torch.Tensor]] = [[] for _ in range(copies)]
     for chunk in _chunks(len(pairs), batch_size):
         rows = [encode_pair(tokenizer, *pairs[i], max_seq_len)[:2] for i in chunk]
         ids, mask, labels = collate(rows, pad, mask_prompt=True)
         dev = _device(model)
-        logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu()
-        targets = labels[:, 1:]
+        logits = (
+            model(
+                input_ids=ids.repeat(copies, 1).to(dev),
+                attention_mask=mask.repeat(copies, 1).to(dev),
+                **_mixed(adapters, len(rows)),
+            )
+            .logits.float()
+            .cpu()
+        )
+        targets = labels[:, 1:].repeat(copies, 1)
         nll = F.cross_entropy(
             logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none"
         )
-        for r, (row_ids, n_prompt) in enumerate(rows):
-            # Position i predicts token i + 1. A row with neither bos nor prompt (a guard text
-            # under a tokenizer without bos, as Qwen2's) cannot score its first token.
-            out.append(nll[r, max(n_prompt, 1) - 1 : len(row_ids) - 1].clone())
+        for k in range(copies):
+            for r, (row_ids, n_prompt) in enumerate(rows):
+                # Position i predicts token i + 1. A row with neither bos nor prompt (a guard
+                # text under a tokenizer without bos, as Qwen2's) cannot score its first token.
+                start = max(n_prompt, 1) - 1
+                out[k].append(nll[k * len(rows) + r, start : len(row_ids) - 1].clone())
     model.train(was_training)
     return out
 
@@ -288,44 +380,132 @@ def evaluate(
     One teacher-forced pass gives both completion and answer losses; one greedy generation
     pass gives the answers (skipped with ``generate=False``, leaving ``correct`` all 0).
     """
-    prompts = [format_prompt(it.prompt) for it in eval_items]
-    completions = [format_completion(it.chain_of_thought, it.final_answer) for it in eval_items]
-    token_losses = _completion_token_losses(
-        model, tokenizer, list(zip(prompts, completions, strict=True)), max_seq_len, batch_size
-    )
-    answer_loss, final_loss = [], []
-    for t, c, it in zip(token_losses, completions, eval_items, strict=True):
-        occurrences = _answer_positions(tokenizer, c, it.final_answer)  # tokenized once
-        answer_loss.append(_answer_spans_mean(t, occurrences, last_only=False))
-        final_loss.append(_answer_spans_mean(t, occurrences, last_only=True))
-    generated = (
-        forward_pass(model, tokenizer, prompts, max_new_tokens, batch_size)
-        if generate
-        else [""] * len(prompts)
-    )
-    answers = [extract_answer(g) for g in generated]
-    refs = [it.final_answer for it in eval_items]
-    margins = contrast_margins(
+    return _evaluate(
         model,
         tokenizer,
         eval_items,
-        [float(t.sum()) for t in token_losses],
+        general_texts,
+        max_new_tokens,
         max_seq_len,
         batch_size,
+        generate,
+        None,
+    )[0]
+
+
+def evaluate_many(
+    model: Any,
+    tokenizer: TokenizerLike,
+    adapters: Sequence[str],
+    eval_items: Sequence[TaskItem],
+    general_texts: Sequence[str] = (),
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    max_seq_len: int = DEFAULT_RECIPE.max_seq_len,
+    batch_size: int = BATCH_SIZE,
+    generate: bool = True,
+) -> dict[str, EvalResult]:
+    """``evaluate`` of each named adapter of the ``PeftModel`` ``model``, in shared passes.
+
+    ``adapters`` names adapters loaded on ``model`` (``BASE_ADAPTER`` for the base itself);
+    which adapter is active does not matter, and none may be merged. Every pass carries
+    ``batch_size`` items for each adapter, so a pass holds ``len(adapters) * batch_size``
+    rows: the caller bounds memory by how many adapters it names (the teacher-forced pass
+    keeps rows x tokens x vocab logits). Each result equals ``evaluate`` of ``model`` with
+    that adapter alone active (the module docstring says to which bits), in the given order.
+    """
+    if not adapters:
+        raise ValueError("no adapters to evaluate")
+    if len(set(adapters)) != len(adapters):
+        raise ValueError(f"adapter named twice: {list(adapters)}")
+    results = _evaluate(
+        model,
+        tokenizer,
+        eval_items,
+        general_texts,
+        max_new_tokens,
+        max_seq_len,
+        batch_size,
+        generate,
+        adapters,
     )
+    return dict(zip(adapters, results, strict=True))
+
+
+def _evaluate(
+    model: Any,
+    tokenizer: TokenizerLike,
+    eval_items: Sequence[TaskItem],
+    general_texts: Sequence[str],
+    max_new_tokens: int,
+    max_seq_len: int,
+    batch_size: int,
+    generate: bool,
+    adapters: Sequence[str] | None,
+) -> list[EvalResult]:
+    """``evaluate`` per adapter (one result for ``adapters=None``), every pass shared."""
+    prompts = [format_prompt(it.prompt) for it in eval_items]
+    completions = [format_completion(it.chain_of_thought, it.final_answer) for it in eval_items]
+    token_losses = _token_losses(
+        model,
+        tokenizer,
+        list(zip(prompts, completions, strict=True)),
+        max_seq_len,
+        batch_size,
+        adapters,
+    )
+    occurrences = [  # tokenized once, shared by every adapter
+        _answer_positions(tokenizer, c, it.final_answer)
+        for c, it in zip(completions, eval_items, strict=True)
+    ]
+    generated = (
+        _generate(model, tokenizer, prompts, max_new_tokens, batch_size, adapters)
+        if generate
+        else [[""] * len(prompts) for _ in range(_copies(adapters))]
+    )
+    near_miss_nll = _near_miss_nll(model, tokenizer, eval_items, max_seq_len, batch_size, adapters)
+    general = (
+        _token_losses(
+            model, tokenizer, [("", t) for t in general_texts], max_seq_len, batch_size, adapters
+        )
+        if general_texts
+        else [[] for _ in range(_copies(adapters))]
+    )
+    return [
+        _result(eval_items, losses, occurrences, gen, misses, guard)
+        for losses, gen, misses, guard in zip(
+            token_losses, generated, near_miss_nll, general, strict=True
+        )
+    ]
+
+
+def _result(
+    eval_items: Sequence[TaskItem],
+    token_losses: list[torch.Tensor],
+    occurrences: list[list[list[int]]],
+    generated: list[str],
+    near_miss_nll: list[float],
+    general: list[torch.Tensor],
+) -> EvalResult:
+    """One model's ``EvalResult`` from its per-token losses and generations."""
+    answers = [extract_answer(g) for g in generated]
+    refs = [it.final_answer for it in eval_items]
     return EvalResult(
         families=[it.family for it in eval_items],
         completion_loss=[float(t.mean()) for t in token_losses],
-        answer_loss=answer_loss,
-        final_answer_loss=final_loss,
+        answer_loss=[
+            _answer_spans_mean(t, o, last_only=False)
+            for t, o in zip(token_losses, occurrences, strict=True)
+        ],
+        final_answer_loss=[
+            _answer_spans_mean(t, o, last_only=True)
+            for t, o in zip(token_losses, occurrences, strict=True)
+        ],
         correct=[int(bool(a) and verify(a, r)) for a, r in zip(answers, refs, strict=True)],
         generated=generated,
         answers=answers,
         references=refs,
-        general_loss=text_loss(model, tokenizer, general_texts, max_seq_len, batch_size)
-        if general_texts
-        else [],
-        contrast_margin=margins,
+        general_loss=[float(t.mean()) for t in general],
+        contrast_margin=_margins(eval_items, [float(t.sum()) for t in token_losses], near_miss_nll),
     )
 
 
@@ -342,15 +522,32 @@ def contrast_margins(
     ``reference_nll`` is each reference completion's summed NLL (already computed by the
     caller's teacher-forced pass); the near misses of every item go through one batched pass.
     """
+    nll = _near_miss_nll(model, tokenizer, eval_items, max_seq_len, batch_size, None)[0]
+    return _margins(eval_items, reference_nll, nll)
+
+
+def _near_miss_nll(
+    model: Any,
+    tokenizer: TokenizerLike,
+    eval_items: Sequence[TaskItem],
+    max_seq_len: int,
+    batch_size: int,
+    adapters: Sequence[str] | None,
+) -> list[list[float]]:
+    """Per adapter, the summed NLL of every item's near misses, items in order."""
     pairs = [
         (format_prompt(it.prompt), format_completion(cot, answer))
         for it in eval_items
         for cot, answer in it.near_misses
     ]
-    nll = [
-        float(t.sum())
-        for t in _completion_token_losses(model, tokenizer, pairs, max_seq_len, batch_size)
-    ]
+    per_adapter = _token_losses(model, tokenizer, pairs, max_seq_len, batch_size, adapters)
+    return [[float(t.sum()) for t in losses] for losses in per_adapter]
+
+
+def _margins(
+    eval_items: Sequence[TaskItem], reference_nll: Sequence[float], nll: Sequence[float]
+) -> list[float]:
+    """Per item, the contrast margin from the reference's and the near misses' summed NLLs."""
     out: list[float] = []
     at = 0
     for it, ref in zip(eval_items, reference_nll, strict=True):

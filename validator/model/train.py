@@ -17,6 +17,13 @@ cost was not measured separately).
 Determinism: ``torch.manual_seed(recipe.seed)`` right before injection fixes the adapter init
 (LoRA A is drawn from the global RNG, B starts at zero) and the batch order comes from the same
 seed, so identical data gives bit-identical losses on the same machine.
+
+A batch of miners (``lora_adapters``, for ``evaluate_many`` in ``validator/model/evaluate.py``):
+one PeftModel over the shared base, one named adapter per miner, trained one after another.
+Each adapter is injected right after ``torch.manual_seed(recipe.seed)`` and trained alone
+(``set_adapter``: the others are frozen and out of the forward pass) on the same loop as
+``train_lora``, so each comes out bit-identical to the adapter ``lora_adapter`` trains on the
+same data (tests/validator/model/test_train.py). ``release`` unloads them all at once.
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ import copy
 import random
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from validator.model.evaluate import BASE_ADAPTER
 from validator.model.recipe import DEFAULT_RECIPE, TokenizerLike, TrainRecipe, collate, encode_pair
 
 ADAPTER_NAME = "miner"  # one adapter at a time; the name shows up in saved adapter keys
@@ -149,36 +158,148 @@ def train_lora(
     t0 = time.perf_counter()
     device = next(base_model.parameters()).device
     rows, used, dropped, truncated = select_rows(tokenizer, samples, recipe)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with _deterministic(device):
         torch.manual_seed(recipe.seed)
-        with warnings.catch_warnings():
-            # peft 0.21 probes a property transformers 5 deprecated; harmless, and not ours.
-            warnings.filterwarnings(
-                "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
-            )
+        with _quiet_peft():
             model = get_peft_model(base_model, _lora_config(recipe), adapter_name=ADAPTER_NAME)
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-        losses: list[float] = []
-        model.train()
-        for batch in _batches(len(rows), recipe) if rows else []:
-            ids, mask, labels = collate([rows[i] for i in batch], pad, mask_prompt=True)
-            loss = model(
-                input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)
-            ).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(float(loss.item()))
-        model.eval()
+        losses = _fit(model, params, rows, tokenizer, recipe)
     return TrainResult(
         model, losses, used, len(rows), dropped, truncated, time.perf_counter() - t0, base_model
     )
 
 
-def release(result: TrainResult) -> Any:
-    """Remove the adapter and return the bare base model, exactly as it was before training."""
+@contextmanager
+def _quiet_peft() -> Iterator[None]:
+    with warnings.catch_warnings():
+        # peft 0.21 probes a property transformers 5 deprecated; harmless, and not ours.
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        yield
+
+
+def _fit(
+    model: Any,
+    params: list[torch.nn.Parameter],
+    rows: list[tuple[list[int], int]],
+    tokenizer: TokenizerLike,
+    recipe: TrainRecipe,
+) -> list[float]:
+    """The recipe's steps on ``rows``, updating ``params`` only; the per-step losses."""
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    losses: list[float] = []
+    model.train()
+    for batch in _batches(len(rows), recipe) if rows else []:
+        ids, mask, labels = collate([rows[i] for i in batch], pad, mask_prompt=True)
+        loss = model(
+            input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)
+        ).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.item()))
+    model.eval()
+    return losses
+
+
+@dataclass
+class AdapterTraining:
+    """What one adapter of a ``TrainedAdapters`` consumed (``TrainResult``'s fields)."""
+
+    per_step_losses: list[float]
+    tokens_used: int
+    samples_used: int
+    dropped: int
+    truncated: int
+    train_s: float
+
+
+@dataclass
+class TrainedAdapters:
+    """Several adapters, one per name, side by side on one PeftModel over the shared base."""
+
+    model: Any  # the PeftModel wrapping the shared base; no adapter merged
+    trained: dict[str, AdapterTraining]  # by adapter name, in training order
+    base: Any = field(repr=False)
+    released: bool = field(default=False)
+
+    @property
+    def names(self) -> list[str]:
+        """The adapter names, in training order (what ``evaluate_many`` takes)."""
+        return list(self.trained)
+
+    def adapter_state(self, name: str) -> dict[str, torch.Tensor]:
+        """A CPU copy of adapter ``name``'s weights, keyed by parameter name."""
+        return {k: p.detach().cpu().clone() for k, p in _adapter_params(self.model, name).items()}
+
+
+def _adapter_params(model: Any, name: str) -> dict[str, torch.nn.Parameter]:
+    """Adapter ``name``'s LoRA parameters (``...lora_A.<name>.weight``), by full name."""
+    out = {}
+    for key, param in model.named_parameters():
+        parts = key.split(".")
+        if any(a.startswith("lora_") and b == name for a, b in pairwise(parts)):
+            out[key] = param
+    return out
+
+
+def _check_names(names: Sequence[str]) -> None:
+    if not names:
+        raise ValueError("no adapters to train")
+    for name in names:
+        # PEFT keeps adapters in ModuleDicts (no "." in a key), reserves BASE_ADAPTER, and
+        # warns on a name inside its parameter prefix "lora_" (ambiguous when loading).
+        if not name or "." in name or name == BASE_ADAPTER or name in "lora_":
+            raise ValueError(f"unusable adapter name {name!r}")
+
+
+def train_loras(
+    base_model: Any,
+    tokenizer: TokenizerLike,
+    samples: Mapping[str, Sequence[tuple[str, str]]],
+    recipe: TrainRecipe = DEFAULT_RECIPE,
+) -> TrainedAdapters:
+    """One fresh adapter per name of ``samples``, each exactly as ``train_lora`` trains it.
+
+    Adapters are trained one after another, each reseeded with ``recipe.seed`` before its
+    injection and trained alone, so an adapter does not depend on its neighbours or its
+    place in the order. Call ``release`` (or use ``lora_adapters``) when done.
+    """
+    if isinstance(base_model, PeftModel):
+        raise ValueError("base model still wraps an adapter: release() the previous result first")
+    _check_names(list(samples))
+    device = next(base_model.parameters()).device
+    model: Any = None
+    trained: dict[str, AdapterTraining] = {}
+    try:
+        for name, pairs in samples.items():
+            t0 = time.perf_counter()
+            rows, used, dropped, truncated = select_rows(tokenizer, pairs, recipe)
+            with _deterministic(device):
+                torch.manual_seed(recipe.seed)
+                with _quiet_peft():
+                    if model is None:
+                        model = get_peft_model(base_model, _lora_config(recipe), adapter_name=name)
+                    else:
+                        model.add_adapter(name, _lora_config(recipe))
+                model.set_adapter(name)  # only this adapter trains and takes part
+                params = list(_adapter_params(model, name).values())
+                losses = _fit(model, params, rows, tokenizer, recipe)
+            trained[name] = AdapterTraining(
+                losses, used, len(rows), dropped, truncated, time.perf_counter() - t0
+            )
+    except BaseException:
+        if model is not None:
+            release(TrainedAdapters(model, trained, base_model))
+        raise
+    return TrainedAdapters(model, trained, base_model)
+
+
+def release(result: TrainResult | TrainedAdapters) -> Any:
+    """Remove the adapter(s) and return the bare base model, exactly as it was before training."""
     if not result.released:
         result.model.unload()
         result.released = True
@@ -196,6 +317,21 @@ def lora_adapter(
 ) -> Iterator[TrainResult]:
     """``train_lora`` as a context: the adapter is released on exit, even on error."""
     result = train_lora(base_model, tokenizer, samples, recipe)
+    try:
+        yield result
+    finally:
+        release(result)
+
+
+@contextmanager
+def lora_adapters(
+    base_model: Any,
+    tokenizer: TokenizerLike,
+    samples: Mapping[str, Sequence[tuple[str, str]]],
+    recipe: TrainRecipe = DEFAULT_RECIPE,
+) -> Iterator[TrainedAdapters]:
+    """``train_loras`` as a context: every adapter is released on exit, even on error."""
+    result = train_loras(base_model, tokenizer, samples, recipe)
     try:
         yield result
     finally:

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
+import pytest
 import torch
 
 from tasks.families import TaskItem, generate_many
 from tasks.quality import Quality, degrade
 from validator.model.evaluate import (
+    BASE_ADAPTER,
     answer_losses,
     completion_losses,
     evaluate,
+    evaluate_many,
     extract_answer,
     forward_pass,
     text_loss,
 )
-from validator.model.recipe import DEFAULT_RECIPE, format_completion, format_pair, format_prompt
-from validator.model.train import lora_adapter
+from validator.model.recipe import (
+    DEFAULT_RECIPE,
+    TrainRecipe,
+    format_completion,
+    format_pair,
+    format_prompt,
+)
+from validator.model.train import lora_adapter, lora_adapters
 
 
 def test_forward_pass_returns_one_string_per_prompt(tiny_random) -> None:
@@ -129,3 +139,87 @@ def test_on_task_data_lowers_answer_loss_far_more_than_off_topic_data(pretrained
     # (the on-task deltas of 5 data seeds spread over 0.2 nats in the ladder).
     assert max(deltas[Quality.CORRECT], deltas[Quality.WRONG]) + 0.2 < deltas[Quality.OFF_TOPIC]
     assert abs(deltas[Quality.CORRECT]) < 0.5 and abs(deltas[Quality.WRONG]) < 0.5
+
+
+# Few steps: the adapters only need to differ from each other and from the base.
+FAST_RECIPE = TrainRecipe(steps=4, batch_size=4)
+# 9 items at batch 4: three chunks, the last one short, and 27 near misses in 7 chunks.
+MANY_ITEMS, MANY_BATCH = 9, 4
+
+
+def _three_miners() -> dict[str, list[tuple[str, str]]]:
+    """Three adapters' data: different tasks and sizes, one of them off-topic."""
+    off_topic = _ladder_pairs(Quality.OFF_TOPIC, 12)
+    return {
+        "m1": [format_pair(it) for it in generate_many(21, 16)],
+        "m2": [format_pair(it) for it in generate_many(22, 24)],
+        "m3": off_topic,
+    }
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_evaluate_many_equals_one_adapter_at_a_time_bit_for_bit(pretrained) -> None:
+    """Each adapter's rows in the shared batch give exactly its own evaluation's numbers.
+
+    Claimed exact, and asserted with ``==`` on every array (losses, margins, guard losses,
+    generations, answers, correctness): each adapter's rows carry its own one-at-a-time
+    layout, PEFT computes its LoRA term on exactly that sub-batch, and the CPU GEMM under the
+    base layers gives each row the same bits whatever the row count (module docstring of
+    validator/model/evaluate.py). The pretrained base is used so that generations stop at eos
+    at different steps per adapter: rows that finished keep riding along in the shared batch.
+    """
+    model, tok = pretrained
+    items = generate_many(99, MANY_ITEMS, near_misses=3)  # finite margins, compared too
+    guard = ["A short guard sentence.", "Another guard sentence, a little longer than that."]
+    kwargs: dict[str, Any] = {"max_new_tokens": 24, "batch_size": MANY_BATCH}
+    before = _snapshot(model)
+    bare = evaluate(model, tok, items, guard, **kwargs)
+    with lora_adapters(model, tok, _three_miners(), FAST_RECIPE) as trained:
+        names = [*trained.names, BASE_ADAPTER]
+        batched = evaluate_many(trained.model, tok, names, items, guard, **kwargs)
+        alone = {}
+        for name in trained.names:
+            trained.model.set_adapter(name)
+            alone[name] = evaluate(trained.model, tok, items, guard, **kwargs)
+    assert list(batched) == names
+    for name in trained.names:
+        assert batched[name] == alone[name], name
+    assert batched[BASE_ADAPTER] == bare
+    # The adapters really differ (else equality would prove little), and stop unevenly.
+    losses = {name: batched[name].completion_loss for name in names}
+    assert len({tuple(v) for v in losses.values()}) == len(names)
+    lengths = {len(g) for name in names for g in batched[name].generated}
+    assert len(lengths) > 1
+    # The base is exactly as it was, its modules unwrapped.
+    assert type(model.model.layers[0].self_attn.q_proj) is torch.nn.Linear
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_evaluate_many_without_generation_equals_evaluate(tiny_random) -> None:
+    model, tok = tiny_random
+    items = generate_many(5, MANY_ITEMS, near_misses=2)
+    kwargs: dict[str, Any] = {"batch_size": MANY_BATCH, "generate": False}
+    miners = {k: v for k, v in _three_miners().items() if k != "m3"}
+    with lora_adapters(model, tok, miners, FAST_RECIPE) as trained:
+        batched = evaluate_many(trained.model, tok, ["m2", "m1"], items, **kwargs)
+        for name in ("m1", "m2"):
+            trained.model.set_adapter(name)
+            assert batched[name] == evaluate(trained.model, tok, items, **kwargs)
+    assert batched["m1"].generated == [""] * MANY_ITEMS and batched["m1"].general_loss == []
+
+
+def test_evaluate_many_refuses_unusable_adapter_lists(tiny_random) -> None:
+    model, tok = tiny_random
+    items = generate_many(5, 2)
+    with lora_adapters(model, tok, {"m1": _ladder_pairs(Quality.CORRECT, 4)}, FAST_RECIPE) as t:
+        with pytest.raises(ValueError, match="no adapters"):
+            evaluate_many(t.model, tok, [], items, generate=False)
+        with pytest.raises(ValueError, match="named twice"):
+            evaluate_many(t.model, tok, ["m1", "m1"], items, generate=False)
+        with pytest.raises(ValueError, match="non-existing"):  # PEFT's own check
+            evaluate_many(t.model, tok, ["m1", "zz"], items, generate=False)

@@ -11,9 +11,17 @@ import torch
 from peft import PeftModel
 
 from tasks.families import generate_many
-from validator.model.evaluate import evaluate
+from validator.model.evaluate import BASE_ADAPTER, evaluate
 from validator.model.recipe import TrainRecipe, format_pair
-from validator.model.train import lora_adapter, release, select_rows, train_lora
+from validator.model.train import (
+    ADAPTER_NAME,
+    lora_adapter,
+    lora_adapters,
+    release,
+    select_rows,
+    train_lora,
+    train_loras,
+)
 
 # Few steps on small batches: the mechanics (masking, determinism, base untouched) do not
 # need the production step count.
@@ -128,3 +136,54 @@ def test_no_samples_means_no_steps_and_no_effect(tiny_random) -> None:
         assert all(
             torch.count_nonzero(v) == 0 for k, v in result.adapter_state().items() if "lora_B" in k
         )
+
+
+def _renamed(state: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """Adapter weights keyed as if the adapter were called ``ADAPTER_NAME``."""
+    return {k.replace(f".{name}.", f".{ADAPTER_NAME}."): v for k, v in state.items()}
+
+
+def test_adapters_trained_side_by_side_equal_adapters_trained_alone(tiny_random) -> None:
+    """Each adapter of one PeftModel is bit-identical to the one ``lora_adapter`` trains."""
+    model, tok = tiny_random
+    samples = {"m1": _pairs(11), "m2": _pairs(12, n=24), "m3": [], "m4": _pairs(11)}
+    alone = {}
+    for name, pairs in samples.items():
+        with lora_adapter(model, tok, pairs, FAST_RECIPE) as result:
+            alone[name] = (result, result.adapter_state())
+    before = _base_snapshot(model)
+    with lora_adapters(model, tok, samples, FAST_RECIPE) as trained:
+        assert trained.names == list(samples)
+        for name, (one, one_state) in alone.items():
+            got = trained.trained[name]
+            assert got.per_step_losses == one.per_step_losses, name
+            assert (got.tokens_used, got.samples_used) == (one.tokens_used, one.samples_used)
+            assert (got.dropped, got.truncated) == (one.dropped, one.truncated)
+            state = _renamed(trained.adapter_state(name), name)
+            assert state.keys() == one_state.keys(), name
+            assert all(torch.equal(v, one_state[k]) for k, v in state.items()), name
+    # Same data, same seed, any place in the order: the same adapter; no data: no steps.
+    assert trained.trained["m3"].per_step_losses == []
+    assert trained.trained["m1"].per_step_losses == trained.trained["m4"].per_step_losses
+    assert type(model.model.layers[0].self_attn.q_proj) is torch.nn.Linear
+    assert not hasattr(model, "peft_config")
+    after = model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_unusable_adapter_names_are_refused(tiny_random) -> None:
+    model, tok = tiny_random
+    for names in ([], ["a.b"], [BASE_ADAPTER], ["ora"], [""]):
+        with pytest.raises(ValueError):
+            train_loras(model, tok, {n: _pairs() for n in names}, FAST_RECIPE)
+    assert not isinstance(model, PeftModel) and not hasattr(model, "peft_config")
+
+
+def test_a_failure_midway_leaves_the_base_unwrapped(tiny_random) -> None:
+    model, tok = tiny_random
+    broken = {"m1": _pairs(), "m2": [("only a prompt",)]}  # the second adapter's data is bad
+    with pytest.raises(ValueError):
+        train_loras(model, tok, broken, FAST_RECIPE)  # type: ignore[arg-type]
+    assert type(model.model.layers[0].self_attn.q_proj) is torch.nn.Linear
+    assert not hasattr(model, "peft_config")
+    release(train_lora(model, tok, _pairs(), FAST_RECIPE))  # wraps cleanly again
