@@ -133,6 +133,16 @@ class ValidatorSettings(NeuronSettings):
         ),
         json_schema_extra={"flag": "--executor.threads"},
     )
+    executor_adapters_per_pass: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "local executor: miners' adapters evaluated together in one pass (same numbers;"
+            " pays on a GPU, not on a CPU)"
+        ),
+        json_schema_extra={"flag": "--executor.adapters-per-pass"},
+    )
     ray_address: str | None = Field(
         None,
         description=(

@@ -124,7 +124,11 @@ def build_executor(settings: ValidatorSettings, model: Any, tokenizer: Any) -> E
             address=settings.ray_address,
         )
     return LocalExecutor(
-        model, tokenizer, threads=settings.executor_threads, progress=settings.progress
+        model,
+        tokenizer,
+        threads=settings.executor_threads,
+        progress=settings.progress,
+        adapters_per_pass=settings.executor_adapters_per_pass,
     )
 
 
