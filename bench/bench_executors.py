@@ -70,7 +70,7 @@ def _summary(
     n = len(work.jobs)
     train = sum(m.timings_s["train"] for m in measured)
     evaluate = sum(m.timings_s["eval"] for m in measured)
-    parallel = RAY_WORKERS if mode.startswith("ray") else 1
+    parallel = min(RAY_WORKERS, n) if mode.startswith("ray") else 1  # jobs that overlap
     unaccounted = max(0.0, wall - (train + evaluate) / parallel)
     overhead = unaccounted + score_s
     return {
