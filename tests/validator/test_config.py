@@ -6,7 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from protocol.cli import parse_settings, to_env
-from validator.config import ValidatorSettings
+from validator.config import ExecutorKind, ValidatorSettings
+from validator.executor.local import LocalExecutor
+from validator.service import build_executor
 
 
 def _parse(argv: list[str]) -> ValidatorSettings:
@@ -103,3 +105,50 @@ def test_to_env_carries_shares_and_judge(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv(name, value)
     again = ValidatorSettings()
     assert again == settings and again.active_shares() == {"preference": 1.0}
+
+
+def test_executor_flags_parse() -> None:
+    settings = _parse(
+        [
+            "--executor",
+            "ray",
+            "--ray.address",
+            "auto",
+            "--ray.workers",
+            "3",
+            "--ray.gpus-per-job",
+            "0.5",
+            "--executor.threads",
+            "2",
+        ]
+    )
+    assert settings.executor == ExecutorKind.RAY
+    assert (settings.ray_address, settings.ray_workers) == ("auto", 3)
+    assert (settings.ray_gpus_per_job, settings.executor_threads) == (0.5, 2)
+    assert _parse([]).executor == ExecutorKind.LOCAL  # today's behaviour stays the default
+    assert _parse(["--executor.adapters-per-pass", "8"]).executor_adapters_per_pass == 8
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--executor", "spark"],
+        ["--ray.workers", "0"],
+        ["--ray.gpus-per-job", "-1"],
+        ["--executor.threads", "0"],
+        ["--executor.adapters-per-pass", "0"],
+    ],
+)
+def test_bad_executor_flags_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        _parse(argv)
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_the_default_executor_is_local_on_the_validators_model() -> None:
+    model, tokenizer = object(), object()
+    executor = build_executor(_parse(["--executor.threads", "1"]), model, tokenizer)
+    assert isinstance(executor, LocalExecutor)
+    assert (executor.model, executor.tokenizer, executor.threads) == (model, tokenizer, 1)
