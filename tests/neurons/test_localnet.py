@@ -25,13 +25,15 @@ ROUNDS = 2
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.mark.parametrize("executor", ["local", "ray"])
 def test_local_network_runs_and_the_honest_miner_comes_out_on_top(
-    tmp_path: Path, model_cache: Path, pretrained: tuple[Any, Any]
+    tmp_path: Path, model_cache: Path, pretrained: tuple[Any, Any], executor: str
 ) -> None:
+    """Both executors (ray: a local cluster of two workers the command starts and stops)."""
     env = os.environ | {CACHE_ENV: str(model_cache), "PYTHONUNBUFFERED": "1"}
     run = subprocess.run(
         [sys.executable, "neurons/localnet.py", "--rounds", str(ROUNDS), "--no-progress"]
-        + ["--workdir", str(tmp_path / "net")],
+        + ["--workdir", str(tmp_path / "net"), "--executor", executor],
         cwd=ROOT,
         env=env,
         capture_output=True,
