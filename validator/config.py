@@ -68,6 +68,11 @@ class ExecutorKind(StrEnum):
     RAY = "ray"  # on Ray workers: a local cluster, or one joined with --ray.address
 
 
+# A Ray job's deadline: a wedged GPU or a deadlocked worker must not hold the round forever. A
+# job of the embedded base takes 2.4-3.5 s on one CPU thread (docs/OPERATIONS.md); 30 min
+# leaves room for a 7B model's LoRA on a slow GPU.
+DEFAULT_JOB_TIMEOUT_S = 1800.0
+
 # One competition's share: a finite number >= 0 (NaN and infinity would poison the weights).
 Share = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
@@ -156,6 +161,12 @@ class ValidatorSettings(NeuronSettings):
         ge=1,
         description="Ray workers (each loads the base once)",
         json_schema_extra={"flag": "--ray.workers"},
+    )
+    ray_job_timeout_s: float = Field(
+        DEFAULT_JOB_TIMEOUT_S,
+        gt=0,
+        description="a Ray job past this is taken back and retried on another worker",
+        json_schema_extra={"flag": "--ray.job-timeout-s"},
     )
     ray_gpus_per_job: float = Field(
         0.0,

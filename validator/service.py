@@ -122,6 +122,7 @@ def build_executor(settings: ValidatorSettings, model: Any, tokenizer: Any) -> E
             threads=settings.executor_threads or 1,
             gpus=settings.ray_gpus_per_job,
             address=settings.ray_address,
+            job_timeout_s=settings.ray_job_timeout_s,
         )
     return LocalExecutor(
         model,

@@ -11,7 +11,8 @@ A job whose worker dies (the actor is restarted once, ``max_restarts``) or raise
 in the queue for a *different* worker; the failed worker takes work again once it answers a
 ping (restarted), or leaves the pool (out of restarts). After ``MAX_ATTEMPTS`` a job is a
 ``JobFailure`` for its miner, never the round's failure. Results are keyed by job key, so a
-job is counted once.
+job is counted once. A job past ``job_timeout_s`` (``--ray.job-timeout-s``) has its worker
+killed (a wedged GPU, a deadlock); the worker restarts and the job is retried elsewhere.
 
 Resources per worker: ``threads`` CPUs (torch's intra-op threads, pinned in the worker so the
 numbers equal the local executor's at the same count) and ``gpus`` GPUs (a fraction packs
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -50,6 +51,20 @@ class BaseModelRef:
     name: str
     device: str = "cpu"
     cache_dir: str | None = None
+
+
+@dataclass
+class _Schedule:
+    """One ``run``'s bookkeeping: the queue, the workers' states, the outcomes so far."""
+
+    shared: Any  # the object-store ref of (recipe, items, general texts)
+    queue: deque[_Attempt] = field(default_factory=deque)
+    idle: list[Any] = field(default_factory=list)
+    running: dict[Any, tuple[_Attempt, Any]] = field(default_factory=dict)  # ref -> job, worker
+    started: dict[Any, float] = field(default_factory=dict)  # ref -> when it was sent
+    timed_out: set[Any] = field(default_factory=set)  # refs whose worker was killed for it
+    recovering: dict[Any, Any] = field(default_factory=dict)  # ping ref -> a failed worker
+    outcomes: dict[str, JobOutcome] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,11 +117,13 @@ class RayExecutor:
         threads: int = 1,
         gpus: float = 0.0,
         address: str | None = None,
+        job_timeout_s: float | None = None,
         worker_cls: type[ModelWorker] = ModelWorker,
     ) -> None:
         if workers < 1 or threads < 1:
             raise ValueError(f"workers and threads must be >= 1, got {workers}, {threads}")
         self.threads: int | None = threads
+        self.job_timeout_s = job_timeout_s
         self._started = not ray.is_initialized()
         if self._started:
             if address is None:
@@ -121,58 +138,66 @@ class RayExecutor:
 
     def run(self, work: RoundWork) -> dict[str, JobOutcome]:
         """Each job's outcome, by job key: as workers free up, the next job goes to one."""
-        shared = ray.put((work.recipe, work.items, work.general_texts))
-        queue: deque[_Attempt] = deque()
+        state = _Schedule(ray.put((work.recipe, work.items, work.general_texts)))
         for job in work.jobs:
-            if all(job.key != queued.job.key for queued in queue):  # a repeated job runs once
-                queue.append(_Attempt(job, 1, None))
-        outcomes: dict[str, JobOutcome] = {}
-        idle: list[Any] = list(self._workers)
-        running: dict[Any, tuple[_Attempt, Any]] = {}  # task ref -> (attempt, worker)
-        recovering: dict[Any, Any] = {}  # ping ref -> a worker whose last task failed
-        while queue or running:
-            self._dispatch(queue, idle, running, shared)
-            if not running and not recovering:  # every worker is gone: nothing can run
-                for attempt in queue:
-                    outcomes[attempt.job.key] = JobFailure("no Ray worker is left", attempt.number)
+            if all(job.key != queued.job.key for queued in state.queue):  # a repeat runs once
+                state.queue.append(_Attempt(job, 1, None))
+        state.idle = list(self._workers)
+        while state.queue or state.running:
+            self._dispatch(state)
+            if not state.running and not state.recovering:  # no worker left: nothing can run
+                for attempt in state.queue:
+                    state.outcomes[attempt.job.key] = JobFailure(
+                        "no Ray worker is left", attempt.number
+                    )
                 break
-            (done,), _ = ray.wait([*running, *recovering], num_returns=1)
-            if done in recovering:
-                self._recovered(done, recovering.pop(done), idle, recovering)
-                continue
-            attempt, worker = running.pop(done)
-            try:
-                outcomes[attempt.job.key] = ray.get(done)
-                idle.append(worker)
-            except Exception as exc:  # a dead worker (RayActorError) or the job's own error
-                recovering[worker.ping.remote()] = worker  # back to work once it answers
-                if attempt.number < MAX_ATTEMPTS:
-                    queue.append(_Attempt(attempt.job, attempt.number + 1, worker))
-                else:
-                    outcomes[attempt.job.key] = JobFailure(_reason(exc), attempt.number)
-        return outcomes
+            waiting = [*state.running, *state.recovering]
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=self._poll(state))
+            if not ready:  # a job is past its deadline: kill its worker; the job fails next
+                self._kill_overdue(state)
+            elif ready[0] in state.recovering:
+                self._recovered(ready[0], state)
+            else:
+                self._finished(ready[0], state)
+        return state.outcomes
 
-    def _dispatch(
-        self, queue: deque[_Attempt], idle: list[Any], running: dict[Any, Any], shared: Any
-    ) -> None:
+    def _dispatch(self, state: _Schedule) -> None:
         """Give queued jobs to idle workers; a retry avoids the worker it failed on."""
-        for attempt in list(queue):
-            if not idle:
+        for attempt in list(state.queue):
+            if not state.idle:
                 return
-            choices = [w for w in idle if w is not attempt.failed_on] or (
-                idle if len(self._workers) == 1 else []
+            choices = [w for w in state.idle if w is not attempt.failed_on] or (
+                state.idle if len(self._workers) == 1 else []
             )
             if not choices:
                 continue  # wait for another worker to free up
             worker = choices[0]
-            idle.remove(worker)
-            queue.remove(attempt)
-            running[worker.run.remote(shared, attempt.job)] = (attempt, worker)
+            state.idle.remove(worker)
+            state.queue.remove(attempt)
+            ref = worker.run.remote(state.shared, attempt.job)
+            state.running[ref] = (attempt, worker)
+            state.started[ref] = time.monotonic()
 
-    def _recovered(
-        self, ping: Any, worker: Any, idle: list[Any], recovering: dict[Any, Any]
-    ) -> None:
+    def _finished(self, done: Any, state: _Schedule) -> None:
+        """A job came back: its outcome, or a retry on another worker, or its failure."""
+        attempt, worker = state.running.pop(done)
+        state.started.pop(done, None)
+        try:
+            state.outcomes[attempt.job.key] = ray.get(done)
+            state.idle.append(worker)
+            return
+        except Exception as exc:  # a dead worker (RayActorError) or the job's own error
+            late = done in state.timed_out
+            reason = f"timed out after {self.job_timeout_s:g} s" if late else _reason(exc)
+        state.recovering[worker.ping.remote()] = worker  # back to work once it answers
+        if attempt.number < MAX_ATTEMPTS:
+            state.queue.append(_Attempt(attempt.job, attempt.number + 1, worker))
+        else:
+            state.outcomes[attempt.job.key] = JobFailure(reason, attempt.number)
+
+    def _recovered(self, ping: Any, state: _Schedule) -> None:
         """A failed worker's ping came back: idle again, still restarting, or gone for good."""
+        worker = state.recovering.pop(ping)
         try:
             ray.get(ping)
         except ray.exceptions.ActorDiedError:
@@ -180,9 +205,26 @@ class RayExecutor:
             return
         except ray.exceptions.RayError:  # still restarting: ask again shortly
             time.sleep(RESTART_POLL_S)
-            recovering[worker.ping.remote()] = worker
+            state.recovering[worker.ping.remote()] = worker
             return
-        idle.append(worker)
+        state.idle.append(worker)
+
+    def _poll(self, state: _Schedule) -> float | None:
+        """How long to wait for a result before checking deadlines (None: no deadline)."""
+        if self.job_timeout_s is None or not state.started:
+            return None
+        oldest = min(state.started.values())
+        return max(0.0, oldest + self.job_timeout_s - time.monotonic())
+
+    def _kill_overdue(self, state: _Schedule) -> None:
+        """Kill the worker of every job past the deadline (it restarts once, ``max_restarts``)."""
+        assert self.job_timeout_s is not None
+        now = time.monotonic()
+        for ref, sent in list(state.started.items()):
+            if now - sent >= self.job_timeout_s:
+                state.timed_out.add(ref)
+                del state.started[ref]
+                ray.kill(state.running[ref][1], no_restart=False)
 
     def close(self) -> None:
         """Stop the workers, and the local cluster if this executor started it."""

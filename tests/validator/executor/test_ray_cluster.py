@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,17 @@ class DiesOnce(ModelWorker):
         return super().run(shared, job)
 
 
+class HangsOnce(ModelWorker):
+    """Hangs (far past the test's deadline) on a job whose marker file exists, once."""
+
+    def run(self, shared: Any, job: TrainJob) -> Measured:
+        marker = _marker(job.key)
+        if marker.exists():
+            marker.unlink()
+            time.sleep(600)  # a wedged worker: only the deadline gets the job back
+        return super().run(shared, job)
+
+
 class AlwaysFails(ModelWorker):
     """Raises on uid 2's job, every time."""
 
@@ -128,6 +140,26 @@ def test_a_worker_that_dies_mid_job_is_retried_and_counted_once(
         _marker(victim).unlink(missing_ok=True)
     assert not _marker(victim).exists()  # the crash happened
     assert set(outcomes) == set(local_outcomes)
+    for key, outcome in outcomes.items():
+        reference = local_outcomes[key]
+        assert isinstance(outcome, Measured) and isinstance(reference, Measured)
+        _same(outcome, reference)
+
+
+def test_a_job_past_its_deadline_is_taken_back_and_run_elsewhere(
+    local_outcomes: dict[str, Any],
+) -> None:
+    work = _work([1, 2, 3])
+    victim = work.jobs[0].key
+    _marker(victim).touch()
+    executor = RayExecutor(BASE, workers=2, threads=1, job_timeout_s=20, worker_cls=HangsOnce)
+    t0 = time.monotonic()
+    try:
+        outcomes = executor.run(work)
+    finally:
+        executor.close()
+        _marker(victim).unlink(missing_ok=True)
+    assert time.monotonic() - t0 < 300  # not the 600 s the wedged worker would take
     for key, outcome in outcomes.items():
         reference = local_outcomes[key]
         assert isinstance(outcome, Measured) and isinstance(reference, Measured)
