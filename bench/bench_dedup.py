@@ -154,6 +154,7 @@ def _sentences(rng: random.Random, words: list[str]) -> str:
 
 def corpora(samples: int) -> dict[str, list[str]]:
     from scoring_synth import paragraph
+
     from tasks.families import generate_many
     from tasks.quality import reworded
 
