@@ -134,7 +134,7 @@ def estimates(left: npt.NDArray[np.uint32], right: npt.NDArray[np.uint32]) -> np
 
 
 def _pseudo_words(rng: random.Random, count: int, seen: set[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < count:
         word = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 10)))
         if word not in seen:
