@@ -6,10 +6,12 @@ validator's canonical match words (``MinHashParams``: ``ngram`` word shingles of
 same code for all (``MinHasher._words``, the byte-table fast path of ``match_words``), so the
 figures differ only in how a word set becomes a signature:
 
-- ``ours``: ``scoring.minhash.MinHasher.signatures`` as the validator calls it;
+- ``ours``: ``scoring.minhash.MinHasher.signatures`` as the validator calls it (since issue
+  13: rensa's ``RMinHash``, rows turned into a ``(n, num_perm)`` uint32 array);
+- ``numpy-v1``: the numpy MinHash it replaced (``bench/minhash_v1.py``: blake2b per new word,
+  cached, then vectorised permutations);
 - ``datasketch``: ``MinHash.bulk`` over the UTF-8 shingles (sha1 per shingle, numpy permute);
-- ``rensa-r`` / ``rensa-c``: rensa's ``RMinHash`` / ``CMinHash`` bulk digests (Rust), rows
-  turned into a ``(n, num_perm)`` uint32 array as the validator would need them.
+- ``rensa-c``: rensa's ``CMinHash`` (circulant permutations) bulk digests.
 
 Corpora (``--samples`` texts each, seeded): ``registry`` task items in the registry's
 phrasings (prompt, chain of thought, answer); ``outside`` the same families in outside
@@ -35,7 +37,7 @@ Last, a round's dedup against a history: ``--miners`` x 64 task items screened a
 history of ``--history`` credited task items.
 
     .venv/bin/python bench/bench_dedup.py [--samples 2000] [--pairs 600] [--repeats 3]
-        [--history 20000] [--miners 8] [--only ours,rensa-r]
+        [--history 20000] [--miners 8] [--only ours,numpy-v1]
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ from common.text import jaccard, join_fields, match_words, word_ngrams  # noqa: 
 from scoring.minhash import MinHasher, MinHashParams  # noqa: E402
 
 PARAMS = MinHashParams()
-IMPLS = ("ours", "datasketch", "rensa-r", "rensa-c")
+IMPLS = ("ours", "numpy-v1", "datasketch", "rensa-c")
 Signer = Callable[[list[str]], npt.NDArray[np.uint32]]
 
 
@@ -90,8 +92,11 @@ def _shingle_sets(texts: list[str]) -> list[list[bytes]]:
 def signer(name: str) -> Signer:
     """A function texts -> ``(n, num_perm)`` uint32 signatures (fresh state: nothing cached)."""
     if name == "ours":
-        hasher = MinHasher(PARAMS)
-        return hasher.signatures
+        return MinHasher(PARAMS).signatures
+    if name == "numpy-v1":
+        from bench.minhash_v1 import MinHasher as NumpyV1
+
+        return NumpyV1(PARAMS).signatures
     if name == "datasketch":
         from datasketch import MinHash
 
@@ -104,14 +109,8 @@ def signer(name: str) -> Signer:
             return out
 
         return sign_ds
-    if name in ("rensa-r", "rensa-c"):
+    if name == "rensa-c":
         import rensa
-
-        def sign_r(texts: list[str]) -> npt.NDArray[np.uint32]:
-            m = rensa.RMinHash.digest_matrix_from_token_byte_sets(
-                _shingle_sets(texts), PARAMS.num_perm, PARAMS.seed
-            )
-            return np.array(m.to_rows(), dtype=np.uint32).reshape(len(texts), PARAMS.num_perm)
 
         def sign_c(texts: list[str]) -> npt.NDArray[np.uint32]:
             rows = rensa.CMinHash.digests_from_token_sets(
@@ -119,7 +118,7 @@ def signer(name: str) -> Signer:
             )
             return np.array(rows, dtype=np.uint32).reshape(len(texts), PARAMS.num_perm)
 
-        return sign_r if name == "rensa-r" else sign_c
+        return sign_c
     raise ValueError(name)
 
 
