@@ -16,6 +16,7 @@ from scoring.minhash import (
     MinHashParams,
     estimate_jaccard,
     estimate_jaccard_pairs,
+    is_empty,
 )
 from tests.scoring.scoring_synth import paragraph, perturb
 
@@ -51,6 +52,8 @@ def test_params_fingerprint_and_validation() -> None:
     assert p.fingerprint() != MinHashParams(seed=1).fingerprint()
     assert "word1" in p.fingerprint() and "perm128" in p.fingerprint()
     assert TEXT_NORMALISATION_VERSION in p.fingerprint()  # the words hashed depend on it
+    # The implementation and its pinned release are named: another rensa may sign otherwise.
+    assert p.fingerprint().startswith("minhash/v2:") and "rensa-rminhash(0.5.0" in p.fingerprint()
     assert not np.array_equal(
         MinHasher(MinHashParams(seed=1)).signature("a b c d"), HASHER.signature("a b c d")
     )
@@ -76,6 +79,15 @@ def test_estimate_tracks_true_jaccard() -> None:
     error = np.abs(est - truth)
     # Theory at 128 slots: standard error sqrt(J(1-J)/128) <= 0.044, so MAE <= ~0.035.
     assert error.mean() < 0.035 and error.max() < 0.2
+
+
+def test_short_texts_and_word_ngrams() -> None:
+    three = MinHasher(MinHashParams(ngram=3))
+    assert sorted(three.shingles("A b, c d")) == [b"a b c", b"b c d"]
+    assert three.shingles("one two") == [b"one two"]  # shorter than n: one shingle
+    assert three.shingles(" .,") == [] and is_empty(three.signature(" .,"))
+    assert not is_empty(three.signature("one"))
+    assert HASHER.signatures([]).shape == (0, 128)
 
 
 def test_empty_matches_nothing() -> None:

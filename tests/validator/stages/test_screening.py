@@ -7,10 +7,12 @@ from typing import cast
 
 import redis
 
-from common.text import join_fields
+from common.text import TEXT_NORMALISATION_VERSION, join_fields
 from protocol.keys import Keys
 from protocol.schemas import CotSample
 from scoring.contamination import EvalItem, EvalPoolIndex
+from scoring.dedup import DEDUP_RULE, history_fingerprint
+from scoring.minhash import MinHashParams
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
 from validator.stages.screening import DedupHistory, screen_round
@@ -107,3 +109,22 @@ def test_a_history_made_under_other_parameters_is_renamed_aside(
     [aside] = [k for k in redis_client.scan_iter(match=f"{key}:retired:*")]
     assert redis_client.hget(aside, "sig:x") == b"0:AA:"
     redis_client.delete(aside)  # a shared server keeps nothing of this test
+
+
+def test_a_history_signed_by_the_numpy_minhash_v1_is_renamed_aside(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """Issue 13: signatures moved to rensa (minhash/v2); a v1 history cannot be compared."""
+    p = MinHashParams()
+    v1 = (
+        "minhash/v1:blake2b64-word,poly-splitmix64-shingle,odd-multiply32:"
+        f"{TEXT_NORMALISATION_VERSION}:word{p.ngram}:perm{p.num_perm}:seed{p.seed}|{DEDUP_RULE}"
+    )
+    assert v1 != history_fingerprint(p) and history_fingerprint(p).startswith("minhash/v2:")
+    key = keys.dedup_history()
+    redis_client.hset(key, mapping={"params": v1, "sig:y": "0:BB:"})
+    history = DedupHistory(redis_client, keys)
+    assert len(history.index) == 0 and not redis_client.exists(key)
+    [aside] = [k for k in redis_client.scan_iter(match=f"{key}:retired:*")]
+    assert redis_client.hget(aside, "sig:y") == b"0:BB:"
+    redis_client.delete(aside)
