@@ -75,6 +75,27 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Torch at one intra-op thread for a module, restored after (``usefixtures`` it).
+
+    Two shared cores: two torch threads per process spin against other processes and make
+    small model steps ~50x slower; one thread keeps such modules within their time budgets.
+    """
+    from validator.executor.local import torch_threads  # torch: only tests that ask
+
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def qwen2_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small Qwen2-class checkpoint with a BPE tokenizer, built once per session."""
+    from tests.support.qwen2_checkpoint import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("qwen2-checkpoint"))
+
+
 @pytest.fixture(scope="session")
 def tiny_random() -> tuple[Any, Any]:
     """The embedded architecture at its fixed random init (cheap; mechanics only)."""

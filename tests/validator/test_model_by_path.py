@@ -49,7 +49,7 @@ from protocol.redis_conn import connect, stop_embedded
 from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, manifest_sha256
 from scoring.components import Component
 from tasks.quality import Quality
-from tests.support.qwen2_checkpoint import IM_END, build_checkpoint
+from tests.support.qwen2_checkpoint import IM_END
 from tests.support.servers import free_port, serve_in_thread
 from validator.api.app import create_app as create_api
 from validator.api.attribution import base_model
@@ -72,7 +72,7 @@ from validator.store.leaderboard import LeaderboardStore
 from validator.store.records import RoundRecord
 from validator.store.run_log import RoundDir
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 # Small sizes: the path is under test, not the statistics. The CoT recipe is the real one.
 SAMPLES_PER_MINER = 16
@@ -99,17 +99,9 @@ PROMPT = "Ana has 363 coins and gets 635 more. How many coins now?"
 COMPLETION = "Ones: 3+5=8, carry 0. Tens: 6+3+0=9. Hundreds: 3+6=9. So 998.\nAnswer: 998"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()  # two shared cores: one thread avoids spin contention
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_checkpoint(tmp_path_factory.mktemp("qwen2-checkpoint"))
+def checkpoint(qwen2_checkpoint: Path) -> Path:
+    return qwen2_checkpoint  # built once per session (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,10 @@ class RoundWork:
     general_texts: tuple[str, ...]
     jobs: tuple[TrainJob, ...]
 
+    def unique_jobs(self) -> list[TrainJob]:
+        """The jobs in order, a repeated key once: every executor runs and counts a job once."""
+        return list({job.key: job for job in self.jobs}.values())
+
 
 @dataclass
 class Measured:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from protocol.schemas import CotSample
 from validator.executor.jobs import (
     MAX_ATTEMPTS,
     JobFailure,
@@ -74,7 +75,7 @@ class LocalExecutor:
     def run(self, work: RoundWork) -> dict[str, JobOutcome]:
         """Each job's outcome, by job key."""
         outcomes: dict[str, JobOutcome] = {}
-        unique = list({job.key: job for job in work.jobs}.values())  # a repeated job runs once
+        unique = work.unique_jobs()
         size = self.adapters_per_pass
         groups = [unique[i : i + size] for i in range(0, len(unique), size)]
         with torch_threads(self.threads):
@@ -114,7 +115,7 @@ class LocalExecutor:
         except Exception:  # one miner's job broke the group: fall back to one at a time
             return {}
 
-    def _attempt(self, work: RoundWork, samples: Any) -> JobOutcome:
+    def _attempt(self, work: RoundWork, samples: tuple[CotSample, ...]) -> JobOutcome:
         reason = ""
         for _ in range(MAX_ATTEMPTS):
             try:

@@ -139,9 +139,7 @@ class RayExecutor:
     def run(self, work: RoundWork) -> dict[str, JobOutcome]:
         """Each job's outcome, by job key: as workers free up, the next job goes to one."""
         state = _Schedule(ray.put((work.recipe, work.items, work.general_texts)))
-        for job in work.jobs:
-            if all(job.key != queued.job.key for queued in state.queue):  # a repeat runs once
-                state.queue.append(_Attempt(job, 1, None))
+        state.queue.extend(_Attempt(job, 1, None) for job in work.unique_jobs())
         state.idle = list(self._workers)
         while state.queue or state.running:
             self._dispatch(state)

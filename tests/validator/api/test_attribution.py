@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import torch
 
 from protocol.keys import Keys
 from protocol.redis_conn import connect
@@ -27,12 +26,8 @@ PROMPT = "Ana has 363 coins and gets 635 more. How many coins now?"
 COMPLETION = "363+635: hundreds 300+600=900, rest 63+35=98, 900+98=998.\nAnswer: 998"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()  # two shared cores: one thread avoids spin contention
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Torch at one thread (tests/conftest.py): two shared cores, no spinning against other jobs.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class CountingLoader:

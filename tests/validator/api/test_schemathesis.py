@@ -19,7 +19,6 @@ import httpx
 import pytest
 import redis
 import schemathesis
-import torch
 from hypothesis import HealthCheck, settings
 
 from protocol.keys import Keys
@@ -48,12 +47,8 @@ UIDS = [0, 1, 2, 3, 7]
 ROUNDS = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()  # two shared cores: one thread avoids spin contention
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Torch at one thread (tests/conftest.py): two shared cores, no spinning against other jobs.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

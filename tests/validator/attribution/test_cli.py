@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,8 @@ from validator.model.train import lora_adapter
 SEED = 7
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()  # two shared cores: one thread avoids spin contention
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Torch at one thread (tests/conftest.py): two shared cores, no spinning against other jobs.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cli_shows_base_vs_a_saved_adapter_and_the_quick_adapter_matches_it(

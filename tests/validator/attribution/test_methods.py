@@ -4,7 +4,6 @@ import copy
 import math
 import random
 import string
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +22,8 @@ PROMPT = "Reverse the list: 55 98 93 77"
 COMPLETION = "Read from the end: 77, 93, 98, 55.\nAnswer: 77 93 98 55"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # Two shared cores: two torch threads per process spin against other processes and make
-    # these small steps ~50x slower; one thread keeps the module well under its time budget.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Torch at one thread (tests/conftest.py): two shared cores, no spinning against other jobs.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import json
 import math
 import shutil
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from tests.support.qwen2_checkpoint import (
     IM_END,
     IM_START,
     MAX_POSITIONS,
-    build_checkpoint,
     build_tokenizer,
     corpus,
 )
@@ -78,17 +76,13 @@ SHIPPED_GENERATION: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()  # two shared cores: one thread avoids spin contention
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Torch at one thread (tests/conftest.py): two shared cores, no spinning against other jobs.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_checkpoint(tmp_path_factory.mktemp("qwen2-checkpoint"))
+def checkpoint(qwen2_checkpoint: Path) -> Path:
+    return qwen2_checkpoint  # built once per session (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
