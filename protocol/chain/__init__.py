@@ -16,6 +16,8 @@ from bittensor.signing import WalletLike
 from protocol.chain.base import (
     Chain,
     ChainError,
+    Commitment,
+    CommitmentSpaceError,
     Neuron,
     NotRegisteredError,
     NoValidatorPermitError,
@@ -34,6 +36,8 @@ __all__ = [
     "LOCAL_EMBEDDED",
     "Chain",
     "ChainError",
+    "Commitment",
+    "CommitmentSpaceError",
     "LocalChain",
     "LocalParams",
     "Neuron",

@@ -43,6 +43,34 @@ class WeightRules:
     tempo: int  # blocks per epoch
 
 
+@dataclass(frozen=True)
+class Commitment:
+    """A hotkey's commitment on the subnet (the Commitments pallet's ``CommitmentOf``)."""
+
+    hotkey: str
+    data: str  # the committed Raw bytes as UTF-8 text (this protocol writes ASCII)
+    block: int  # the block it was included at
+
+
+# The Commitments pallet's limits (subtensor ``pallets/commitments``): one Raw field holds at
+# most 128 bytes; each hotkey may write ``COMMITMENT_SPACE_PER_EPOCH`` bytes per subnet per
+# epoch (``MaxSpace``'s default, 3,100), and every commitment counts as at least
+# ``MIN_COMMITMENT_SPACE`` (100) bytes of it: 31 commitments per hotkey per epoch.
+MAX_COMMITMENT_BYTES = 128
+COMMITMENT_SPACE_PER_EPOCH = 3100
+MIN_COMMITMENT_SPACE = 100
+
+
+def commitment_space(data: bytes) -> int:
+    """The bytes of a hotkey's epoch quota one commitment of ``data`` uses."""
+    return max(MIN_COMMITMENT_SPACE, len(data))
+
+
+def epoch_index(block: int, netuid: int, tempo: int) -> int:
+    """The subnet's epoch number at ``block`` (subtensor's ``get_epoch_index``)."""
+    return (block + netuid + 1) // (tempo + 1)
+
+
 class ChainError(Exception):
     """A chain operation was refused (not registered, rate limited, too few weights, ...)."""
 
@@ -53,6 +81,10 @@ class NotRegisteredError(ChainError):
 
 class RateLimitedError(ChainError):
     """The hotkey set weights less than ``weights_rate_limit`` blocks ago; retry later."""
+
+
+class CommitmentSpaceError(ChainError):
+    """The hotkey used its commitment space for this epoch (``SpaceLimitExceeded``)."""
 
 
 class NoValidatorPermitError(ChainError):
@@ -137,4 +169,20 @@ class Chain(Protocol):
 
     def blocks_until_next_epoch(self) -> int:
         """Blocks left before the subnet's next epoch boundary."""
+        ...
+
+    def commit(self, hotkey: Keypair, data: str) -> Commitment:
+        """Replace the hotkey's commitment with ``data`` (one Raw field); returns it as stored.
+
+        Raises ``NotRegisteredError`` for an unregistered hotkey, ``CommitmentSpaceError``
+        when this epoch's commitment space is used up, ``ChainError`` for data over
+        ``MAX_COMMITMENT_BYTES`` bytes of UTF-8.
+        """
+        ...
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Every hotkey's commitment on the subnet as of ``block`` (the head when None).
+
+        A past block needs the chain's history (an archive node on the real chain).
+        """
         ...
