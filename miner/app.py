@@ -33,7 +33,7 @@ from protocol.schemas import (
     SubmissionRequest,
     SubmissionResponse,
     first_error,
-    manifest_sha256,
+    samples_sha256,
     sample_sha256,
 )
 
@@ -155,7 +155,7 @@ def create_app(ctx: MinerContext) -> FastAPI:
             competition=req.competition,
             round_id=req.round_id,
             samples=samples,
-            manifest_sha256=manifest_sha256(samples),  # type: ignore[arg-type]
+            samples_sha256=samples_sha256(samples),  # type: ignore[arg-type]
         )
         payload = response.model_dump_json().encode()
         if len(payload) > MAX_RESPONSE_BYTES:
@@ -172,7 +172,7 @@ def create_app(ctx: MinerContext) -> FastAPI:
             round_id=req.round_id,
             competition=req.competition.value,
             num_samples=len(samples),
-            manifest_sha256=response.manifest_sha256,
+            samples_sha256=response.samples_sha256,
             body_sha256=hashlib.sha256(payload).hexdigest(),
             sample_sha256=[sample_sha256(s) for s in samples],
         )

@@ -25,7 +25,7 @@ class LedgerEntry:
     round_id: str
     competition: str
     num_samples: int
-    manifest_sha256: str
+    samples_sha256: str
     body_sha256: str
     sample_sha256: list[str]
 

@@ -33,3 +33,10 @@ MAX_ROUND_ID_CHARS = 64
 # defaults, restated here because the Redis nonce store's expiry must cover their sum.
 AUTH_MAX_AGE_S = 10.0
 AUTH_ALLOWED_SKEW_S = 2.0
+
+# A miner's manifest (protocol/manifest.py) bounds its proofs: a tree of 2**24 leaves is 24
+# levels tall, so no honest proof carries more than 24 sibling hashes. 16M samples is far
+# beyond any miner's pool; the bound keeps a hostile response's proof lists short
+# (256 samples x 24 hashes x 67 bytes of JSON is ~0.4 MB, inside MAX_RESPONSE_BYTES).
+MAX_MANIFEST_LEAVES = 1 << 24
+MAX_PROOF_HASHES = 24

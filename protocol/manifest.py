@@ -25,15 +25,12 @@ from dataclasses import dataclass
 
 from pymerkle import InmemoryTree
 
+from protocol.limits import MAX_MANIFEST_LEAVES, MAX_PROOF_HASHES
 from protocol.schemas import Competition, CotSample, PreferenceSample, sample_sha256
 
 # Part of every leaf: a change to the leaf format or the tree changes every root.
 MANIFEST_VERSION = "datacomp-manifest/1"
 
-# A manifest's size bounds its proofs: log2(2**24) = 24 hashes per sample. 16M samples is
-# far beyond any miner's pool; the bound keeps a hostile response's proof lists short.
-MAX_MANIFEST_LEAVES = 1 << 24
-MAX_PROOF_HASHES = 24
 
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"

@@ -24,13 +24,17 @@ from pydantic import (
 
 from protocol.limits import (
     MAX_CHARS_PER_FIELD,
+    MAX_MANIFEST_LEAVES,
+    MAX_PROOF_HASHES,
     MAX_REQUESTED_SAMPLES,
     MAX_ROUND_ID_CHARS,
     MAX_SAMPLES_PER_RESPONSE,
 )
 
 # Bumped whenever a field is added, removed or changes meaning.
-PROTOCOL_VERSION = "datacomp/1"
+# /2: responses carry the manifest root the miner committed on chain and a proof per sample;
+# ``manifest_sha256`` renamed ``samples_sha256`` (it hashes the served list, not the manifest).
+PROTOCOL_VERSION = "datacomp/2"
 
 SUBMISSION_PATH = "/v1/submission"
 
@@ -78,7 +82,7 @@ SAMPLE_TYPES: dict[Competition, type[CotSample] | type[PreferenceSample]] = {
 class SubmissionRequest(_Strict):
     """What a validator asks a miner for in one round."""
 
-    protocol_version: Literal["datacomp/1"] = "datacomp/1"  # == PROTOCOL_VERSION
+    protocol_version: Literal["datacomp/2"] = "datacomp/2"  # == PROTOCOL_VERSION
     competition: Competition
     round_id: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_ROUND_ID_CHARS, pattern=r"^[\w.:-]+$")
@@ -86,16 +90,31 @@ class SubmissionRequest(_Strict):
     num_samples: Annotated[int, Field(ge=1, le=MAX_REQUESTED_SAMPLES)]
 
 
-class SubmissionResponse(_Strict):
-    """What a miner serves: samples plus the hash of the manifest it committed to."""
+class SampleProof(_Strict):
+    """A served sample's place in the miner's committed manifest (``protocol/manifest.py``)."""
 
-    protocol_version: Literal["datacomp/1"] = "datacomp/1"  # == PROTOCOL_VERSION
+    leaf_index: Annotated[int, Field(ge=0, lt=MAX_MANIFEST_LEAVES)]
+    path: Annotated[list[Sha256Hex], Field(max_length=MAX_PROOF_HASHES)]  # siblings, bottom-up
+
+
+class SubmissionResponse(_Strict):
+    """What a miner serves: samples, each with its proof against the manifest root it committed.
+
+    ``samples_sha256`` hashes the served list (``samples_sha256()``); ``manifest_root`` and
+    ``manifest_size`` name the Merkle tree the miner committed on chain, and ``proofs[i]``
+    places ``samples[i]`` in it.
+    """
+
+    protocol_version: Literal["datacomp/2"] = "datacomp/2"  # == PROTOCOL_VERSION
     competition: Competition
     round_id: str
     samples: Annotated[
         list[CotSample] | list[PreferenceSample], Field(max_length=MAX_SAMPLES_PER_RESPONSE)
     ]
-    manifest_sha256: Sha256Hex
+    samples_sha256: Sha256Hex
+    manifest_root: Sha256Hex
+    manifest_size: Annotated[int, Field(ge=1, le=MAX_MANIFEST_LEAVES)]
+    proofs: Annotated[list[SampleProof], Field(max_length=MAX_SAMPLES_PER_RESPONSE)]
 
     @model_validator(mode="after")
     def _samples_match_competition(self) -> SubmissionResponse:
@@ -106,6 +125,8 @@ class SubmissionResponse(_Strict):
                     f"sample {index} is a {type(sample).__name__}, "
                     f"competition {self.competition.value} takes {expected.__name__}"
                 )
+        if len(self.proofs) != len(self.samples):
+            raise ValueError(f"{len(self.proofs)} proofs for {len(self.samples)} samples")
         return self
 
 
@@ -122,11 +143,11 @@ def sample_sha256(sample: CotSample | PreferenceSample) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def manifest_sha256(samples: list[CotSample] | list[PreferenceSample]) -> str:
-    """Hash of a data manifest: sha256 over the newline-joined per-sample hashes, in order.
+def samples_sha256(samples: list[CotSample] | list[PreferenceSample]) -> str:
+    """Hash of a served list: sha256 over the newline-joined per-sample hashes, in order.
 
-    A miner can commit this on chain ahead of serving; anyone holding the samples can
-    recompute it, and a single changed character changes it.
+    Anyone holding the samples can recompute it, and a single changed character changes it.
+    What a miner commits on chain is its manifest's Merkle root (``protocol/manifest.py``).
     """
     joined = "\n".join(sample_sha256(s) for s in samples)
     return hashlib.sha256(joined.encode()).hexdigest()

@@ -26,7 +26,7 @@ from protocol.schemas import (
     SubmissionRequest,
     SubmissionResponse,
     first_error,
-    manifest_sha256,
+    samples_sha256,
 )
 
 # A miner serves pre-built data; 64 samples is well under a megabyte. 12 s covers a slow
@@ -108,10 +108,10 @@ def _verified(
         raise _PullFailed("response is for another round or competition")
     if len(parsed.samples) > request.num_samples:
         raise _PullFailed(f"{len(parsed.samples)} samples served, {request.num_samples} asked")
-    if parsed.manifest_sha256 != manifest_sha256(parsed.samples):
+    if parsed.samples_sha256 != samples_sha256(parsed.samples):
         # The manifest is what a miner may commit to ahead of serving; data that does not
         # match its own manifest proves nothing about what the miner committed to.
-        raise _PullFailed("manifest_sha256 does not match the samples served")
+        raise _PullFailed("samples_sha256 does not match the samples served")
     return parsed
 
 

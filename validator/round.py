@@ -200,7 +200,7 @@ def _log_exchange(
                 "bytes": result.body_bytes,
                 "body_sha256": result.body_sha256,
                 "samples": len(result.response.samples) if result.response else 0,
-                "manifest_sha256": result.response.manifest_sha256 if result.response else None,
+                "samples_sha256": result.response.samples_sha256 if result.response else None,
                 "elapsed_s": round(result.elapsed_s, 4),
             }
         )

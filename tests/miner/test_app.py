@@ -18,7 +18,7 @@ from miner.app import MinerContext
 from protocol.auth import BtAuth, ResponseBinding, verify_response
 from protocol.keys import Keys
 from protocol.limits import MAX_REQUEST_BYTES
-from protocol.schemas import SUBMISSION_PATH, SubmissionResponse, manifest_sha256
+from protocol.schemas import SUBMISSION_PATH, SubmissionResponse, samples_sha256
 from tests.support.miner_fixture import neuron, running_miner
 
 Validator = Keypair
@@ -78,7 +78,7 @@ def test_good_request_is_served_signed_and_ledgered(
     assert response.status_code == 200, response.text
     parsed = SubmissionResponse.model_validate_json(response.content)
     assert len(parsed.samples) == 8
-    assert parsed.manifest_sha256 == manifest_sha256(parsed.samples)
+    assert parsed.samples_sha256 == samples_sha256(parsed.samples)
     assert auth.last_nonce_ns is not None
     verify_response(
         response.headers,
@@ -87,7 +87,7 @@ def test_good_request_is_served_signed_and_ledgered(
     )
     [entry] = ctx.ledger.entries()
     assert entry.validator_hotkey == bob.ss58_address
-    assert entry.manifest_sha256 == parsed.manifest_sha256
+    assert entry.samples_sha256 == parsed.samples_sha256
     assert entry.request_nonce_ns == auth.last_nonce_ns
 
 
@@ -101,7 +101,7 @@ def test_same_round_same_data(
     second = httpx.post(
         f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address)
     )
-    assert first.json()["manifest_sha256"] == second.json()["manifest_sha256"]
+    assert first.json()["samples_sha256"] == second.json()["samples_sha256"]
 
 
 @pytest.mark.parametrize(

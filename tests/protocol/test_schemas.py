@@ -11,7 +11,7 @@ from protocol.schemas import (
     PreferenceSample,
     SubmissionRequest,
     SubmissionResponse,
-    manifest_sha256,
+    samples_sha256,
     sample_sha256,
 )
 
@@ -56,18 +56,18 @@ def test_response_sample_count_and_type() -> None:
             competition=Competition.COT_SFT,
             round_id="r",
             samples=[COT] * (MAX_SAMPLES_PER_RESPONSE + 1),
-            manifest_sha256="0" * 64,
+            samples_sha256="0" * 64,
         )
     with pytest.raises(ValidationError, match="competition cot_sft takes CotSample"):
         SubmissionResponse(
             competition=Competition.COT_SFT,
             round_id="r",
             samples=[PreferenceSample(prompt="p", chosen="a", rejected="b")],
-            manifest_sha256="0" * 64,
+            samples_sha256="0" * 64,
         )
     with pytest.raises(ValidationError):
         SubmissionResponse(
-            competition=Competition.COT_SFT, round_id="r", samples=[COT], manifest_sha256="XYZ"
+            competition=Competition.COT_SFT, round_id="r", samples=[COT], samples_sha256="XYZ"
         )
 
 
@@ -78,7 +78,7 @@ def test_non_string_and_nan_content_rejected() -> None:
         )
     with pytest.raises(ValidationError):
         SubmissionResponse.model_validate_json(
-            b'{"competition":"cot_sft","round_id":"r","samples":[{"prompt":NaN}],"manifest_sha256":"'
+            b'{"competition":"cot_sft","round_id":"r","samples":[{"prompt":NaN}],"samples_sha256":"'
             + b"0" * 64
             + b'"}'
         )
@@ -86,8 +86,8 @@ def test_non_string_and_nan_content_rejected() -> None:
 
 def test_manifest_hash_is_order_and_content_sensitive() -> None:
     other = CotSample(prompt="p", chain_of_thought="c", final_answer="b")
-    assert manifest_sha256([COT, other]) != manifest_sha256([other, COT])
+    assert samples_sha256([COT, other]) != samples_sha256([other, COT])
     assert sample_sha256(COT) != sample_sha256(other)
-    assert manifest_sha256([COT]) == manifest_sha256(
+    assert samples_sha256([COT]) == samples_sha256(
         [CotSample(prompt="p", chain_of_thought="c", final_answer="a")]
     )

@@ -25,7 +25,7 @@ from protocol.auth import (
     sign_response,
 )
 from protocol.limits import MAX_RESPONSE_BYTES
-from protocol.schemas import CotSample, SubmissionResponse, manifest_sha256
+from protocol.schemas import CotSample, SubmissionResponse, samples_sha256
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -52,7 +52,7 @@ def honest_body(round_id: str, count: int = 4, competition: str = "cot_sft") -> 
             competition=competition,
             round_id=round_id,
             samples=samples,
-            manifest_sha256=manifest_sha256(samples),
+            samples_sha256=samples_sha256(samples),
         )
         .model_dump_json()
         .encode()
@@ -213,7 +213,7 @@ class HostileMiner:
             + json.dumps(round_id).encode()
             + b',"samples":'
             + samples
-            + b',"manifest_sha256":"'
+            + b',"samples_sha256":"'
             + b"0" * 64
             + b'"}'
         )

@@ -25,7 +25,7 @@ from bittensor.sp_core import Keypair
 
 from protocol.auth import ResponseBinding, sign_response
 from protocol.limits import MAX_CHARS_PER_FIELD, MAX_SAMPLES_PER_RESPONSE
-from protocol.schemas import CotSample, SubmissionRequest, manifest_sha256
+from protocol.schemas import CotSample, SubmissionRequest, samples_sha256
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -84,7 +84,7 @@ def valid_response(request: SubmissionRequest, rng: random.Random) -> dict[str, 
         "competition": request.competition.value,
         "round_id": request.round_id,
         "samples": rows,
-        "manifest_sha256": manifest_sha256([CotSample(**r) for r in rows]),
+        "samples_sha256": samples_sha256([CotSample(**r) for r in rows]),
     }
 
 
@@ -203,14 +203,14 @@ class Malformed:
         value = rng.choice((None, 1, -1.5, True, [], {}, "x", [1, 2], {"a": "b"}))
         if rng.random() < 0.5:
             key = rng.choice(
-                ("competition", "round_id", "samples", "manifest_sha256", "protocol_version")
+                ("competition", "round_id", "samples", "samples_sha256", "protocol_version")
             )
             if key == "samples" and isinstance(value, list) and not value:
                 value = "not a list"
             if key in (
                 "competition",
                 "round_id",
-                "manifest_sha256",
+                "samples_sha256",
                 "protocol_version",
             ) and isinstance(value, str):
                 value = 7
@@ -233,7 +233,7 @@ class Malformed:
     ) -> tuple[str, str, bytes, str]:
         data = valid_response(req, rng)
         if rng.random() < 0.5:
-            key = rng.choice(("competition", "round_id", "samples", "manifest_sha256"))
+            key = rng.choice(("competition", "round_id", "samples", "samples_sha256"))
             del data[key]
             return "missing", key, _dump(data), INVALID
         i = rng.randrange(len(data["samples"]))
@@ -285,7 +285,7 @@ class Malformed:
             return "competition", "cot samples as preference", _dump(data), INVALID
         if case == 1:  # well-formed preference data, but cot_sft was asked
             rows = [{"prompt": "p", "chosen": "a", "rejected": "b"}]
-            data.update(competition="preference", samples=rows, manifest_sha256="0" * 64)
+            data.update(competition="preference", samples=rows, samples_sha256="0" * 64)
             return "competition", "preference response to a cot request", _dump(data), ANY_REASON
         data["competition"] = rng.choice(("poetry", "COT_SFT", "cot_sft ", ""))
         return "competition", f"unknown {data['competition']!r}", _dump(data), INVALID
@@ -303,7 +303,7 @@ class Malformed:
         data = valid_response(req, rng)
         literal = rng.choice((b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-0"))
         if rng.random() < 0.5:
-            key = rng.choice(("round_id", "competition", "samples", "manifest_sha256"))
+            key = rng.choice(("round_id", "competition", "samples", "samples_sha256"))
             data[key] = _SENTINEL
         else:
             key = rng.choice(("prompt", "chain_of_thought", "final_answer"))
@@ -319,19 +319,19 @@ class Malformed:
         else:
             n, expect = MAX_SAMPLES_PER_RESPONSE + 1, INVALID
         rows = samples(n, rng)
-        data.update(samples=rows, manifest_sha256=manifest_sha256([CotSample(**r) for r in rows]))
+        data.update(samples=rows, samples_sha256=samples_sha256([CotSample(**r) for r in rows]))
         return "count", f"{n} samples for {req.num_samples} asked", _dump(data), expect
 
     def _manifest(self, rng: random.Random, req: SubmissionRequest) -> tuple[str, str, bytes, str]:
         data = valid_response(req, rng)
         case = rng.randrange(3)
         if case == 0:
-            data["manifest_sha256"] = "0" * 64
+            data["samples_sha256"] = "0" * 64
             return "manifest", "well-formed hash of other samples", _dump(data), MANIFEST
         if case == 1:
-            data["manifest_sha256"] = data["manifest_sha256"].upper()
+            data["samples_sha256"] = data["samples_sha256"].upper()
             return "manifest", "upper-case hash", _dump(data), INVALID
-        data["manifest_sha256"] = data["manifest_sha256"][: rng.randrange(64)]
+        data["samples_sha256"] = data["samples_sha256"][: rng.randrange(64)]
         return "manifest", "short hash", _dump(data), INVALID
 
     def _version(self, rng: random.Random, req: SubmissionRequest) -> tuple[str, str, bytes, str]:

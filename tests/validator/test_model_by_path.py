@@ -46,7 +46,7 @@ from protocol.cli import parse_settings
 from protocol.keys import Keys
 from protocol.nonce_store import RedisNonceStore
 from protocol.redis_conn import connect, stop_embedded
-from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, manifest_sha256
+from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
 from scoring.components import Component
 from tasks.quality import Quality
 from tests.support.qwen2_checkpoint import IM_END
@@ -258,7 +258,7 @@ def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
         competition=Competition.PREFERENCE,
         round_id="stage-round",
         samples=pairs,
-        manifest_sha256=manifest_sha256(pairs),
+        samples_sha256=samples_sha256(pairs),
     )
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from protocol.schemas import CotSample, manifest_sha256
+from protocol.schemas import CotSample, samples_sha256
 from tasks.registry import TaskItem
 from validator.model.evaluate import EvalResult, evaluate
 from validator.model.recipe import TrainRecipe, format_pair
@@ -89,7 +89,7 @@ def job_key(
     fields = {
         "round": round_id,
         "hotkey": hotkey,
-        "data": manifest_sha256(list(samples)),
+        "data": samples_sha256(list(samples)),
         "recipe": recipe_version,
         "eval": eval_version,
     }

@@ -16,7 +16,7 @@ from peft import PeftModel
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
-from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, manifest_sha256
+from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
 from scoring.components import Component
 from tasks.quality import Quality
 from tests.support.validator_fixture import MinerSpec, round_network
@@ -67,7 +67,7 @@ def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
         competition=Competition.PREFERENCE,
         round_id="stage-round",
         samples=pairs,
-        manifest_sha256=manifest_sha256(pairs),
+        samples_sha256=samples_sha256(pairs),
     )
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 
