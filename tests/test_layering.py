@@ -24,6 +24,7 @@ _BASE = {"common", "protocol"}
 _PURE = _BASE | {"scoring", "tasks"}
 _VALIDATOR_LOW = _PURE | {"safety", "validator.model", "validator.evalsets"}
 _BELOW_STAGES = _VALIDATOR_LOW | {"validator.store", "validator.pull", "validator.executor"}
+_BELOW_STAGES |= {"validator.manifests"}
 _VALIDATOR = _BELOW_STAGES | {
     "validator.stages",
     "validator.weights_policy",
@@ -46,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
     "validator.store": _PURE,
     "validator.executor": _PURE | {"validator.model"},
     "validator.pull": _BASE,
+    "validator.manifests": _BASE | {"validator.pull"},
     "validator.weights_policy": set(),
     "validator.config": _BASE | {"validator.evalsets"},
     "validator.stages": _BELOW_STAGES,
@@ -54,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "validator.api": _BASE | {"validator.store", "validator.model", "validator.attribution"},
     "validator.round": _BELOW_STAGES | {"validator.stages", "validator.weights_policy"},
     "validator.service": _VALIDATOR,
+    "validator.audit": _VALIDATOR,
     "miner": _PURE,
     "localnet": _VALIDATOR | {"validator.service", "miner"},
     "neurons": _VALIDATOR | {"validator.service", "miner", "localnet"},

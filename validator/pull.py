@@ -18,7 +18,14 @@ import httpx
 from bittensor.sp_core import Keypair
 from pydantic import ValidationError
 
-from protocol.auth import BtAuth, ResponseBinding, ResponseSignatureError, verify_response
+from protocol.auth import (
+    HEADER_RESPONSE_HOTKEY,
+    HEADER_RESPONSE_SIGNATURE,
+    BtAuth,
+    ResponseBinding,
+    ResponseSignatureError,
+    verify_response,
+)
 from protocol.chain.base import Neuron
 from protocol.limits import MAX_RESPONSE_BYTES
 from protocol.schemas import (
@@ -50,6 +57,9 @@ class PullResult:
     body_sha256: str | None
     elapsed_s: float
     request_nonce_ns: int | None
+    # A verified response's raw body and its signature headers (what a signed dump keeps).
+    body: bytes | None = None
+    signature_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -170,6 +180,12 @@ async def pull_one(
         hashlib.sha256(data).hexdigest(),
         time.monotonic() - started,
         auth.last_nonce_ns,
+        body=data,
+        signature_headers=tuple(
+            (name, headers[name])
+            for name in (HEADER_RESPONSE_HOTKEY, HEADER_RESPONSE_SIGNATURE)
+            if name in headers
+        ),
     )
 
 

@@ -2,19 +2,26 @@
 
 The round, in the order ``run_round`` follows it:
 1. Sync: read the metagraph; every other uid with an endpoint is a miner to query.
-2-7. Per competition with a share > 0 (``validator/stages/``: one ``Stage`` each, CoT first):
-   2. Eval set: this round's private held-out set (secret + round id).
-   3. Pull: query the miners concurrently, signed; log requests and responses (hashes,
-      sizes) — ``validator/pull.py``.
-   4. Screen: dedup (within a submission, across miners, against history in Redis) and the
+2. Eval sets: each competition with a share > 0 (``validator/stages/``: one ``Stage`` each)
+   draws this round's private held-out set (secret + round id).
+3. Commit: the sets' hashes, salted, go on chain before any miner is asked
+   (``validator/evalsets/commitment.py``); the sets and the salt are published after the round.
+4-8. Per competition, CoT first:
+   4. Pull: query the miners concurrently, signed; log requests and responses (hashes,
+      sizes) — ``validator/pull.py``; then hold each response to its miner's on-chain manifest
+      commitment (``validator/manifests.py``): unproven samples are dropped, a response without
+      a commitment binding its root to the hotkey is refused, and the commitment block is
+      the earliest-holder order of dedup. Each verified response is kept as signed (for the
+      audit: ``validator/audit.py``).
+   5. Screen: dedup (within a submission, across miners, against history in Redis) and the
       contamination gate against the held-out pool — before any training.
-   5. Base: evaluate the base model once (not once per miner).
-   6. Train + measure: per miner, a fresh adapter on its accepted samples under the fixed
+   6. Base: evaluate the base model once (not once per miner).
+   7. Train + measure: per miner, a fresh adapter on its accepted samples under the fixed
       recipe, then the same evaluation; paired per-item deltas against the base.
-   7. Score: improvement with a bootstrap CI, penalties, zero for contamination or NaN.
-8. Weights: EMA per competition and uid (reset on a new hotkey), combined by the shares,
+   8. Score: improvement with a bootstrap CI, penalties, zero for contamination or NaN.
+9. Weights: EMA per competition and uid (reset on a new hotkey), combined by the shares,
    normalised; set on chain once per epoch within the rate limit.
-9. Record: the round directory, and the leaderboard in Redis (through the outbox, so a
+10. Record: the round directory, and the leaderboard in Redis (through the outbox, so a
    Redis outage loses nothing).
 
 A competition without a share is skipped whole (no eval set drawn, no pull, no training, no
@@ -28,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,8 @@ from tqdm import tqdm
 from protocol.chain.base import Chain, ChainError, Neuron
 from protocol.schemas import Competition, SubmissionRequest
 from scoring.weights import combine, update_ema
+from validator.evalsets.commitment import commit_eval_sets
+from validator.manifests import held_to_commitments
 from validator.pull import PullResult, pull_all
 from validator.stages.registry import StageConfigs, build_stage, competitions
 from validator.stages.screening import DedupHistory
@@ -96,26 +105,47 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
         samples_per_miner=ctx.samples_per_miner,
         progress=ctx.progress,
     )
+    # 2. Eval sets
+    stages = {
+        c: build_stage(c, inputs, ctx.stages) for c in competitions() if ctx.shares.get(c, 0.0) > 0
+    }
+    eval_sets = {c: stage.eval_set() for c, stage in stages.items()}
+    # 3. Commit
+    commitment = commit_eval_sets(
+        ctx.chain,
+        ctx.keypair,
+        inputs.secret,
+        round_id,
+        {c: stage.eval_set_sha256(eval_sets[c]) for c, stage in stages.items()},
+    )
+    # 4-8. Per competition
     outcomes: dict[Competition, StageOutcome] = {}
+    commitments_block: dict[str, int] = {}
     for competition in competitions():
         share = ctx.shares.get(competition, 0.0)
-        if share > 0:
-            stage = build_stage(competition, inputs, ctx.stages)
-            outcomes[competition] = run_stage(ctx, stage, miners, share)
+        if competition in stages:
+            outcome, read_at = run_stage(
+                ctx, stages[competition], eval_sets[competition], miners, share
+            )
+            outcomes[competition] = outcome
+            commitments_block[competition.value] = read_at
         else:
             reason = "share 0: no pull, training or eval this round"
             outcomes[competition] = StageOutcome(CompetitionRecord(share, False, reason))
     records = [r for outcome in outcomes.values() for r in outcome.records]
-    # 8. Weights
+    # 9. Weights
     ran = [c for c, outcome in outcomes.items() if outcome.competition.ran]
     weights = _update_weights(ctx, records, metagraph, ran)
     weights_set, weights_error = _set_weights(ctx, weights, metagraph)
     ctx.state.rounds_done += 1
     ctx.state.save(ctx.state_path)
-    # 9. Record
+    # 10. Record
     record = _round_record(ctx, round_id, started, block, outcomes, weights)
     record.weights_set, record.weights_error = weights_set, weights_error
-    run.finish(record, {k: v for o in outcomes.values() for k, v in o.published.items()})
+    record.eval_commitment, record.commitments_block = commitment, commitments_block
+    published = {k: v for o in outcomes.values() for k, v in o.published.items()}
+    published["commitment"] = {**asdict(commitment), "round_id": round_id}
+    run.finish(record, published)
     ctx.outbox.submit(record, ctx.store)
     return record
 
@@ -123,15 +153,17 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
 def run_stage(
     ctx: RoundContext,
     stage: Stage[Any, Any],
+    eval_set: Any,
     miners: list[Neuron],
     share: float,
-) -> StageOutcome:
-    """Steps 2-7 for one competition: eval set, pull, screen, base, train + measure, score."""
+) -> tuple[StageOutcome, int]:
+    """Steps 4-8 for one competition: pull and hold to commitments, screen, base, train, score.
+
+    Returns the outcome and the block at which the miners' commitments were read.
+    """
     inputs = stage.inputs
     competition = stage.competition
-    # 2. Eval set
-    eval_set = stage.eval_set()
-    # 3. Pull
+    # 4. Pull, then hold each response to its miner's manifest commitment
     request = SubmissionRequest(
         competition=competition, round_id=inputs.round_id, num_samples=ctx.samples_per_miner
     )
@@ -139,8 +171,38 @@ def run_stage(
         results = asyncio.run(pull_all(ctx.keypair, miners, request, ctx.pull_deadline_s))
         bar.update(1)
     _log_exchange(inputs.run, request, results, miners)
-    # 4-7. Screen, base, train + measure, score
-    return price_submissions(stage, eval_set, results, share)
+    read_at = ctx.chain.block()
+    held, checks = held_to_commitments(results, ctx.chain.commitments(read_at))
+    # 5-8. Screen, base, train + measure, score
+    outcome = price_submissions(stage, eval_set, held, share, checks)
+    _keep_signed(inputs.run, ctx.keypair.ss58_address, competition, results, outcome)
+    return outcome, read_at
+
+
+def _keep_signed(
+    run: RoundDir,
+    validator_hotkey: str,
+    competition: Competition,
+    results: list[PullResult],
+    outcome: StageOutcome,
+) -> None:
+    """Keep each verified response as the miner signed it, with what screening kept of it."""
+    for result in results:
+        if result.body is None:
+            continue
+        run.signed_response(
+            competition.value,
+            result.uid,
+            {
+                "uid": result.uid,
+                "miner_hotkey": result.hotkey,
+                "validator_hotkey": validator_hotkey,
+                "request_nonce_ns": result.request_nonce_ns,
+                "signature_headers": dict(result.signature_headers),
+                "body": result.body.decode("utf-8"),
+                "kept_sha256": outcome.kept.get(result.uid, []),
+            },
+        )
 
 
 def _round_record(
@@ -201,6 +263,7 @@ def _log_exchange(
                 "body_sha256": result.body_sha256,
                 "samples": len(result.response.samples) if result.response else 0,
                 "samples_sha256": result.response.samples_sha256 if result.response else None,
+                "manifest_root": result.response.manifest_root if result.response else None,
                 "elapsed_s": round(result.elapsed_s, 4),
             }
         )

@@ -82,6 +82,10 @@ class CotStage(Stage[EvalSet, CotBase]):
         """The round's items, drawn from the pool (which keeps them for the gate)."""
         return self.config.pool.draw(self.inputs.round_id, self.config.eval_items)
 
+    def eval_set_sha256(self, eval_set: EvalSet) -> str:
+        """The set's hash over its canonical JSON (``EvalSet.sha256``)."""
+        return eval_set.sha256()
+
     def screen(self, submissions: Submissions, eval_set: EvalSet) -> dict[int, Screened]:
         """Dedup and the gate against every published set in the pool, this one included."""
         return screen_round(

@@ -101,6 +101,10 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
             config.heldout_pairs,
         )
 
+    def eval_set_sha256(self, eval_set: PreferenceEvalSet) -> str:
+        """The set's hash over its canonical JSON (``validator/evalsets/publish.py``)."""
+        return preference_sha256(eval_set)
+
     def screen(self, submissions: Submissions, eval_set: PreferenceEvalSet) -> dict[int, Screened]:
         """Dedup and the gate against this round's held-out prompts.
 

@@ -64,6 +64,17 @@ HISTORY_RETRY_S = 5.0
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class MinerSubmission:
+    """One miner's proven samples for the round and when it committed them."""
+
+    hotkey: str
+    samples: Sequence[CotSample | PreferenceSample]
+    # Block of the miner's manifest commitment (validator/manifests.py): the round's
+    # earliest-holder order (scoring/dedup.py: earlier block first, then lower uid).
+    commit_block: int | None = None
+
+
 @dataclass
 class Screened:
     """One miner's samples after screening, with the reasons for each drop."""
@@ -171,22 +182,25 @@ def _owner_hotkey(owner: str) -> str:
 
 
 def screen_round(
-    submissions: Mapping[int, tuple[str, Sequence[CotSample | PreferenceSample]]],
+    submissions: Mapping[int, MinerSubmission],
     round_id: str,
     history: DedupHistory,
     pool: EvalPoolIndex,
 ) -> dict[int, Screened]:
     """Screen every miner's samples; credit the survivors of miners not zeroed to history."""
     gates = {
-        uid: pool.check([sample_text(s) for s in samples], [sample_answer(s) for s in samples])
-        for uid, (_, samples) in submissions.items()
+        uid: pool.check(
+            [sample_text(s) for s in sub.samples], [sample_answer(s) for s in sub.samples]
+        )
+        for uid, sub in submissions.items()
     }
     zeroed = {uid for uid, verdicts in gates.items() if any(v.contaminated for v in verdicts)}
 
     def submission(uid: int) -> Submission:
-        samples = submissions[uid][1]
-        texts = [sample_text(s) for s in samples]
-        return Submission(uid, texts, answers=[sample_answer(s) for s in samples])
+        sub = submissions[uid]
+        texts = [sample_text(s) for s in sub.samples]
+        answers = [sample_answer(s) for s in sub.samples]
+        return Submission(uid, texts, commit_block=sub.commit_block, answers=answers)
 
     # The round's priority order is among miners that can hold anything; a zeroed miner is
     # checked against history alone.
@@ -197,9 +211,9 @@ def screen_round(
         dedup.update(dedup_round([submission(uid)], history.index))
     return {
         uid: _screen_miner(
-            uid, hotkey, samples, dedup[uid], gates[uid], uid in zeroed, round_id, history
+            uid, sub.hotkey, sub.samples, dedup[uid], gates[uid], uid in zeroed, round_id, history
         )
-        for uid, (hotkey, samples) in sorted(submissions.items())
+        for uid, sub in sorted(submissions.items())
     }
 
 

@@ -23,19 +23,20 @@ judge's cache or the best miner so far stays on it. Adding a competition: one mo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from protocol.schemas import Competition, CotSample, PreferenceSample
+from protocol.schemas import Competition, sample_sha256
 from scoring.score import MinerScore
+from validator.manifests import ManifestCheck
 from validator.pull import PullResult
-from validator.stages.screening import DedupHistory, Screened
+from validator.stages.screening import DedupHistory, MinerSubmission, Screened
 from validator.store.records import CompetitionRecord, MinerRoundRecord, MinerStatus
 from validator.store.run_log import RoundDir
 
-# uid -> (hotkey, the samples it served); what the pull hands to ``Stage.screen``.
-Submissions = dict[int, tuple[str, Sequence[CotSample | PreferenceSample]]]
+# uid -> its proven samples and commitment block; what the pull hands to ``Stage.screen``.
+Submissions = dict[int, MinerSubmission]
 
 EvalSetT = TypeVar("EvalSetT")
 BaseT = TypeVar("BaseT")
@@ -65,6 +66,8 @@ class StageOutcome:
     base_metrics: dict[str, float] = field(default_factory=dict)
     seeds: dict[str, int | str] = field(default_factory=dict)
     published: dict[str, Any] = field(default_factory=dict)  # its part of eval_set.json
+    # uid -> sha256 of each sample screening kept, in training order (what an audit re-trains).
+    kept: dict[int, list[str]] = field(default_factory=dict)
 
 
 class Stage(ABC, Generic[EvalSetT, BaseT]):
@@ -78,6 +81,10 @@ class Stage(ABC, Generic[EvalSetT, BaseT]):
     @abstractmethod
     def eval_set(self) -> EvalSetT:
         """Step 1: this round's private held-out set."""
+
+    @abstractmethod
+    def eval_set_sha256(self, eval_set: EvalSetT) -> str:
+        """The held-out set's hash: what the validator commits on chain before the pull."""
 
     @abstractmethod
     def screen(self, submissions: Submissions, eval_set: EvalSetT) -> dict[int, Screened]:
@@ -111,10 +118,21 @@ def price_submissions(
     eval_set: EvalSetT,
     results: Sequence[PullResult],
     share: float,
+    checks: Mapping[int, ManifestCheck] | None = None,
 ) -> StageOutcome:
-    """Steps 3-6 over the pulled ``results``: screen, base once, train and score, outcome."""
+    """Steps 3-6 over the pulled ``results``: screen, base once, train and score, outcome.
+
+    ``results`` are held to the miners' commitments already (``validator/manifests.py``):
+    their samples are the proven ones; ``checks`` says what was dropped and each miner's
+    commitment block.
+    """
+    checks = checks or {}
     submissions: Submissions = {
-        r.uid: (r.hotkey, r.response.samples) for r in results if r.response is not None
+        r.uid: MinerSubmission(
+            r.hotkey, r.response.samples, checks[r.uid].commit_block if r.uid in checks else None
+        )
+        for r in results
+        if r.response is not None
     }
     screened = stage.screen(submissions, eval_set)
     base = stage.evaluate_base(eval_set)
@@ -122,20 +140,28 @@ def price_submissions(
     pending: list[tuple[MinerRoundRecord, Screened]] = []
     for result in results:
         kept = screened.get(result.uid)
+        check = checks.get(result.uid, ManifestCheck(result.uid))
+        served = len(result.response.samples) + check.unproven if result.response else None
         record, trainable = screened_record(
             result.uid,
             result.hotkey,
             stage.competition,
             result.elapsed_s,
-            len(result.response.samples) if result.response is not None else None,
+            served,
             result.error,
             kept,
         )
+        record.commit_block = check.commit_block
+        record.manifest_root = check.manifest_root
+        record.unproven = check.unproven
+        record.reasons[:0] = check.reasons
         if trainable and kept is not None:
             pending.append((record, kept))
         records.append(record)
     stage.train_and_score(pending, eval_set, base)
-    return stage.outcome(eval_set, base, records, share)
+    outcome = stage.outcome(eval_set, base, records, share)
+    outcome.kept = {uid: [sample_sha256(s) for s in sc.kept] for uid, sc in screened.items()}
+    return outcome
 
 
 def screened_record(

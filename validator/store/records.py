@@ -24,7 +24,9 @@ from typing import Any
 from protocol.schemas import Competition
 
 # /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
-RECORD_VERSION = "round-record/2"
+# /3: ``eval_commitment`` and ``commitments_block``; per miner ``manifest_root``,
+# ``commit_block`` and ``unproven``.
+RECORD_VERSION = "round-record/3"
 
 
 class MinerStatus(StrEnum):
@@ -51,6 +53,7 @@ class MinerRoundRecord:
     duplicates: int = 0
     contaminated: int = 0
     wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
+    unproven: int = 0  # served samples whose manifest proof failed (dropped before screening)
     score: float = 0.0  # this round's score, >= 0
     ema: float = 0.0  # the uid's moving score after this round
     weight: float = 0.0  # its share of the weights set after this round
@@ -60,6 +63,8 @@ class MinerRoundRecord:
     reasons: list[str] = field(default_factory=list)
     train_losses: list[float] = field(default_factory=list)  # per LoRA step
     timings_s: dict[str, float] = field(default_factory=dict)  # pull, train, eval
+    manifest_root: str | None = None  # the root the response was proved against
+    commit_block: int | None = None  # block of the miner's manifest commitment (dedup order)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -97,6 +102,22 @@ class CompetitionRecord:
 
 
 @dataclass
+class EvalCommitmentRecord:
+    """What the validator committed on chain before pulling (validator/evalsets/commitment.py)."""
+
+    digest: str  # sha256 hex of the canonical set hashes || salt
+    salt: str  # hex; published with the sets after the round
+    eval_sets: dict[str, str]  # competition value -> the held-out set's sha256
+    block: int | None = None  # where the chain included it; None when it was refused
+    error: str | None = None  # why the chain refused it
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalCommitmentRecord:
+        """Inverse of ``asdict``."""
+        return cls(**data)
+
+
+@dataclass
 class RoundRecord:
     """One validator round."""
 
@@ -118,6 +139,10 @@ class RoundRecord:
     record_version: str = RECORD_VERSION
     # Competition -> its part of the round (absent from round-record/1 records: see above).
     competitions: dict[Competition, CompetitionRecord] = field(default_factory=dict)
+    # The held-out sets committed before the pull (absent before round-record/3).
+    eval_commitment: EvalCommitmentRecord | None = None
+    # Competition value -> the block at which the miners' commitments were read after its pull.
+    commitments_block: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (weight keys become strings, as JSON requires)."""
@@ -135,4 +160,8 @@ class RoundRecord:
             Competition(c): CompetitionRecord.from_dict(part)
             for c, part in data.get("competitions", {}).items()
         }
+        commitment = data.get("eval_commitment")
+        data["eval_commitment"] = (
+            EvalCommitmentRecord.from_dict(commitment) if commitment is not None else None
+        )
         return cls(**data)

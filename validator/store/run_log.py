@@ -3,6 +3,10 @@
 ``runs/<round_id>/``:
 - ``requests.jsonl``: one line per miner asked (uid, hotkey, endpoint, request, nonce);
 - ``responses.jsonl``: status, error, sizes and hashes — never payload dumps or secrets;
+- ``signed/<competition>/<uid>.json``: each verified response as the miner signed it (body,
+  signature headers, the request it answers) and the hashes of the samples screening kept:
+  what ``validator/audit.py`` re-scores. It is the miners' data: the validator keeps it and
+  hands a miner its own file; it is not published with the round (copies would be free);
 - ``scores.jsonl``: the per-miner score breakdown (``MinerRoundRecord``), train losses included;
 - ``summary.json``: the whole ``RoundRecord``;
 - ``eval_set.json``: the round's private eval set, written only once the round is over.
@@ -36,6 +40,12 @@ class RoundDir:
     def response(self, record: dict[str, Any]) -> None:
         """Log one response received (hashes and sizes only)."""
         self._append("responses.jsonl", record)
+
+    def signed_response(self, competition: str, uid: int, dump: dict[str, Any]) -> None:
+        """Keep one miner's signed response and what screening kept of it."""
+        folder = self.path / "signed" / competition
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(folder / f"{uid}.json", json.dumps(dump, sort_keys=True))
 
     def finish(self, record: RoundRecord, eval_set: dict[str, Any]) -> None:
         """Write the score breakdown, the summary and, now the round is over, the eval set."""
