@@ -43,7 +43,7 @@ class ManifestCheck:
     error: str | None = None  # the whole response refused (no valid commitment)
 
 
-def _commitment_error(
+def commitment_error(
     hotkey: str, response: SubmissionResponse, commitment: Commitment | None
 ) -> str | None:
     """Why the miner's commitment does not cover ``response`` (None when it does)."""
@@ -60,7 +60,7 @@ def _commitment_error(
     return None
 
 
-def _proven(
+def proven_samples(
     response: SubmissionResponse,
 ) -> tuple[list[CotSample | PreferenceSample], list[SampleProof], list[int]]:
     """The samples whose proofs verify (with their proofs), and the indices that failed."""
@@ -89,10 +89,10 @@ def check_response(result: PullResult, commitment: Commitment | None) -> Manifes
     response = result.response
     if response is None:
         return ManifestCheck(result.uid)
-    error = _commitment_error(result.hotkey, response, commitment)
+    error = commitment_error(result.hotkey, response, commitment)
     if error is not None or commitment is None:
         return ManifestCheck(result.uid, manifest_root=response.manifest_root, error=error)
-    _, _, failed = _proven(response)
+    _, _, failed = proven_samples(response)
     reasons = [
         f"sample {i}: its proof does not place it under the committed root"
         for i in failed[:MAX_ITEMISED_REASONS]
@@ -131,7 +131,7 @@ def held_to_commitments(
         elif check.error is not None:
             held.append(replace(result, response=None, error=check.error))
         elif check.unproven:
-            kept, proofs, _ = _proven(response)
+            kept, proofs, _ = proven_samples(response)
             narrowed = response.model_copy(update={"samples": kept, "proofs": proofs})
             held.append(replace(result, response=narrowed))
         else:

@@ -175,14 +175,14 @@ def run_stage(
     held, checks = held_to_commitments(results, ctx.chain.commitments(read_at))
     # 5-8. Screen, base, train + measure, score
     outcome = price_submissions(stage, eval_set, held, share, checks)
-    _keep_signed(inputs.run, ctx.keypair.ss58_address, competition, results, outcome)
+    _keep_signed(inputs.run, ctx.keypair.ss58_address, request, results, outcome)
     return outcome, read_at
 
 
 def _keep_signed(
     run: RoundDir,
     validator_hotkey: str,
-    competition: Competition,
+    request: SubmissionRequest,
     results: list[PullResult],
     outcome: StageOutcome,
 ) -> None:
@@ -191,13 +191,14 @@ def _keep_signed(
         if result.body is None:
             continue
         run.signed_response(
-            competition.value,
+            request.competition.value,
             result.uid,
             {
                 "uid": result.uid,
                 "miner_hotkey": result.hotkey,
                 "validator_hotkey": validator_hotkey,
                 "request_nonce_ns": result.request_nonce_ns,
+                "request": request.model_dump(mode="json"),
                 "signature_headers": dict(result.signature_headers),
                 "body": result.body.decode("utf-8"),
                 "kept_sha256": outcome.kept.get(result.uid, []),

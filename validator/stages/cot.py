@@ -115,50 +115,18 @@ class CotStage(Stage[EvalSet, CotBase]):
         here, one ``TrainJob`` per miner with valid samples (``validator/executor/``), then
         the score rule against the shared base evaluation.
         """
-        inputs, config = self.inputs, self.config
-        prepared: dict[int, tuple[Prepared, str | None]] = {}
-        jobs: list[TrainJob] = []
-        for record, screened in pending:
-            # The pull parsed this competition's schema: every kept sample is a CotSample.
-            kept = [s for s in screened.kept if isinstance(s, CotSample)]
-            prep = prepare_samples(
-                kept,
-                prior=SampleCounts(
-                    offered=record.offered, duplicates=record.duplicates, invalid=record.invalid
-                ),
-                requested=inputs.samples_per_miner,
-            )
-            key = None
-            if prep.valid:
-                key = job_key(
-                    inputs.round_id,
-                    record.hotkey,
-                    prep.valid,
-                    config.recipe.version,
-                    eval_set.version,
-                )
-                jobs.append(TrainJob(key, record.uid, prep.valid))
-            prepared[record.uid] = (prep, key)
-        work = RoundWork(config.recipe, tuple(eval_set.items), inputs.general_texts, tuple(jobs))
-        outcomes = self.executor.run(work) if jobs else {}
-        for record, _ in pending:
-            prep, key = prepared[record.uid]
-            outcome = outcomes.get(key) if key is not None else None
-            if isinstance(outcome, JobFailure):
-                record.reasons.append(
-                    f"training failed {outcome.attempts} times: {outcome.reason}: score 0"
-                )
-                record.error = outcome.reason
-                continue
-            scored = score_prepared(
-                prep, base.eval, outcome, miner_seed(inputs.round_id, record.uid)
-            )
-            if scored.measured is not None:
-                record.train_losses = scored.measured.train_losses
-                timings = scored.measured.timings_s
-                record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
-            record.wrong_answers = scored.counts.wrong_answers
-            apply_score(record, scored.score)
+        score_cot_miners(
+            pending,
+            eval_set,
+            base,
+            CotRun(
+                self.executor,
+                self.inputs.round_id,
+                self.config.recipe,
+                self.inputs.general_texts,
+                self.inputs.samples_per_miner,
+            ),
+        )
 
     def outcome(
         self, eval_set: EvalSet, base: CotBase, records: list[MinerRoundRecord], share: float
@@ -187,3 +155,66 @@ class CotStage(Stage[EvalSet, CotBase]):
             {"eval": eval_set.seed, "train": self.config.recipe.seed},
             self.config.pool.published(),
         )
+
+
+@dataclass(frozen=True)
+class CotRun:
+    """What prices a round's CoT miners besides their samples: shared by the round and the audit."""
+
+    executor: Executor
+    round_id: str
+    recipe: TrainRecipe
+    general_texts: tuple[str, ...]
+    requested: int  # samples asked of each miner
+
+
+def score_cot_miners(
+    pending: Sequence[tuple[MinerRoundRecord, Screened]],
+    eval_set: EvalSet,
+    base: CotBase,
+    run: CotRun,
+) -> None:
+    """Validate each miner's kept samples, run the model work on the executor, score.
+
+    The same numbers as ``validate_and_score`` per miner: validation and the answer check
+    here, one ``TrainJob`` per miner with valid samples (``validator/executor/``), then the
+    score rule against the shared base evaluation. ``validator/audit.py`` re-scores one miner
+    through this same function.
+    """
+    prepared: dict[int, tuple[Prepared, str | None]] = {}
+    jobs: list[TrainJob] = []
+    for record, screened in pending:
+        # The pull parsed this competition's schema: every kept sample is a CotSample.
+        kept = [s for s in screened.kept if isinstance(s, CotSample)]
+        prep = prepare_samples(
+            kept,
+            prior=SampleCounts(
+                offered=record.offered, duplicates=record.duplicates, invalid=record.invalid
+            ),
+            requested=run.requested,
+        )
+        key = None
+        if prep.valid:
+            key = job_key(
+                run.round_id, record.hotkey, prep.valid, run.recipe.version, eval_set.version
+            )
+            jobs.append(TrainJob(key, record.uid, prep.valid))
+        prepared[record.uid] = (prep, key)
+    work = RoundWork(run.recipe, tuple(eval_set.items), run.general_texts, tuple(jobs))
+    outcomes = run.executor.run(work) if jobs else {}
+    for record, _ in pending:
+        prep, key = prepared[record.uid]
+        outcome = outcomes.get(key) if key is not None else None
+        if isinstance(outcome, JobFailure):
+            record.reasons.append(
+                f"training failed {outcome.attempts} times: {outcome.reason}: score 0"
+            )
+            record.error = outcome.reason
+            continue
+        scored = score_prepared(prep, base.eval, outcome, miner_seed(run.round_id, record.uid))
+        if scored.measured is not None:
+            record.train_losses = scored.measured.train_losses
+            timings = scored.measured.timings_s
+            record.timings_s.update({k: round(v, 4) for k, v in timings.items()})
+        record.wrong_answers = scored.counts.wrong_answers
+        apply_score(record, scored.score)

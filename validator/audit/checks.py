@@ -1,0 +1,173 @@
+"""The audit's checks: each a named verdict over a published round and the chain's history.
+
+Pure functions over explicit inputs (the round record, the published sets, one signed
+response, the commitments the chain held at the recorded blocks); ``validator/audit/rescore.py``
+re-trains, ``validator/audit/__main__.py`` wires them to files and a chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.auth import ResponseBinding, ResponseSignatureError, verify_response
+from protocol.chain.base import Commitment
+from protocol.commitments import CommitmentKind, eval_commitment_digest, parse_commitment
+from protocol.schemas import Competition, SubmissionResponse
+from tasks.registry import TaskItem
+from validator.evalsets.cot import EvalSet
+from validator.manifests import commitment_error, proven_samples
+from validator.store.records import EvalCommitmentRecord, MinerRoundRecord, RoundRecord
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: its name, whether it held, and what was compared."""
+
+    check: str
+    ok: bool
+    detail: str
+
+
+def published_cot_set(published: Mapping[str, Any]) -> EvalSet:
+    """The CoT held-out set as published at the top of ``eval_set.json``."""
+    return EvalSet(
+        round_id=str(published["round_id"]),
+        seed=int(published["seed"]),
+        version=str(published["version"]),
+        items=tuple(TaskItem.from_dict(item) for item in published["items"]),
+    )
+
+
+def _canonical_sha256(body: Mapping[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recomputed_set_hashes(published: Mapping[str, Any]) -> dict[str, str]:
+    """Each published held-out set's sha256, recomputed from its published content."""
+    hashes: dict[str, str] = {}
+    if "items" in published:
+        hashes[Competition.COT_SFT.value] = published_cot_set(published).sha256()
+    if "preference" in published:
+        body = {k: v for k, v in published["preference"].items() if k != "sha256"}
+        hashes[Competition.PREFERENCE.value] = _canonical_sha256(body)
+    return hashes
+
+
+def eval_commitment_findings(
+    record: RoundRecord, published: Mapping[str, Any], on_chain: Commitment | None
+) -> list[Finding]:
+    """Whether the published sets are what the validator committed on chain before it pulled."""
+    committed = record.eval_commitment
+    if committed is None or committed.block is None:
+        why = "no commitment recorded" if committed is None else committed.error
+        return [Finding("eval set committed", False, f"round is uncommitted: {why}")]
+    hashes = recomputed_set_hashes(published)
+    findings = [
+        Finding(
+            "published sets match the committed hashes",
+            hashes == committed.eval_sets,
+            f"recomputed {hashes} vs committed {committed.eval_sets}",
+        )
+    ]
+    digest = eval_commitment_digest(record.round_id, hashes, committed.salt)
+    findings.append(_on_chain_finding(committed, digest, on_chain))
+    pulls = record.commitments_block.values()
+    findings.append(
+        Finding(
+            "committed before the pull",
+            all(committed.block <= block for block in pulls),
+            f"commitment block {committed.block}, commitments read at {sorted(pulls)}",
+        )
+    )
+    return findings
+
+
+def _on_chain_finding(
+    committed: EvalCommitmentRecord, digest: str, on_chain: Commitment | None
+) -> Finding:
+    name = "the chain holds the digest at the recorded block"
+    if on_chain is None:
+        return Finding(name, False, f"no commitment of the validator at block {committed.block}")
+    parsed = parse_commitment(on_chain.data)
+    ok = (
+        parsed is not None
+        and parsed.kind == CommitmentKind.EVAL
+        and parsed.digest == digest == committed.digest
+        and on_chain.block == committed.block
+    )
+    return Finding(
+        name, ok, f"chain {on_chain.data!r} at {on_chain.block}; recomputed dce1:{digest}"
+    )
+
+
+@dataclass(frozen=True)
+class SignedResponse:
+    """A miner's response as it signed it (``validator/store/run_log.py``: ``signed/``)."""
+
+    miner_hotkey: str
+    validator_hotkey: str
+    request_nonce_ns: int
+    signature_headers: dict[str, str]
+    body: bytes
+    requested: int
+    kept_sha256: list[str]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SignedResponse:
+        """The dump's JSON form."""
+        return cls(
+            str(data["miner_hotkey"]),
+            str(data["validator_hotkey"]),
+            int(data["request_nonce_ns"]),
+            dict(data["signature_headers"]),
+            str(data["body"]).encode("utf-8"),
+            int(data["request"]["num_samples"]),
+            [str(h) for h in data["kept_sha256"]],
+        )
+
+
+def response_findings(
+    signed: SignedResponse,
+    record: RoundRecord,
+    miner: MinerRoundRecord,
+    on_chain: Commitment | None,
+) -> tuple[list[Finding], SubmissionResponse | None]:
+    """Signature, commitment binding and proofs of one signed response; and the response."""
+    binding = ResponseBinding(signed.miner_hotkey, signed.validator_hotkey, signed.request_nonce_ns)
+    try:
+        verify_response(signed.signature_headers, signed.body, binding)
+        signature = Finding("miner's signature", True, f"signed by {signed.miner_hotkey}")
+    except ResponseSignatureError as exc:
+        return [Finding("miner's signature", False, str(exc))], None
+    findings = [
+        signature,
+        Finding(
+            "signed for this round's validator and miner",
+            signed.validator_hotkey == record.validator_hotkey
+            and signed.miner_hotkey == miner.hotkey,
+            f"validator {signed.validator_hotkey}, miner {signed.miner_hotkey}",
+        ),
+    ]
+    response = SubmissionResponse.model_validate_json(signed.body)
+    error = commitment_error(miner.hotkey, response, on_chain)
+    findings.append(
+        Finding(
+            "the commitment binds this hotkey to the root",
+            error is None and on_chain is not None and on_chain.block == miner.commit_block,
+            error or f"root {response.manifest_root[:16]}... committed at {miner.commit_block}",
+        )
+    )
+    kept, _, failed = proven_samples(response)
+    findings.append(
+        Finding(
+            "proofs",
+            len(failed) == miner.unproven,
+            f"{len(kept)} proven, {len(failed)} unproven (recorded {miner.unproven})",
+        )
+    )
+    return findings, response
