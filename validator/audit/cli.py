@@ -1,0 +1,118 @@
+"""``python -m validator.audit ROUND_DIR --miner HOTKEY``: re-run one miner's score of a round.
+
+Reads the round directory (``summary.json``: the record; ``eval_set.json``: the published
+sets and the commitment's salt; ``signed/<competition>/<uid>.json``: the miner's signed
+response, or ``--signed FILE`` for the miner's own copy), reads the chain's commitments at
+the recorded blocks, checks signatures, proofs and both commitments, re-trains and re-scores,
+and prints the recomputed score beside the recorded one. Exit status 0 when every check holds
+and the score is reproduced exactly, 1 otherwise, 2 for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from protocol.chain import LOCAL_EMBEDDED, Chain, open_chain
+from protocol.schemas import Competition
+from validator.audit.checks import (
+    Finding,
+    SignedResponse,
+    eval_commitment_findings,
+    published_cot_set,
+    response_findings,
+)
+from validator.audit.rescore import AuditError, kept_samples, rescore_cot
+from validator.model.base import load_base
+from validator.store.records import MinerRoundRecord, RoundRecord
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m validator.audit", description=__doc__)
+    parser.add_argument("round_dir", type=Path, help="the round directory (runs/<round_id>)")
+    parser.add_argument("--miner", required=True, help="the miner's hotkey (ss58)")
+    parser.add_argument(
+        "--competition", type=Competition, default=Competition.COT_SFT, choices=list(Competition)
+    )
+    parser.add_argument(
+        "--signed", type=Path, help="the miner's signed response (default: the round's)"
+    )
+    parser.add_argument("--subtensor.network", dest="network", default=LOCAL_EMBEDDED)
+    parser.add_argument("--netuid", type=int, default=1)
+    parser.add_argument(
+        "--chain.path", dest="chain_path", type=Path, default=Path(".localnet/chain.sqlite")
+    )
+    parser.add_argument("--model", default="tiny", help="the base model the round used")
+    parser.add_argument("--device", default="cpu")
+    return parser.parse_args(argv)
+
+
+def _miner(record: RoundRecord, hotkey: str, competition: Competition) -> MinerRoundRecord:
+    for miner in record.miners:
+        if miner.hotkey == hotkey and miner.competition == competition:
+            return miner
+    raise AuditError(f"{hotkey} has no {competition.value} record in round {record.round_id}")
+
+
+def _print(findings: Sequence[Finding]) -> None:
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FAIL"
+        print(f"[{mark}] {finding.check}: {finding.detail}")
+
+
+def audit(args: argparse.Namespace, chain: Chain) -> bool:
+    """Every check and the re-score; True when all hold and the score is reproduced."""
+    record = RoundRecord.from_dict(json.loads((args.round_dir / "summary.json").read_text()))
+    published: dict[str, Any] = json.loads((args.round_dir / "eval_set.json").read_text())
+    miner = _miner(record, args.miner, args.competition)
+    committed = record.eval_commitment
+    at = committed.block if committed is not None and committed.block is not None else None
+    validator_commitment = chain.commitments(at).get(record.validator_hotkey) if at else None
+    findings = eval_commitment_findings(record, published, validator_commitment)
+    signed_path = (
+        args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
+    )
+    signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
+    read_at = record.commitments_block.get(args.competition.value)
+    miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at else None
+    found, response = response_findings(signed, record, miner, miner_commitment)
+    findings += found
+    _print(findings)
+    if response is None:
+        return False
+    if args.competition != Competition.COT_SFT:
+        raise AuditError("re-scoring covers the CoT competition; preference is checked, not re-run")
+    kept = kept_samples(response.samples, signed.kept_sha256)
+    model, tokenizer = load_base(args.model, args.device)
+    rescored = rescore_cot(
+        record, miner, published_cot_set(published), kept, signed.requested, model, tokenizer
+    )
+    exact = rescored.miner.score == miner.score
+    print(f"recorded score   {miner.score!r}")
+    print(
+        f"recomputed score {rescored.miner.score!r}  difference {rescored.miner.score - miner.score!r}"
+    )
+    for name, value in sorted(miner.components.items()):
+        again = rescored.miner.components.get(name)
+        print(f"  {name:<24} recorded {value!r:<24} recomputed {again!r}")
+    print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
+    print(
+        f"reproduce: python -m validator.audit {args.round_dir} --miner {args.miner} --competition {args.competition.value}"
+    )
+    return exact and all(f.ok for f in findings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: the exit status."""
+    args = parse_args(argv)
+    chain = open_chain(args.network, args.netuid, args.chain_path)
+    try:
+        return 0 if audit(args, chain) else 1
+    except (AuditError, OSError, KeyError, ValueError) as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,107 @@
+"""Re-train and re-score one miner of a published round, through the round's own code.
+
+The CoT part runs ``validator.stages.cot.score_cot_miners`` (what the round ran) on the
+samples screening kept, with the recorded counts, the published held-out set, the recipe and
+score rule the record names, and the recorded torch thread count. On CPU with the embedded
+base the result is the recorded score bit for bit (CPU float reductions depend on the thread
+count: the record carries it); on a GPU the audit reports the difference.
+
+What is not re-derived: screening's verdicts against the validator's dedup history (the
+history is the validator's Redis, not published). The audit takes the kept samples the
+validator recorded and checks they are the miner's own, signed and proven; the counts
+(offered, duplicates, invalid) are the record's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.schemas import Competition, CotSample, PreferenceSample, sample_sha256
+from scoring.score import SCORING_VERSION
+from validator.evalsets.cot import EvalSet, general_texts
+from validator.executor.local import LocalExecutor
+from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
+from validator.stages.cot import CotBase, CotRun, score_cot_miners
+from validator.stages.cot_validate import evaluate_base
+from validator.stages.screening import Screened
+from validator.store.records import MinerRoundRecord, RoundRecord
+
+
+class AuditError(Exception):
+    """The round cannot be re-scored here (an unknown version, a sample that is missing)."""
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """The recomputed record and the base numbers the re-run measured."""
+
+    miner: MinerRoundRecord
+    base_metrics: dict[str, float]
+
+
+def recipe_for(version: str | None) -> TrainRecipe:
+    """The training recipe a record names (this code knows its current one only)."""
+    if version != DEFAULT_RECIPE.version:
+        raise AuditError(
+            f"the round trained with recipe {version}; this code has {DEFAULT_RECIPE.version}"
+        )
+    return DEFAULT_RECIPE
+
+
+def kept_samples(
+    served: Sequence[CotSample | PreferenceSample], kept_sha256: Sequence[str]
+) -> list[CotSample | PreferenceSample]:
+    """The served samples screening kept, in the recorded order; ``AuditError`` if one is missing."""
+    by_hash: dict[str, CotSample | PreferenceSample] = {sample_sha256(s): s for s in served}
+    missing = [h for h in kept_sha256 if h not in by_hash]
+    if missing:
+        raise AuditError(f"{len(missing)} kept sample(s) are not in the signed response")
+    return [by_hash[h] for h in kept_sha256]
+
+
+def rescore_cot(
+    record: RoundRecord,
+    miner: MinerRoundRecord,
+    eval_set: EvalSet,
+    kept: list[CotSample | PreferenceSample],
+    requested: int,
+    model: Any,
+    tokenizer: Any,
+) -> Rescored:
+    """The miner's CoT record recomputed from its kept samples."""
+    part = record.competitions.get(Competition.COT_SFT)
+    if part is None or not part.ran:
+        raise AuditError("the CoT competition did not run in this round")
+    if part.scoring_version != SCORING_VERSION:
+        raise AuditError(f"scored with {part.scoring_version}; this code has {SCORING_VERSION}")
+    if part.eval_version != eval_set.version:
+        raise AuditError(f"eval {part.eval_version} recorded, {eval_set.version} published")
+    fresh = MinerRoundRecord(
+        uid=miner.uid,
+        hotkey=miner.hotkey,
+        competition=Competition.COT_SFT,
+        status=miner.status,
+        offered=miner.offered,
+        accepted=miner.accepted,
+        duplicates=miner.duplicates,
+        invalid=miner.invalid,
+        contaminated=miner.contaminated,
+    )
+    texts = general_texts()
+    base_eval = evaluate_base(model, tokenizer, list(eval_set.items), texts)
+    run = CotRun(
+        LocalExecutor(model, tokenizer, threads=part.torch_threads),
+        record.round_id,
+        recipe_for(part.recipe_version),
+        texts,
+        requested,
+    )
+    score_cot_miners([(fresh, Screened(kept=kept))], eval_set, CotBase(base_eval, 0.0), run)
+    result = base_eval.result
+    base = {
+        "accuracy": result.accuracy(),
+        "answer_loss": sum(result.answer_loss) / max(1, len(result.answer_loss)),
+    }
+    return Rescored(fresh, base)
