@@ -46,9 +46,10 @@ from protocol.cli import parse_settings
 from protocol.keys import Keys
 from protocol.nonce_store import RedisNonceStore
 from protocol.redis_conn import connect, stop_embedded
-from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
+from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
 from tasks.quality import Quality
+from tests.support.proven import proven_response
 from tests.support.qwen2_checkpoint import IM_END
 from tests.support.servers import free_port, serve_in_thread
 from validator.api.app import create_app as create_api
@@ -254,12 +255,7 @@ def test_the_ladder_runs_every_rung_with_finite_numbers(qwen2: tuple[Any, Any]) 
 def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
     samples = GeneratorSource(seed, quality).samples(Competition.PREFERENCE, n, "stage-round")
     pairs = [s for s in samples if isinstance(s, PreferenceSample)]
-    response = SubmissionResponse(
-        competition=Competition.PREFERENCE,
-        round_id="stage-round",
-        samples=pairs,
-        samples_sha256=samples_sha256(pairs),
-    )
+    response = proven_response(Competition.PREFERENCE, "stage-round", pairs)
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 
 

@@ -16,9 +16,10 @@ from peft import PeftModel
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
-from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
+from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
 from tasks.quality import Quality
+from tests.support.proven import proven_response
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
 from validator.model.base import TINY_RANDOM, load_base
@@ -63,12 +64,7 @@ def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
     samples = GeneratorSource(seed, quality).samples(Competition.PREFERENCE, n, "stage-round")
     pairs = [s for s in samples if isinstance(s, PreferenceSample)]
     assert len(pairs) == n
-    response = SubmissionResponse(
-        competition=Competition.PREFERENCE,
-        round_id="stage-round",
-        samples=pairs,
-        samples_sha256=samples_sha256(pairs),
-    )
+    response = proven_response(Competition.PREFERENCE, "stage-round", pairs)
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import cast
 
+import pytest
 import redis
 
 from common.text import TEXT_NORMALISATION_VERSION, join_fields
@@ -15,7 +16,7 @@ from scoring.dedup import DEDUP_RULE, history_fingerprint
 from scoring.minhash import MinHashParams
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
-from validator.stages.screening import DedupHistory, screen_round
+from validator.stages.screening import DedupHistory, MinerSubmission, screen_round
 
 
 def _samples(seed: int, quality: Quality, count: int) -> list[CotSample]:
@@ -41,11 +42,11 @@ def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Key
     ]
     out = screen_round(
         {
-            1: ("hk-right", right),
-            2: ("hk-wrong", wrong),
-            3: ("hk-mixed", mixed),
-            4: ("hk-open", teacher),
-            6: ("hk-empty", empty),
+            1: MinerSubmission("hk-right", right),
+            2: MinerSubmission("hk-wrong", wrong),
+            3: MinerSubmission("hk-mixed", mixed),
+            4: MinerSubmission("hk-open", teacher),
+            6: MinerSubmission("hk-empty", empty),
         },
         "r1",
         history,
@@ -61,7 +62,10 @@ def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Key
     assert out[6].reasons[0] == "sample 0: invalid, reasoning shorter than 8 characters"
     # Kept samples are credited to history, wrong ones too: a later copy earns nothing.
     again = screen_round(
-        {5: ("hk-other", wrong)}, "r2", DedupHistory(redis_client, keys), EvalPoolIndex([])
+        {5: MinerSubmission("hk-other", wrong)},
+        "r2",
+        DedupHistory(redis_client, keys),
+        EvalPoolIndex([]),
     )
     assert again[5].duplicates == 20 and again[5].kept == []
 
@@ -86,7 +90,13 @@ def test_a_zeroed_miner_claims_nothing(redis_client: redis.Redis, keys: Keys) ->
     )
     history = DedupHistory(redis_client, keys)
     out = screen_round(
-        {1: ("hk-contaminator", [*honest, leaked]), 2: ("hk-honest", honest)}, "r1", history, pool
+        {
+            1: MinerSubmission("hk-contaminator", [*honest, leaked]),
+            2: MinerSubmission("hk-honest", honest),
+        },
+        "r1",
+        history,
+        pool,
     )
     assert out[1].contaminated == 1 and out[1].reasons[0].endswith("nothing credited to history")
     assert out[2].kept == honest and out[2].duplicates == 0
@@ -128,3 +138,25 @@ def test_a_history_signed_by_the_numpy_minhash_v1_is_renamed_aside(
     [aside] = [k for k in redis_client.scan_iter(match=f"{key}:retired:*")]
     assert redis_client.hget(aside, "sig:y") == b"0:BB:"
     redis_client.delete(aside)
+
+
+@pytest.mark.parametrize(("blocks", "holder"), [((20, 10), 2), ((10, 20), 1), ((10, 10), 1)])
+def test_the_earlier_commitment_holds_a_duplicate_cluster(
+    redis_client: redis.Redis, keys: Keys, blocks: tuple[int, int], holder: int
+) -> None:
+    """Two miners serve one dataset: the one that committed it on chain first keeps it (same
+    block: the lower uid), whatever the uids; the other's copies earn nothing."""
+    data = _samples(3, Quality.CORRECT, 12)
+    out = screen_round(
+        {
+            1: MinerSubmission("hk-one", data, commit_block=blocks[0]),
+            2: MinerSubmission("hk-two", data, commit_block=blocks[1]),
+        },
+        "r1",
+        DedupHistory(redis_client, keys),
+        EvalPoolIndex([]),
+    )
+    copier = 3 - holder
+    assert out[holder].kept == data and out[holder].duplicates == 0
+    assert out[copier].kept == [] and out[copier].duplicates == 12
+    assert f"duplicate_of_miner {holder}" in out[copier].reasons[0]
