@@ -18,6 +18,7 @@ if __package__ in (None, ""):
 
 import httpx
 
+from localnet.audit import audit_round
 from localnet.network import free_port, start
 from localnet.report import (
     fetch_leaderboards,
@@ -31,6 +32,7 @@ from protocol.redis_conn import configured_url, exit_on_sigterm
 from validator.config import ExecutorKind
 from validator.round import RoundContext
 from validator.service import build, run_rounds, serve_api_in_background
+from validator.store.records import RoundRecord
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +59,33 @@ def _parser() -> argparse.ArgumentParser:
         help="torch threads per training job (ray: 1 unless set); same count, same numbers",
     )
     return parser
+
+
+def _commitments_and_audit(
+    records: list[RoundRecord], run_dir: Path, chain_path: Path, hotkeys: list[tuple[str, str]]
+) -> list[str]:
+    """Print each round's commitments, audit the last round's scores; the problems found."""
+    names = {hotkey: name for name, hotkey in hotkeys}
+    problems: list[str] = []
+    for record in records:
+        committed = record.eval_commitment
+        where = f"block {committed.block}" if committed and committed.block else "NOT committed"
+        blocks = {names.get(m.hotkey, m.hotkey): m.commit_block for m in record.miners}
+        print(
+            f"round {record.round_id}: eval sets committed at {where}; miners' manifests at {blocks}"
+        )
+        if committed is None or committed.block is None:
+            problems.append(f"round {record.round_id}: the eval sets were not committed")
+    print(f"\nauditing round {records[-1].round_id} (python -m validator.audit ...):", flush=True)
+    for outcome in audit_round(records[-1], run_dir, chain_path):
+        name = names.get(outcome.hotkey, outcome.hotkey)
+        last = outcome.output.splitlines()[-3:] if outcome.output else []
+        print(f"  {name}: {'reproduced bit for bit' if outcome.reproduced else 'NOT reproduced'}")
+        for line in last:
+            print(f"    {line}")
+        if not outcome.reproduced:
+            problems.append(f"the audit did not reproduce {name}'s score")
+    return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"UNEXPECTED: {problem}")
         if not problems:
             print("As expected: honest holds the most weight; sloppy, copycat and contaminator ~0.")
+        problems += _commitments_and_audit(records, settings.run_dir, network.chain_path, hotkeys)
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
         if args.serve:
             print("serving; Ctrl-C to stop", flush=True)
