@@ -91,6 +91,23 @@ class NoValidatorPermitError(ChainError):
     """The hotkey lacks a validator permit, which the chain requires to weight other uids."""
 
 
+def commitment_bytes(data: str) -> bytes:
+    """``data`` as the UTF-8 bytes one Raw field stores.
+
+    Raises ``ChainError`` when ``data`` is not encodable or over ``MAX_COMMITMENT_BYTES``.
+    """
+    try:
+        raw = data.encode()
+    except UnicodeEncodeError as error:
+        raise ChainError(f"commitment data is not encodable as UTF-8: {error}") from error
+    if len(raw) > MAX_COMMITMENT_BYTES:
+        raise ChainError(
+            f"commitment data is {len(raw)} bytes of UTF-8; a Raw field holds at most "
+            f"{MAX_COMMITMENT_BYTES}"
+        )
+    return raw
+
+
 def max_weight_limit_u16(rules: WeightRules) -> int:
     """The rules' ``max_weight_limit`` as the u16 the chain stores (65535 = no limit)."""
     return max(0, min(U16_MAX, round(rules.max_weight_limit * U16_MAX)))

@@ -15,7 +15,13 @@ The rules are the real chain's where this project depends on them:
   derived on every read);
 - a weight set needs a registered hotkey, ``weights_rate_limit`` blocks since its last set, a
   validator permit unless it is a self-weight, and is conformed by ``conform_weights``: the
-  SDK's own clip, u16 normalisation and ``min_allowed_weights`` check.
+  SDK's own clip, u16 normalisation and ``min_allowed_weights`` check;
+- a commitment (the Commitments pallet's ``set_commitment``) needs a registered hotkey, at
+  most ``MAX_COMMITMENT_BYTES`` of UTF-8, and room in the hotkey's space for the current
+  epoch (``COMMITMENT_SPACE_PER_EPOCH``, each commitment counting at least
+  ``MIN_COMMITMENT_SPACE`` bytes; usage resets when ``epoch_index`` changes); it replaces the
+  hotkey's previous one, and every commitment is kept, so ``commitments(block=N)`` answers
+  for past blocks as an archive node does.
 """
 
 from __future__ import annotations
@@ -31,19 +37,29 @@ from pathlib import Path
 from bittensor.sp_core import Keypair
 
 from protocol.chain.base import (
+    COMMITMENT_SPACE_PER_EPOCH,
     ChainError,
+    Commitment,
+    CommitmentSpaceError,
     Neuron,
     NotRegisteredError,
     NoValidatorPermitError,
     RateLimitedError,
     WeightRules,
+    commitment_bytes,
+    commitment_space,
     conform_weights,
+    epoch_index,
     max_weight_limit_u16,
 )
 
 RAO_PER_TOKEN = 1_000_000_000  # the chain counts stake in rao: 1e9 rao per whole token
 BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's transaction to end
-SCHEMA_VERSION = 1  # bump when the tables change; an older file is refused, not migrated
+# Bump when a table changes shape; an older file is refused, not migrated. Adding a table is
+# not such a change: every open runs CREATE TABLE IF NOT EXISTS, so an existing file gains the
+# new table (empty) and an older reader ignores it. That is why the commitments table (added
+# after version 1 files existed) left the version at 1.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +98,17 @@ CREATE TABLE IF NOT EXISTS weights (
     value INTEGER NOT NULL,
     PRIMARY KEY (netuid, uid, dest)
 );
+-- Every commitment ever made, the history an archive node keeps. The latest row per hotkey
+-- is its current commitment, and id orders two rows of one block. (No semicolons in these
+-- comments: the schema is split on them.)
+CREATE TABLE IF NOT EXISTS commitments (
+    id INTEGER PRIMARY KEY,
+    netuid INTEGER NOT NULL,
+    hotkey TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commitments_by_hotkey ON commitments (netuid, hotkey, block);
 """
 
 
@@ -372,6 +399,60 @@ class LocalChain:
                 (max(block, 1), self.netuid, uid),
             )
         return u16
+
+    def commit(self, hotkey: Keypair, data: str) -> Commitment:
+        """Replace the hotkey's commitment with ``data`` at the current block.
+
+        Raises ``NotRegisteredError`` for an unregistered hotkey, ``ChainError`` for data over
+        ``MAX_COMMITMENT_BYTES`` bytes of UTF-8, ``CommitmentSpaceError`` when the hotkey's
+        space for this epoch cannot hold it.
+        """
+        raw = commitment_bytes(data)
+        with self._write() as conn:
+            self._require_uid(conn, hotkey.ss58_address)
+            # The block is read under the write lock, so history rows never go back in time.
+            block = self.block()
+            self._check_space(conn, hotkey.ss58_address, raw, block)
+            conn.execute(
+                "INSERT INTO commitments (netuid, hotkey, block, data) VALUES (?, ?, ?, ?)",
+                (self.netuid, hotkey.ss58_address, block, data),
+            )
+        return Commitment(hotkey.ss58_address, data, block)
+
+    def _check_space(
+        self, conn: sqlite3.Connection, hotkey_ss58: str, raw: bytes, block: int
+    ) -> None:
+        """Refuse ``raw`` when it would take the hotkey past its space for this epoch."""
+        tempo = self._params(conn).tempo
+        epoch = epoch_index(block, self.netuid, tempo)
+        # The first block of this epoch: epoch_index(b) == epoch for b in [start, next_start).
+        start = epoch * (tempo + 1) - self.netuid - 1
+        rows = conn.execute(
+            "SELECT data FROM commitments WHERE netuid = ? AND hotkey = ? AND block >= ?",
+            (self.netuid, hotkey_ss58, start),
+        ).fetchall()
+        used = sum(commitment_space(row_data.encode()) for (row_data,) in rows)
+        if used + commitment_space(raw) > COMMITMENT_SPACE_PER_EPOCH:
+            next_start = start + tempo + 1
+            raise CommitmentSpaceError(
+                f"hotkey {hotkey_ss58} used {used} of its {COMMITMENT_SPACE_PER_EPOCH} bytes "
+                f"of commitment space this epoch; this commitment needs "
+                f"{commitment_space(raw)} more; the space resets in {next_start - block} blocks"
+            )
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Every hotkey's latest commitment made at or before ``block`` (the head when None)."""
+        at = self.block() if block is None else block
+        with self._read() as conn:
+            # SQLite takes the bare columns of a MAX() aggregate from the row holding the max.
+            rows = conn.execute(
+                "SELECT hotkey, data, block, MAX(id) FROM commitments "
+                "WHERE netuid = ? AND block <= ? GROUP BY hotkey",
+                (self.netuid, at),
+            ).fetchall()
+        return {
+            hotkey: Commitment(hotkey, data, int(row_block)) for hotkey, data, row_block, _ in rows
+        }
 
     # Local-only operations ----------------------------------------------------------------
 

@@ -6,6 +6,9 @@ by ``client.execute``: ``bt.BurnedRegister`` (coldkey-signed, MEV-shielded by th
 ``bt.ServeAxon`` and ``bt.SetWeights`` (hotkey-signed). ``SetWeights`` preflights
 registration, the rate limit and ``min_allowed_weights`` and conforms the weights with the
 same SDK functions ``conform_weights`` uses, so the u16 map returned here is what was sent.
+A commitment has no intent: it is the raw ``Commitments.set_commitment`` call
+(``bt.calls``) submitted hotkey-signed with ``client.submit_call``, and read back with
+``subnets.commitments``.
 
 The SDK's errors are turned into this package's ``ChainError`` family at the boundary, so a
 caller never imports ``bittensor.result``.
@@ -33,11 +36,14 @@ from bittensor.sp_core import Keypair
 
 from protocol.chain.base import (
     ChainError,
+    Commitment,
+    CommitmentSpaceError,
     Neuron,
     NotRegisteredError,
     NoValidatorPermitError,
     RateLimitedError,
     WeightRules,
+    commitment_bytes,
     conform_weights,
 )
 
@@ -49,6 +55,23 @@ _ERROR_TYPES: dict[ErrorCode, type[ChainError]] = {
     ErrorCode.RATE_LIMITED: RateLimitedError,
     ErrorCode.NOT_AUTHORIZED: NoValidatorPermitError,
 }
+
+
+# Commitments pallet errors by name. Not by ErrorCode: the SDK classes AccountNotAllowedCommit
+# (the signer holds no uid on the subnet) as NOT_AUTHORIZED, which _ERROR_TYPES reads as a
+# missing validator permit.
+_COMMIT_ERRORS: dict[str, type[ChainError]] = {
+    "SpaceLimitExceeded": CommitmentSpaceError,
+    "AccountNotAllowedCommit": NotRegisteredError,
+}
+
+
+def _translate_commit(result: ExtrinsicResult) -> ChainError:
+    """The ChainError for a failed ``set_commitment``, by the pallet error's name."""
+    error = result.error
+    name = getattr(error, "name", None)
+    message = str(error) if error is not None else result.message or "set_commitment failed"
+    return _COMMIT_ERRORS.get(name or "", ChainError)(message)
 
 
 def _translate(error: BittensorError) -> ChainError:
@@ -153,6 +176,21 @@ class SdkChain:
             raise _translate(error)
         return result
 
+    def _submit_call(self, call: Any, hotkey: Keypair) -> ExtrinsicResult:
+        """Sign ``call`` with ``hotkey`` and submit it; the result, failed or not.
+
+        ``submit_call`` is the SDK's raw-call path: an active ``bt.Policy`` refuses it unless
+        the policy sets ``allow_raw_calls``; this client has no policy, so it is allowed.
+        """
+        result: ExtrinsicResult = self._call(
+            self._client.submit_call,
+            call,
+            hotkey,
+            signer="hotkey",
+            wait_for_finalization=self._wait_for_finalization,
+        )
+        return result
+
     def _uid_of(self, hotkey_ss58: str) -> int | None:
         uid = self._call(
             self._client.query, bt.storage.SubtensorModule.Uids, [self.netuid, hotkey_ss58]
@@ -244,3 +282,37 @@ class SdkChain:
         if blocks is None:
             raise ChainError(f"subnet {self.netuid} has tempo 0 and never runs epochs")
         return int(blocks)
+
+    def commit(self, hotkey: Keypair, data: str) -> Commitment:
+        """Submit ``Commitments.set_commitment`` with ``data`` as one Raw field, hotkey-signed.
+
+        Returns the commitment as read back at the head after inclusion. The byte limit is
+        checked here; registration and the epoch's space are the chain's checks, and their
+        refusals come back as ``NotRegisteredError`` and ``CommitmentSpaceError``.
+        """
+        raw = commitment_bytes(data)
+        # CommitmentInfo { fields: BoundedVec<Data, MaxFields> } with one Data::Raw<n> field.
+        # The BoundedVec goes in as a list wrapped in a list: the shape the bittensor SDK itself
+        # composed for this call in v9 (``publish_metadata``), the newtype around the Vec.
+        info = {"fields": [[{f"Raw{len(raw)}": "0x" + raw.hex()}]]}
+        result = self._submit_call(bt.calls.Commitments.set_commitment(self.netuid, info), hotkey)
+        if not result.success:
+            raise _translate_commit(result)
+        stored = self.commitments().get(hotkey.ss58_address)
+        if stored is None:
+            raise ChainError(
+                f"the commitment of {hotkey.ss58_address} was included but does not show"
+            )
+        return stored
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Every hotkey's readable commitment at ``block`` (the head when None).
+
+        Timelocked commitments still sealed are left out. A past block needs an archive node.
+        """
+        found = self._call(self._client.subnets.commitments, self.netuid, block=block)
+        return {
+            hotkey: Commitment(hotkey, entry.value or "", int(entry.block))
+            for hotkey, entry in found.items()
+            if entry.is_revealed
+        }

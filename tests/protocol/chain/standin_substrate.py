@@ -14,15 +14,24 @@ Covered: the storage items read by ``SetWeights``' preflight, the hyperparameter
 applies on dispatch are the ones the SDK does not preflight: the validator permit for
 weights and registration of the caller for ``serve_axon``.
 
+The Commitments pallet too: ``set_commitment`` with Raw fields (the signer must be
+registered, at most ``MAX_FIELDS`` fields, ``MAX_SPACE`` bytes per hotkey per epoch, each
+commitment counting at least ``MIN_SPACE``), and the ``CommitmentOf`` /
+``RevealedCommitments`` maps the SDK's ``subnets.commitments`` reads. Every commitment is
+kept, and a ``block_hash`` handed out by ``block_hash()`` reads ``CommitmentOf`` and
+``Uids`` as they were at that block, as an archive node does.
+
 Not covered (any call to them raises ``AttributeError``): block subscriptions, events,
-multisig, out-of-process signing, and any storage item not listed in ``_read_storage``
-(those raise ``StandInGap`` so a new SDK read shows up as a clear failure, not a None).
+multisig, out-of-process signing, timelocked and hash commitment fields, and any storage
+item not listed in ``_read_storage`` (those raise ``StandInGap`` so a new SDK read shows up
+as a clear failure, not a None).
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,6 +47,13 @@ MLKEM768_PUBLIC_KEY_BYTES = 1184  # FIPS 203 encapsulation-key size for ML-KEM-7
 STAKE_THRESHOLD_RAO = 1_000_000_000  # 1 alpha: the least stake that can hold a permit here
 MAX_VALIDATORS = 64  # finney's default number of validator permits
 BLOCK_TIME_S = 12.0  # finney's block time; only scales the SDK's "retry in ~N s" messages
+# The Commitments pallet's configuration on subtensor: MaxFields, MaxSpace's default, and the
+# least space one commitment is charged; Data's Raw variants run Raw0..Raw128.
+MAX_FIELDS = 3
+MAX_SPACE = 3100
+MIN_SPACE = 100
+MAX_RAW_BYTES = 128
+_RAW_VARIANT = re.compile(r"Raw(\d+)")
 
 
 class StandInGap(AssertionError):
@@ -108,6 +124,10 @@ class StandInSubstrate:
         self._nonces: dict[str, int] = {}
         self._signed: dict[str, tuple[Any, str]] = {}
         self._receipts: dict[str, ExtrinsicResult] = {}
+        self._hash_numbers: dict[str, int] = {}  # every block hash handed out -> its number
+        # CommitmentOf's history: per hotkey, (block, decoded record), oldest first.
+        self.commitment_history: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._used_space: dict[str, tuple[int, int]] = {}  # UsedSpaceOf: (epoch, bytes)
 
     # Test helpers --------------------------------------------------------------------------
 
@@ -168,7 +188,21 @@ class StandInSubstrate:
         number = self.head if block is None else block
         if number > self.head:
             return None  # the head has not reached it yet, as a node answers
-        return "0x" + hashlib.blake2b(number.to_bytes(8, "little"), digest_size=32).hexdigest()
+        return self._hash_of(number)
+
+    def _hash_of(self, number: int) -> str:
+        """The hash of block ``number``, remembered so a read pinned to it can find it."""
+        digest = "0x" + hashlib.blake2b(number.to_bytes(8, "little"), digest_size=32).hexdigest()
+        self._hash_numbers[digest] = number
+        return digest
+
+    def _block_at(self, block_hash: str | None) -> int:
+        """The block number a read's ``block_hash`` pins (the head when None)."""
+        if block_hash is None:
+            return self.head
+        if block_hash not in self._hash_numbers:
+            raise StandInGap(f"block hash {block_hash} was never handed out by block_hash()")
+        return self._hash_numbers[block_hash]
 
     async def block_time(self) -> float:
         return BLOCK_TIME_S
@@ -191,11 +225,33 @@ class StandInSubstrate:
     ) -> list[tuple[Any, Any]]:
         if (module, storage_function) == ("SubtensorModule", "TokenSymbol"):
             return [(self.netuid, list("α".encode()))]
+        at = self._block_at(block_hash)
         if module == "Commitments":
-            return []  # no neuron has committed anything
+            return self._commitment_map(storage_function, list(params or []), at)
         if (module, storage_function) == ("SubtensorModule", "Uids"):
-            return [(n.hotkey, uid) for uid, n in enumerate(self.neurons)]
+            return [(n.hotkey, uid) for uid, n in enumerate(self.neurons) if n.registered_at <= at]
         raise StandInGap(f"query_map {module}.{storage_function} is not modelled")
+
+    def _commitment_map(self, item: str, params: list, at: int) -> list[tuple[Any, Any]]:
+        """``Commitments.<item>`` under ``[netuid]`` at block ``at``, decoded as a node does.
+
+        ``CommitmentOf`` yields ``(hotkey, {"deposit", "block", "info": {"fields": [...]}})``
+        with each field a one-key dict like ``{"Raw5": "0x..."}`` (what the SDK's
+        ``metagraph._decode_fields`` reads); nothing is timelocked here, so
+        ``RevealedCommitments`` is empty.
+        """
+        if item == "RevealedCommitments":
+            return []
+        if item != "CommitmentOf":
+            raise StandInGap(f"query_map Commitments.{item} is not modelled")
+        if params[:1] != [self.netuid]:
+            return []  # another subnet: an empty map, as a node answers
+        out = []
+        for hotkey, history in self.commitment_history.items():
+            records = [record for block, record in history if block <= at]
+            if records:
+                out.append((hotkey, records[-1]))
+        return out
 
     def _read_storage(self, module: str, item: str, params: list) -> Any:
         if module == "MevShield" and item == "NextKey":
@@ -287,7 +343,13 @@ class StandInSubstrate:
     # Calls and fees ------------------------------------------------------------------------
 
     async def compose(self, call: Any) -> Any:
-        """Record and return the generated ``Call(module, function, params)`` as composed."""
+        """Record and return the generated ``Call(module, function, params)`` as composed.
+
+        A ``set_commitment`` whose fields the runtime's types cannot encode is refused here,
+        where a node's codec would refuse it (``ValueError``).
+        """
+        if (call.module, call.function) == ("Commitments", "set_commitment"):
+            _commitment_fields(call.params["info"])
         self.composed.append(call)
         return call
 
@@ -362,12 +424,18 @@ class StandInSubstrate:
         )
 
     def _hash_now(self) -> str:
-        return "0x" + hashlib.blake2b(self.head.to_bytes(8, "little"), digest_size=32).hexdigest()
+        return self._hash_of(self.head)
 
     def _apply(self, module: str, function: str, params: dict[str, Any], signer: str) -> str | None:
         """Change the state as the pallet would; returns an error name or None."""
         if module == "MevShield":
             return None
+        if module == "Commitments":
+            return self._set_commitment(function, params, signer)
+        return self._apply_subtensor(function, params, signer)
+
+    def _apply_subtensor(self, function: str, params: dict[str, Any], signer: str) -> str | None:
+        """A ``SubtensorModule`` call, dispatched against the state."""
         if params.get("netuid") != self.netuid:
             return "MechanismDoesNotExist: no such subnet"
         if function == "burned_register":
@@ -393,4 +461,57 @@ class StandInSubstrate:
                 neuron.weights = dict(zip(params["dests"], params["weights"], strict=True))
             neuron.last_update = self.head
             return None
-        raise StandInGap(f"dispatch of {module}.{function} is not modelled")
+        raise StandInGap(f"dispatch of SubtensorModule.{function} is not modelled")
+
+    def _set_commitment(self, function: str, params: dict[str, Any], signer: str) -> str | None:
+        """``Commitments.set_commitment`` as the pallet dispatches it; an error name or None."""
+        if function != "set_commitment":
+            raise StandInGap(f"dispatch of Commitments.{function} is not modelled")
+        if params["netuid"] != self.netuid or self.uid_of(signer) is None:
+            return "AccountNotAllowedCommit: the signer holds no uid on the subnet"
+        fields = _commitment_fields(params["info"])
+        if len(fields) > MAX_FIELDS:
+            return f"TooManyFieldsInCommitmentInfo: {len(fields)} fields, at most {MAX_FIELDS}"
+        required = max(MIN_SPACE, sum(_raw_length(entry) for entry in fields))
+        epoch = (self.head + self.netuid + 1) // (self.hyper["Tempo"] + 1)
+        last_epoch, used = self._used_space.get(signer, (epoch, 0))
+        if last_epoch != epoch:
+            used = 0
+        if used + required > MAX_SPACE:
+            return f"SpaceLimitExceeded: {used} + {required} bytes exceed {MAX_SPACE} this epoch"
+        self._used_space[signer] = (epoch, used + required)
+        record = {"deposit": 0, "block": self.head, "info": {"fields": fields}}
+        self.commitment_history.setdefault(signer, []).append((self.head, record))
+        return None
+
+
+def _commitment_fields(info: Any) -> list[dict[str, str]]:
+    """The Data fields of a composed ``CommitmentInfo``; ``ValueError`` when not encodable.
+
+    ``fields`` is a ``BoundedVec<Data, MaxFields>``, composed as the newtype around its Vec:
+    a one-element list holding the list of fields. Each field is a one-key dict
+    ``{"Raw<n>": "0x" + n bytes of hex}`` with n in 0..128.
+    """
+    wrapped = info.get("fields") if isinstance(info, dict) else None
+    if not (isinstance(wrapped, list) and len(wrapped) == 1 and isinstance(wrapped[0], list)):
+        raise ValueError(f"CommitmentInfo.fields must be [[field, ...]], got {wrapped!r}")
+    fields: list[dict[str, str]] = wrapped[0]
+    for entry in fields:
+        _raw_length(entry)
+    return fields
+
+
+def _raw_length(entry: Any) -> int:
+    """The byte length of one ``{"Raw<n>": "0x..."}`` field; ``ValueError`` when malformed."""
+    if not (isinstance(entry, dict) and len(entry) == 1):
+        raise ValueError(f"a Data field is a one-key dict, got {entry!r}")
+    ((variant, payload),) = entry.items()
+    match = _RAW_VARIANT.fullmatch(variant)
+    if match is None:
+        raise StandInGap(f"Data::{variant} is not modelled (Raw0..Raw128 only)")
+    size = int(match.group(1))
+    if size > MAX_RAW_BYTES:
+        raise ValueError(f"Data has no variant {variant} (Raw0..Raw{MAX_RAW_BYTES})")
+    if not isinstance(payload, str) or len(bytes.fromhex(payload.removeprefix("0x"))) != size:
+        raise ValueError(f"Data::{variant} holds exactly {size} bytes, got {payload!r}")
+    return size

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from bittensor.sp_core import Keypair
 
-from protocol.chain import ChainError, LocalChain, LocalParams, open_chain
+from protocol.chain import (
+    ChainError,
+    CommitmentSpaceError,
+    LocalChain,
+    LocalParams,
+    open_chain,
+)
+from protocol.chain.local import SCHEMA_VERSION
 from protocol.chain.sdk import SdkChain
 from tests.protocol.chain.chain_harness import ManualClock
 
@@ -104,6 +113,63 @@ def test_epochs_follow_the_chain_schedule(tmp_path: Path) -> None:
         clock.now += 1.0
     # Netuid 1, tempo 9: epochs run at blocks 7, 17, ... (subtensor's fixed schedule).
     assert seen == [7, 6, 5, 4, 3, 2, 1, 0, 9, 8]
+
+
+def test_the_commitment_space_resets_the_block_after_the_epoch_runs(
+    tmp_path: Path, alice: Keypair
+) -> None:
+    clock = ManualClock()
+    chain = LocalChain(tmp_path / "c.sqlite", 1, params=LocalParams(tempo=9), clock=clock)
+    chain.register(alice, alice.ss58_address)
+    for n in range(31):
+        chain.commit(alice, str(n))
+
+    # Netuid 1, tempo 9: the epoch runs at block 7 and epoch_index moves on at block 8.
+    with pytest.raises(CommitmentSpaceError, match="used 3100 of its 3100 .* resets in 8 blocks"):
+        chain.commit(alice, "full")
+    clock.now += 7.0
+    with pytest.raises(CommitmentSpaceError, match="resets in 1 blocks"):
+        chain.commit(alice, "still full")
+    clock.now += 1.0
+    assert chain.commit(alice, "reset").block == 8
+
+
+def test_the_later_of_two_commitments_in_one_block_holds(tmp_path: Path, alice: Keypair) -> None:
+    chain = LocalChain(tmp_path / "c.sqlite", clock=ManualClock())
+    chain.register(alice, alice.ss58_address)
+    first = chain.commit(alice, "first")
+    second = chain.commit(alice, "second")
+
+    assert first.block == second.block
+    assert chain.commitments() == {alice.ss58_address: second}
+    assert chain.commitments(block=first.block) == {alice.ss58_address: second}
+
+
+def test_commitments_are_per_subnet(tmp_path: Path, alice: Keypair) -> None:
+    one = LocalChain(tmp_path / "c.sqlite", 1)
+    two = LocalChain(tmp_path / "c.sqlite", 2)
+    one.register(alice, alice.ss58_address)
+    one.commit(alice, "on one")
+
+    assert list(one.commitments()) == [alice.ss58_address]
+    assert two.commitments() == {}
+    with pytest.raises(ChainError, match="not registered"):
+        two.commit(alice, "on two")
+
+
+def test_a_file_from_before_commitments_gains_the_table(tmp_path: Path, alice: Keypair) -> None:
+    path = tmp_path / "c.sqlite"
+    LocalChain(path).register(alice, alice.ss58_address)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("DROP TABLE commitments")  # as a file written before the table existed
+
+    chain = LocalChain(path)
+
+    assert chain.commit(alice, "after the upgrade").data == "after the upgrade"
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
 
 
 def test_open_chain_picks_the_implementation(tmp_path: Path) -> None:

@@ -6,9 +6,19 @@ import ipaddress
 from collections.abc import Iterator
 
 import pytest
+from bittensor.result import ChainError as SdkChainError
+from bittensor.result import ExtrinsicResult
 from bittensor.sp_core import Keypair
 
-from protocol.chain import ChainError, RateLimitedError, SdkChain
+from protocol.chain import (
+    ChainError,
+    Commitment,
+    CommitmentSpaceError,
+    NotRegisteredError,
+    RateLimitedError,
+    SdkChain,
+)
+from protocol.chain.sdk import _translate_commit
 from tests.protocol.chain.standin_substrate import StandInSubstrate
 
 U16_MAX = 65535
@@ -171,3 +181,77 @@ def test_a_closed_chain_refuses_calls(chain: SdkChain) -> None:
     chain.close()  # idempotent
     with pytest.raises(ChainError, match="closed"):
         chain.block()
+
+
+def test_commit_composes_set_commitment_with_one_raw_field_signed_by_the_hotkey(
+    chain: SdkChain, standin: StandInSubstrate, alice: Keypair, bob: Keypair
+) -> None:
+    standin.add_neuron(bob.ss58_address, alice.ss58_address)
+
+    stored = chain.commit(bob, "dcm1:hello")
+
+    (call,) = standin.submitted
+    assert (call.module, call.function, call.signer) == (
+        "Commitments",
+        "set_commitment",
+        bob.ss58_address,
+    )
+    raw = b"dcm1:hello"
+    assert call.params == {"netuid": 1, "info": {"fields": [[{"Raw10": "0x" + raw.hex()}]]}}
+    assert stored == Commitment(bob.ss58_address, "dcm1:hello", call.block)
+    assert standin.commitment_history[bob.ss58_address] == [
+        (
+            call.block,
+            {"deposit": 0, "block": call.block, "info": {"fields": [{"Raw10": "0x" + raw.hex()}]}},
+        )
+    ]
+
+
+def test_commit_over_128_bytes_is_refused_before_anything_is_signed(
+    chain: SdkChain, standin: StandInSubstrate, alice: Keypair, bob: Keypair
+) -> None:
+    standin.add_neuron(bob.ss58_address, alice.ss58_address)
+
+    with pytest.raises(ChainError, match="128"):
+        chain.commit(bob, "x" * 129)
+    assert standin.composed == [] and standin.submitted == []
+
+
+def test_commit_refusals_become_the_matching_chain_errors(
+    chain: SdkChain, standin: StandInSubstrate, alice: Keypair, bob: Keypair
+) -> None:
+    with pytest.raises(NotRegisteredError, match="AccountNotAllowedCommit"):
+        chain.commit(bob, "unregistered")
+    assert [result.error.name for result in standin.failed if result.error] == [
+        "AccountNotAllowedCommit"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("SpaceLimitExceeded", CommitmentSpaceError),
+        ("AccountNotAllowedCommit", NotRegisteredError),
+        ("TooManyFieldsInCommitmentInfo", ChainError),
+    ],
+)
+def test_commit_errors_translate_by_pallet_error_name(name: str, kind: type[ChainError]) -> None:
+    # AccountNotAllowedCommit's SDK code is NOT_AUTHORIZED: by code it would read as a permit.
+    result = ExtrinsicResult(success=False, message="refused", error=SdkChainError("refused", name))
+
+    error = _translate_commit(result)
+
+    assert type(error) is kind and str(error) == "refused"
+
+
+def test_sealed_commitments_are_left_out(
+    chain: SdkChain, standin: StandInSubstrate, alice: Keypair, bob: Keypair
+) -> None:
+    standin.add_neuron(alice.ss58_address, alice.ss58_address)
+    standin.add_neuron(bob.ss58_address, alice.ss58_address)
+    chain.commit(alice, "in the clear")
+    sealed = {"TimelockEncrypted": {"encrypted": "0x00", "reveal_round": 10**9}}
+    record = {"deposit": 0, "block": standin.head, "info": {"fields": [sealed]}}
+    standin.commitment_history[bob.ss58_address] = [(standin.head, record)]
+
+    assert list(chain.commitments()) == [alice.ss58_address]
