@@ -86,7 +86,8 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     if response is None:
         return False
     if args.competition != Competition.COT_SFT:
-        raise AuditError("re-scoring covers the CoT competition; preference is checked, not re-run")
+        print("re-scoring covers the CoT competition: this response is checked, not re-trained")
+        return all(f.ok for f in findings)
     kept = kept_samples(response.samples, signed.kept_sha256)
     model, tokenizer = load_base(args.model, args.device)
     rescored = rescore_cot(
