@@ -1,0 +1,142 @@
+"""``python -m validator.audit`` on a real round: it reproduces the score, and catches tampering.
+
+A real round on loopback (LocalChain, real miner services that commit before they serve, real
+Redis, the tiny model), then the audit command as a third party runs it, against the round
+directory and the chain's history.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from miner.sources import GeneratorSource
+from protocol.keys import Keys
+from tasks.quality import Quality
+from tests.support.validator_fixture import MinerSpec, round_network
+from validator.audit.cli import main
+from validator.store.records import MinerStatus, RoundRecord
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+ROUND_ID = "audit-round"
+
+
+@dataclass
+class Audited:
+    record: RoundRecord
+    round_dir: Path
+    chain_path: Path
+    hotkeys: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def audited(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_random: tuple[Any, Any],
+    embedded_redis: redis.Redis,
+) -> Iterator[Audited]:
+    tmp = tmp_path_factory.mktemp("audit")
+    miners = [
+        MinerSpec("honest", GeneratorSource("honest")),
+        MinerSpec("sloppy", GeneratorSource("sloppy", Quality.WRONG)),
+        MinerSpec("copycat", GeneratorSource("honest")),
+    ]
+    keys = Keys.for_network("audit", 1)
+    with round_network(tmp, embedded_redis, keys, tiny_random, miners) as net:
+        record = net.run(ROUND_ID)
+        hotkeys = {
+            name: n.hotkey
+            for name, uid in net.uids.items()
+            for n in net.chain.metagraph()
+            if n.uid == uid
+        }
+        yield Audited(record, tmp / "runs" / ROUND_ID, tmp / "chain.sqlite", hotkeys)
+
+
+def _audit(audited: Audited, name: str, round_dir: Path | None = None) -> int:
+    return main(
+        [
+            str(round_dir or audited.round_dir),
+            "--miner",
+            audited.hotkeys[name],
+            "--chain.path",
+            str(audited.chain_path),
+            "--model",
+            "tiny-random",
+        ]
+    )
+
+
+def _copy(audited: Audited, tmp_path: Path) -> Path:
+    copy = tmp_path / ROUND_ID
+    shutil.copytree(audited.round_dir, copy)
+    return copy
+
+
+def test_the_round_committed_before_it_pulled(audited: Audited) -> None:
+    committed = audited.record.eval_commitment
+    assert committed is not None and committed.block is not None and committed.error is None
+    assert all(committed.block <= b for b in audited.record.commitments_block.values())
+    by_name = {
+        name: m
+        for name in audited.hotkeys
+        for m in audited.record.miners
+        if m.hotkey == audited.hotkeys[name]
+    }
+    assert all(m.commit_block is not None for m in by_name.values())
+    # The copycat committed after honest (registration order): honest holds the data.
+    assert by_name["honest"].commit_block <= by_name["copycat"].commit_block  # type: ignore[operator]
+    assert by_name["honest"].status == MinerStatus.SCORED and by_name["honest"].score > 0
+    assert by_name["copycat"].accepted == 0
+
+
+@pytest.mark.parametrize("name", ["honest", "sloppy"])
+def test_the_audit_reproduces_the_score_bit_for_bit(
+    audited: Audited, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _audit(audited, name) == 0
+    out = capsys.readouterr().out
+    assert "reproduced bit for bit: yes" in out and "FAIL" not in out
+    recorded = next(m for m in audited.record.miners if m.hotkey == audited.hotkeys[name])
+    assert f"recorded score   {recorded.score!r}" in out
+
+
+def test_a_tampered_published_set_is_caught(
+    audited: Audited, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The validator swaps one held-out item after the round: the set no longer hashes to
+    what it committed before the pull."""
+    copy = _copy(audited, tmp_path)
+    published = json.loads((copy / "eval_set.json").read_text())
+    published["items"][0]["final_answer"] += "0"
+    (copy / "eval_set.json").write_text(json.dumps(published))
+    assert _audit(audited, "honest", copy) == 1
+    assert "[FAIL] published sets match the committed hashes" in capsys.readouterr().out
+
+
+def test_a_tampered_response_is_caught(
+    audited: Audited, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sample edited in the kept response no longer carries the miner's signature."""
+    copy = _copy(audited, tmp_path)
+    [signed] = (copy / "signed" / "cot_sft").glob(
+        f"{next(m.uid for m in audited.record.miners if m.hotkey == audited.hotkeys['honest'])}.json"
+    )
+    dump = json.loads(signed.read_text())
+    dump["body"] = dump["body"].replace('"final_answer":"', '"final_answer":"1', 1)
+    signed.write_text(json.dumps(dump))
+    assert _audit(audited, "honest", copy) == 1
+    assert "[FAIL] miner's signature" in capsys.readouterr().out
+
+
+def test_an_unknown_miner_is_unusable_input(audited: Audited) -> None:
+    audited.hotkeys["nobody"] = "5" + "x" * 47
+    assert _audit(audited, "nobody") == 2
