@@ -31,7 +31,9 @@ from pathlib import Path
 from bittensor.sp_core import Keypair
 
 from protocol.chain.base import (
+    MAX_COMMITMENT_BYTES,
     ChainError,
+    Commitment,
     Neuron,
     NotRegisteredError,
     NoValidatorPermitError,
@@ -81,6 +83,13 @@ CREATE TABLE IF NOT EXISTS weights (
     dest INTEGER NOT NULL,
     value INTEGER NOT NULL,
     PRIMARY KEY (netuid, uid, dest)
+);
+CREATE TABLE IF NOT EXISTS commitments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    netuid INTEGER NOT NULL,
+    hotkey TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    data TEXT NOT NULL
 );
 """
 
@@ -372,6 +381,30 @@ class LocalChain:
                 (max(block, 1), self.netuid, uid),
             )
         return u16
+
+    def commit(self, hotkey: Keypair, data: str) -> Commitment:
+        """TEMP (until chaincommit merges): store ``data`` as the hotkey's commitment now."""
+        if len(data.encode()) > MAX_COMMITMENT_BYTES:
+            raise ChainError(f"a commitment holds at most {MAX_COMMITMENT_BYTES} bytes")
+        block = self.block()
+        with self._write() as conn:
+            self._require_uid(conn, hotkey.ss58_address)
+            conn.execute(
+                "INSERT INTO commitments (netuid, hotkey, block, data) VALUES (?, ?, ?, ?)",
+                (self.netuid, hotkey.ss58_address, block, data),
+            )
+        return Commitment(hotkey.ss58_address, data, block)
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """TEMP (until chaincommit merges): each hotkey's latest commitment as of ``block``."""
+        at = self.block() if block is None else block
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT hotkey, data, block FROM commitments WHERE netuid = ? AND block <= ? "
+                "ORDER BY id",
+                (self.netuid, at),
+            ).fetchall()
+        return {hotkey: Commitment(hotkey, data, int(b)) for hotkey, data, b in rows}
 
     # Local-only operations ----------------------------------------------------------------
 
