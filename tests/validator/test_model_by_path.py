@@ -40,6 +40,7 @@ from bench.ladder import RUNGS, ladder_round
 from miner.app import MinerContext, create_app
 from miner.gate import ValidatorGate
 from miner.ledger import Ledger
+from miner.manifests import ServeTimeBook
 from miner.sources import GeneratorSource
 from protocol.chain.local import LocalChain
 from protocol.cli import parse_settings
@@ -49,6 +50,7 @@ from protocol.redis_conn import connect, stop_embedded
 from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
 from scoring.components import Component
 from tasks.quality import Quality
+from tests.support.proofs import manifest_fields
 from tests.support.qwen2_checkpoint import IM_END
 from tests.support.servers import free_port, serve_in_thread
 from validator.api.app import create_app as create_api
@@ -142,6 +144,7 @@ def _serve_miners(
                 nonce_store=RedisNonceStore(client, keys),
                 source=GeneratorSource(name, quality),
                 ledger=Ledger(ledgers / f"{name}.jsonl"),
+                manifests=ServeTimeBook(chain, key),
             )
         )
         host, port = stack.enter_context(serve_in_thread(app)).split(":")
@@ -259,6 +262,7 @@ def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
         round_id="stage-round",
         samples=pairs,
         samples_sha256=samples_sha256(pairs),
+        **manifest_fields(Competition.PREFERENCE, pairs),
     )
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 

@@ -19,13 +19,13 @@ from protocol.redis_conn import start_embedded
 from protocol.schemas import Competition, PreferenceSample, SubmissionResponse, samples_sha256
 from scoring.components import Component
 from tasks.quality import Quality
+from tests.support.proofs import manifest_fields
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
 from validator.model.base import TINY_RANDOM, load_base
 from validator.model.dpo_train import DpoRecipe
 from validator.model.train import TrainResult
 from validator.pull import PullResult
-from validator.round import run_round
 from validator.stages.preference import SIDE_BY_SIDE_FILE, TRAIN_LOG_FILE, PreferenceStage
 from validator.stages.preference_measure import SIDE_BY_SIDE, PreferenceConfig
 from validator.stages.screening import DedupHistory
@@ -68,6 +68,7 @@ def _pulled(uid: int, seed: str, quality: Quality, n: int) -> PullResult:
         round_id="stage-round",
         samples=pairs,
         samples_sha256=samples_sha256(pairs),
+        **manifest_fields(Competition.PREFERENCE, pairs),
     )
     return PullResult(uid, f"hotkey-{uid}", response, None, 200, 1, None, 0.1, None)
 
@@ -173,7 +174,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
     with round_network(tmp_path, client, Keys.for_network("pref", 1), model, miners) as net:
         net.ctx.shares = {Competition.COT_SFT: 0.5, Competition.PREFERENCE: 0.5}
         net.ctx.stages.preference = SMALL
-        record = run_round(net.ctx, "pref-round-1")
+        record = net.run("pref-round-1")
     by = {(m.competition, m.uid): m for m in record.miners}
     for name in ("good", "swapped"):
         uid = net.uids[name]
