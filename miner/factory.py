@@ -31,6 +31,7 @@ from miner.config import MinerSettings
 from miner.gate import ValidatorGate
 from miner.ledger import Ledger
 from miner.manifests import (
+    WATCH_INTERVAL_S,
     ManifestBook,
     PoolBook,
     PoolRefresher,
@@ -96,8 +97,12 @@ class PoolMode:
     unless the chain holds it already, then writes the file; with ``--source file`` it also
     watches the dataset and refreshes the pool when it changes (``PoolRefresher``: commit,
     then swap). Workers serve a per-round selection of the file's pool (``PoolSource``, seeded
-    like the sources) and prove against it (``PoolBook``).
+    like the sources) and prove against it (``PoolBook``). ``watch_interval_s``: how often the
+    dataset is looked at.
     """
+
+    def __init__(self, watch_interval_s: float = WATCH_INTERVAL_S):
+        self.watch_interval_s = watch_interval_s
 
     def prepare(
         self,
@@ -125,7 +130,12 @@ class PoolMode:
         if settings.source != "file" or settings.data is None:
             return _nothing
         refresher = PoolRefresher(
-            settings.data, lambda: pool_of(rebuild()), chain, keypair, settings.manifest_file
+            settings.data,
+            lambda: pool_of(rebuild()),
+            chain,
+            keypair,
+            settings.manifest_file,
+            self.watch_interval_s,
         )
         refresher.start()
         return refresher.stop

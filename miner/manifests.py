@@ -337,6 +337,8 @@ class PoolRefresher:
                 self.check()
             except ChainError as exc:
                 log.error("pool refresh: commitment failed, retrying: %s", exc)
+            except Exception:  # the watcher outlives any one look (a disk error, a bug)
+                log.exception("pool refresh failed, retrying")
 
     def start(self) -> None:
         """Watch in a daemon thread until ``stop``."""
