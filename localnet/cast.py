@@ -14,8 +14,10 @@ for them: teacher and sloppy run ``localnet/demo_miner.py`` (the miner's wiring 
 generator at a chosen quality rung), the contaminator ``localnet/leak_miner.py`` (the miner's
 wiring around ``localnet.leak.LeakedEvalSource``, given the secret and the eval set size).
 
-The copycat uses honest's generator seed, so it serves exactly what honest serves; it is
-registered after honest, which makes honest the earlier holder (see scoring/dedup.py).
+The copycat uses honest's generator seed, so it serves exactly what honest serves. The
+earlier holder is the miner whose manifest commitment is in the earlier block (ties: the lower
+uid; see scoring/dedup.py), so the copycat is registered after honest and started only once
+honest answers, that is once honest's commitment is on chain (``commits_after``).
 """
 
 from __future__ import annotations
@@ -34,15 +36,20 @@ DEMO_MINER_SCRIPT = "localnet/demo_miner.py"
 
 @dataclass(frozen=True)
 class MinerRole:
-    """One demo miner: its wallet hotkey name, the flags that make its data, the script run."""
+    """One demo miner: its wallet hotkey name, the flags that make its data, the script run.
+
+    ``commits_after``: the role whose manifest commitment must be on chain before this one
+    starts (the copycat's victim), or None.
+    """
 
     name: str
     source_args: tuple[str, ...]
     script: str = MINER_SCRIPT
+    commits_after: str | None = None
 
 
 def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
-    """The demo miners, in registration order (earlier = earlier holder)."""
+    """The demo miners, in registration order (uid order: the tie-break of equal blocks)."""
     return [
         MinerRole("honest", ("--source", "generator", "--generator-seed", "honest")),
         MinerRole(
@@ -55,7 +62,11 @@ def cast(validator_secret: str, eval_items: int) -> list[MinerRole]:
             ("--generator-seed", "sloppy", "--quality", "wrong"),
             script=DEMO_MINER_SCRIPT,
         ),
-        MinerRole("copycat", ("--source", "generator", "--generator-seed", "honest")),
+        MinerRole(
+            "copycat",
+            ("--source", "generator", "--generator-seed", "honest"),
+            commits_after="honest",
+        ),
         MinerRole(
             "contaminator",
             ("--leak-secret", validator_secret, "--leak-eval-items", str(eval_items)),

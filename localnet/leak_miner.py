@@ -5,7 +5,9 @@
 
 An attack simulation, kept out of the production miner: it runs the production miner's wiring
 (``miner.service.serve``: flags and environment, wallet, chain registration, Redis, uvicorn
-workers) with ``LeakedEvalSource`` (``localnet/leak.py``) as its data source. Its settings are
+workers) with ``LeakedEvalSource`` (``localnet/leak.py``) as its data source, committed at
+serve time (``SERVE_TIME``: its data exists only once the round is known, so it cannot commit
+a pool before serving; each round's first answer commits that round's items). Its settings are
 the miner's plus the secret and the eval set size, under their own environment prefix
 (``DATACOMP_LEAK_MINER_*``); each uvicorn worker rebuilds the app from them with
 ``app_from_env`` below. The contamination gate must zero it (``neurons/localnet.py`` checks).
@@ -27,7 +29,7 @@ from pydantic_settings import SettingsConfigDict
 from localnet.leak import LeakedEvalSource
 from miner.app import create_app
 from miner.config import MinerSettings
-from miner.factory import build_context
+from miner.factory import SERVE_TIME, build_context
 from miner.service import serve
 from miner.sources import DataSource
 
@@ -51,7 +53,7 @@ def leaked_source(settings: LeakMinerSettings, hotkey_ss58: str) -> DataSource:
 
 def app_from_env() -> FastAPI:
     """Uvicorn factory: the contaminator's app from ``DATACOMP_LEAK_MINER_*`` variables."""
-    return create_app(build_context(LeakMinerSettings(), leaked_source))
+    return create_app(build_context(LeakMinerSettings(), leaked_source, SERVE_TIME))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -62,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         APP_FACTORY,
         argv,
         "Datacomp local network: the contaminator (serves the leaked eval set)",
+        SERVE_TIME,
     )
 
 

@@ -122,8 +122,37 @@ def _miner_args(
     ]
 
 
+def start_waves(roles: list[MinerRole]) -> list[list[MinerRole]]:
+    """The roles in start waves: each starts only after the wave of the role it commits after.
+
+    A miner commits its manifest before it answers, so a wave started once the previous one is
+    healthy commits in a block no earlier (a tie goes to the lower uid, registered first). Most
+    roles need no one and start together in the first wave. Measured on 2 cores: the five
+    miners answer 3.5 s after the start all at once, 4.7 s in two waves (the copycat after
+    honest): the second wave costs ~1.2 s, one interpreter start and the imports.
+    """
+    wave_of: dict[str, int] = {}
+    pending = list(roles)
+    while pending:
+        placed = [r for r in pending if r.commits_after is None or r.commits_after in wave_of]
+        if not placed:
+            raise ValueError(f"roles commit after roles not in the cast: {pending}")
+        for role in placed:
+            after = role.commits_after
+            wave_of[role.name] = 0 if after is None else wave_of[after] + 1
+        pending = [r for r in pending if r not in placed]
+    waves: list[list[MinerRole]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for role in roles:
+        waves[wave_of[role.name]].append(role)
+    return waves
+
+
 def start(workdir: Path, eval_items: int, fresh: bool = True) -> LocalNetwork:
-    """Start Redis, the chain, wallets and the demo miners; returns once all answer."""
+    """Start Redis, the chain, wallets and the demo miners; returns once all answer.
+
+    Each miner commits its manifest before it answers; a miner that copies another is started
+    once its victim answers (``start_waves``), so the victim holds the earlier commitment.
+    """
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -139,22 +168,23 @@ def start(workdir: Path, eval_items: int, fresh: bool = True) -> LocalNetwork:
     chain.register(validator_key, coldkey_ss58("validator", wallets))
     chain.add_stake(validator_key.ss58_address, VALIDATOR_STAKE)
     roles = cast(secret, eval_items)
-    for role in roles:  # register in cast order: registration order decides the earliest holder
+    for role in roles:  # register in cast order: uid order breaks a tie of commitment blocks
         key = ensure_wallet(role.name, "default", wallets)
         chain.register(key, coldkey_ss58(role.name, wallets))
     supervisor = Supervisor(workdir / "logs")
     network = LocalNetwork(workdir, redis_client, redis_url, chain_path, secret, supervisor)
+    network.miners = {role.name: free_port() for role in roles}  # in cast order
     try:
-        for role in roles:
-            port = free_port()
-            supervisor.start(
-                f"miner-{role.name}",
-                _miner_args(role, workdir, chain_path, redis_url, port),
-                env={},
-                health_url=f"http://127.0.0.1:{port}/healthz",
-            )
-            network.miners[role.name] = port
-        supervisor.wait_healthy()
+        for wave in start_waves(roles):
+            for role in wave:
+                port = network.miners[role.name]
+                supervisor.start(
+                    f"miner-{role.name}",
+                    _miner_args(role, workdir, chain_path, redis_url, port),
+                    env={},
+                    health_url=f"http://127.0.0.1:{port}/healthz",
+                )
+            supervisor.wait_healthy()
     except BaseException:
         network.stop()
         raise

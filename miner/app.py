@@ -5,7 +5,9 @@ Order of checks on ``POST /v1/submission`` — nothing is parsed before the call
 2. authentication: btauth/1 over the raw body and raw target, bound to this miner (400/401);
 3. authorisation: a registered validator with a permit and enough stake (403);
 4. the request itself: JSON of the request schema (422), a competition served here (404);
-5. samples from the source, ledger line written, body signed, served.
+5. samples from the source, proved against the manifest root committed on chain (the book
+   commits first if the chain lacks it: ``miner/manifests.py``), ledger line written, body
+   signed, served. A source or a commitment that fails is a 503 with a reason.
 Every refusal is a 4xx with a reason; the server keeps serving.
 """
 
@@ -25,16 +27,18 @@ from starlette.requests import ClientDisconnect
 
 from miner.gate import ValidatorGate
 from miner.ledger import Ledger, LedgerEntry
-from miner.sources import DataSource, DataSourceError
+from miner.manifests import ManifestBook, ProvenSamples
+from miner.sources import DataSource, DataSourceError, Sample
 from protocol.auth import ResponseBinding, sign_response, verify_request
+from protocol.chain.base import ChainError
 from protocol.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from protocol.schemas import (
     SUBMISSION_PATH,
     SubmissionRequest,
     SubmissionResponse,
     first_error,
-    samples_sha256,
     sample_sha256,
+    samples_sha256,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,7 @@ class MinerContext:
     nonce_store: http_auth.NonceStore
     source: DataSource
     ledger: Ledger
+    manifests: ManifestBook  # proves what is served against the root committed on chain
 
 
 class _Refused(Exception):
@@ -120,6 +125,25 @@ def _parsed(body: bytes, ctx: MinerContext) -> SubmissionRequest:
     return req
 
 
+async def _served(ctx: MinerContext, req: SubmissionRequest) -> tuple[list[Sample], ProvenSamples]:
+    """Step 5's data: the samples and their proofs (in the threadpool: both may block)."""
+    try:
+        samples = await run_in_threadpool(
+            ctx.source.samples, req.competition, req.num_samples, req.round_id
+        )
+        samples = samples[: req.num_samples]
+        proven = await run_in_threadpool(
+            ctx.manifests.prove, req.competition, samples, req.round_id
+        )
+    except DataSourceError as exc:
+        log.error("data source failed: %s", exc)
+        raise _Refused(503, "data source unavailable") from None
+    except ChainError as exc:
+        log.error("manifest commitment failed: %s", exc)
+        raise _Refused(503, f"manifest not committed on chain ({type(exc).__name__})") from None
+    return samples, proven
+
+
 def create_app(ctx: MinerContext) -> FastAPI:
     """The miner's FastAPI application over ``ctx``."""
     # No slash redirects: a signed target is exact, so "/v1/submission/" is a 404, not a 307.
@@ -143,19 +167,15 @@ def create_app(ctx: MinerContext) -> FastAPI:
     async def submission(request: Request) -> Response:
         body, caller = await _admitted(request, ctx)
         req = _parsed(body, ctx)
-        try:
-            samples = await run_in_threadpool(
-                ctx.source.samples, req.competition, req.num_samples, req.round_id
-            )
-        except DataSourceError as exc:
-            log.error("data source failed: %s", exc)
-            raise _Refused(503, "data source unavailable") from None
-        samples = samples[: req.num_samples]
+        samples, proven = await _served(ctx, req)
         response = SubmissionResponse(
             competition=req.competition,
             round_id=req.round_id,
             samples=samples,
             samples_sha256=samples_sha256(samples),  # type: ignore[arg-type]
+            manifest_root=proven.manifest_root,
+            manifest_size=proven.manifest_size,
+            proofs=proven.proofs,
         )
         payload = response.model_dump_json().encode()
         if len(payload) > MAX_RESPONSE_BYTES:
@@ -173,6 +193,7 @@ def create_app(ctx: MinerContext) -> FastAPI:
             competition=req.competition.value,
             num_samples=len(samples),
             samples_sha256=response.samples_sha256,
+            manifest_root=proven.manifest_root,
             body_sha256=hashlib.sha256(payload).hexdigest(),
             sample_sha256=[sample_sha256(s) for s in samples],
         )

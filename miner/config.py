@@ -11,6 +11,12 @@ from pydantic_settings import SettingsConfigDict
 from protocol.neuron_settings import NeuronSettings
 from protocol.schemas import Competition
 
+# Samples per competition in the committed pool (miner/manifests.py). A validator asks for 64
+# a round by default: a pool of 1,024 lets two rounds' seeded draws share ~4 samples, keeps the
+# manifest 11 levels tall (a proof is ~0.75 KB of JSON per sample) and builds in milliseconds
+# from the generator. A teacher source pays for every pooled sample at start.
+DEFAULT_POOL_SIZE = 1024
+
 
 class MinerSettings(NeuronSettings):
     """Everything a miner process needs to start."""
@@ -56,3 +62,22 @@ class MinerSettings(NeuronSettings):
     ledger_path: Path = Field(
         Path(".localnet/miner-ledger.jsonl"), description="append-only ledger of served responses"
     )
+    manifest_path: Path | None = Field(
+        None,
+        description="the committed pool the workers serve (default: beside the ledger, "
+        "<ledger name>-manifest.jsonl)",
+        json_schema_extra={"flag": "--manifest.path"},
+    )
+    pool_size: int = Field(
+        DEFAULT_POOL_SIZE,
+        ge=1,
+        description="samples per competition in the committed pool (a round serves a selection)",
+        json_schema_extra={"flag": "--manifest.pool-size"},
+    )
+
+    @property
+    def manifest_file(self) -> Path:
+        """Where the pool manifest is: ``manifest_path``, else beside the ledger."""
+        if self.manifest_path is not None:
+            return self.manifest_path
+        return self.ledger_path.with_name(f"{self.ledger_path.stem}-manifest.jsonl")

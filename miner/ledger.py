@@ -26,6 +26,7 @@ class LedgerEntry:
     competition: str
     num_samples: int
     samples_sha256: str
+    manifest_root: str  # the committed manifest the samples were proved against
     body_sha256: str
     sample_sha256: list[str]
 

@@ -3,8 +3,10 @@
     python neurons/miner.py --wallet.name W --wallet.hotkey H --axon.port 8091 \
         --subtensor.network local-embedded --source file --data samples.jsonl
 
-Wiring only: settings from flags/env, wallet, chain registration and endpoint, Redis (an
-embedded server when no URL is given, shared with the uvicorn workers), then uvicorn.
+Wiring only: settings from flags/env, wallet, chain registration and endpoint, the data
+pool's manifest committed on chain (``--manifest.pool-size`` samples per competition; see
+``miner/manifests.py``), Redis (an embedded server when no URL is given, shared with the
+uvicorn workers), then uvicorn.
 
 ``miner.service.serve`` is that wiring with the settings class, the data source and the
 uvicorn worker factory as parameters; ``main`` is the production miner's choice of them. The

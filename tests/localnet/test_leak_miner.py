@@ -2,7 +2,9 @@
 
 A real process (``localnet/leak_miner.py`` as the local network starts it) with two uvicorn
 workers, each of which builds its app from the environment: every worker must serve the
-round's eval items. The cast must run it, and the production miner nothing of it.
+round's eval items, proved against the one root committed on chain (serve-time manifests:
+the first answer of the round commits it, the other worker finds it committed). The cast must
+run it, and the production miner nothing of it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -23,10 +26,13 @@ from localnet.cast import DEMO_MINER_SCRIPT, LEAK_MINER_SCRIPT, MINER_SCRIPT, ca
 from localnet.demo_miner import DemoMinerSettings, degraded_source
 from localnet.leak import LeakedEvalSource
 from localnet.leak_miner import LeakMinerSettings, leaked_source
+from localnet.network import start_waves
 from miner.config import MinerSettings
 from miner.sources import GeneratorSource
 from protocol.chain.local import LocalChain
 from protocol.cli import parse_settings
+from protocol.commitments import manifest_commitment
+from protocol.manifest import InclusionProof, verify_inclusion
 from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH, Competition, CotSample, SubmissionResponse
 from protocol.wallets import ensure_wallet
@@ -74,6 +80,15 @@ def test_the_cast_runs_every_simulation_on_its_own_entry_point() -> None:
     assert source.samples(Competition.COT_SFT, 2, "r") == LeakedEvalSource(
         SECRET, EVAL_ITEMS
     ).samples(Competition.COT_SFT, 2, "r")
+
+
+def test_the_copycat_starts_once_honest_has_committed() -> None:
+    roles = cast(SECRET, EVAL_ITEMS)
+    waves = [[role.name for role in wave] for wave in start_waves(roles)]
+    assert waves == [["honest", "teacher", "sloppy", "contaminator"], ["copycat"]]
+    assert [r.name for r in roles].index("honest") < [r.name for r in roles].index("copycat")
+    with pytest.raises(ValueError, match="not in the cast"):
+        start_waves([replace(roles[3], commits_after="nobody")])
 
 
 def test_the_leak_miner_needs_the_secret(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,6 +146,7 @@ def test_every_worker_serves_the_leaked_eval_set(
             for it in draw_eval_set(SECRET, round_id, EVAL_ITEMS).items
         ]
         body = f'{{"competition":"cot_sft","round_id":"{round_id}","num_samples":{EVAL_ITEMS}}}'
+        roots = set()
         for _ in range(3 * WORKERS):  # fresh connections, spread over the workers
             headers = http_auth.sign(
                 bob,
@@ -144,7 +160,22 @@ def test_every_worker_serves_the_leaked_eval_set(
                     f"http://127.0.0.1:{port}{SUBMISSION_PATH}", content=body, headers=headers
                 )
             assert response.status_code == 200, response.text
-            assert SubmissionResponse.model_validate_json(response.content).samples == expected
+            answer = SubmissionResponse.model_validate_json(response.content)
+            assert answer.samples == expected
+            for index, proof in enumerate(answer.proofs):
+                found = InclusionProof(proof.leaf_index, tuple(proof.path))
+                assert verify_inclusion(
+                    answer.competition,
+                    answer.samples[index],
+                    found,
+                    answer.manifest_size,
+                    answer.manifest_root,
+                )
+            roots.add(answer.manifest_root)
+        # Every worker proved against one root, the one the chain holds for the miner.
+        [root] = roots
+        held = chain.commitments()[miner_key.ss58_address]
+        assert held.data == manifest_commitment(miner_key.ss58_address, root)
     finally:
         server.terminate()
         server.wait(timeout=20)

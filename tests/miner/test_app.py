@@ -15,9 +15,12 @@ from bittensor import http_auth
 from bittensor.sp_core import Keypair
 
 from miner.app import MinerContext
+from miner.manifests import ServeTimeBook
 from protocol.auth import BtAuth, ResponseBinding, verify_response
+from protocol.commitments import manifest_commitment
 from protocol.keys import Keys
 from protocol.limits import MAX_REQUEST_BYTES
+from protocol.manifest import InclusionProof, verify_inclusion
 from protocol.schemas import SUBMISSION_PATH, SubmissionResponse, samples_sha256
 from tests.support.miner_fixture import neuron, running_miner
 
@@ -85,9 +88,25 @@ def test_good_request_is_served_signed_and_ledgered(
         response.content,
         ResponseBinding(alice.ss58_address, bob.ss58_address, auth.last_nonce_ns),
     )
+    # Every sample proves into the root the response names...
+    assert len(parsed.proofs) == len(parsed.samples)
+    for index, proof in enumerate(parsed.proofs):
+        found = InclusionProof(proof.leaf_index, tuple(proof.path))
+        assert verify_inclusion(
+            parsed.competition,
+            parsed.samples[index],
+            found,
+            parsed.manifest_size,
+            parsed.manifest_root,
+        )
+    # ...which the chain holds, bound to the miner's hotkey, since before the response left.
+    assert isinstance(ctx.manifests, ServeTimeBook)
+    held = ctx.manifests.chain.commitments()[alice.ss58_address]
+    assert held.data == manifest_commitment(alice.ss58_address, parsed.manifest_root)
     [entry] = ctx.ledger.entries()
     assert entry.validator_hotkey == bob.ss58_address
     assert entry.samples_sha256 == parsed.samples_sha256
+    assert entry.manifest_root == parsed.manifest_root
     assert entry.request_nonce_ns == auth.last_nonce_ns
 
 
@@ -102,6 +121,7 @@ def test_same_round_same_data(
         f"http://{address}{SUBMISSION_PATH}", content=_body(), auth=BtAuth(bob, alice.ss58_address)
     )
     assert first.json()["samples_sha256"] == second.json()["samples_sha256"]
+    assert first.json()["manifest_root"] == second.json()["manifest_root"]
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ from protocol.auth import (
     sign_response,
 )
 from protocol.limits import MAX_RESPONSE_BYTES
-from protocol.schemas import CotSample, SubmissionResponse, samples_sha256
+from protocol.schemas import Competition, CotSample, SubmissionResponse, samples_sha256
+from tests.support.proofs import manifest_fields
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -53,6 +54,7 @@ def honest_body(round_id: str, count: int = 4, competition: str = "cot_sft") -> 
             round_id=round_id,
             samples=samples,
             samples_sha256=samples_sha256(samples),
+            **manifest_fields(Competition(competition), samples),
         )
         .model_dump_json()
         .encode()
@@ -215,7 +217,9 @@ class HostileMiner:
             + samples
             + b',"samples_sha256":"'
             + b"0" * 64
-            + b'"}'
+            + b'","manifest_root":"'
+            + b"0" * 64
+            + b'","manifest_size":1,"proofs":[]}'
         )
         await self._start(send, self._signed(body, nonce, validator))
         await send({"type": "http.response.body", "body": body})

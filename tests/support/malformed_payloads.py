@@ -2,7 +2,7 @@
 
 ``Malformed(seed).make(index, request)`` builds response number ``index`` for ``request``: a
 body (often a valid response with one thing broken: a type, a field, a size, an encoding, the
-round, the competition, the manifest), how it is signed (correctly, or not: unsigned, another
+round, the competition, the samples hash, the proofs), how it is signed (correctly, or not: unsigned, another
 key, another body, another nonce), its status and encoding, and a fragment of the reason the
 validator must give. A pure function of ``(seed, index, request)``: a failure is rebuilt from
 the numbers the test prints.
@@ -24,8 +24,14 @@ from bittensor import http_auth
 from bittensor.sp_core import Keypair
 
 from protocol.auth import ResponseBinding, sign_response
-from protocol.limits import MAX_CHARS_PER_FIELD, MAX_SAMPLES_PER_RESPONSE
-from protocol.schemas import CotSample, SubmissionRequest, samples_sha256
+from protocol.limits import (
+    MAX_CHARS_PER_FIELD,
+    MAX_MANIFEST_LEAVES,
+    MAX_PROOF_HASHES,
+    MAX_SAMPLES_PER_RESPONSE,
+)
+from protocol.schemas import Competition, CotSample, SubmissionRequest, samples_sha256
+from tests.support.proofs import manifest_fields
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -38,11 +44,11 @@ NOT_VERIFIED = "does not verify"
 MALFORMED_SIGNATURE = "signature is malformed"
 OTHER_ROUND = "another round or competition"
 TOO_MANY = "samples served"
-MANIFEST = "manifest"
+SAMPLES_HASH = "samples_sha256 does not match"
 COMPRESSED = "compressed response refused"
 # Deleting one byte of valid JSON sometimes leaves valid JSON of another shape (a digit of a
 # number, a letter of a string), which then fails a later check; and a response in another
-# competition fails the competition check or the manifest's. An empty fragment accepts any
+# competition fails the competition check or the samples hash's. An empty fragment accepts any
 # reason (there must still be one).
 ANY_REASON = ""
 
@@ -76,16 +82,49 @@ def samples(count: int, rng: random.Random) -> list[dict[str, str]]:
     return out
 
 
+def _with_samples(data: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:
+    """``data`` serving ``rows``: their hash, and proofs in a manifest over exactly them."""
+    cot = [CotSample(**r) for r in rows]
+    manifest = manifest_fields(request_competition(data), cot)
+    return data | {"samples": rows, "samples_sha256": samples_sha256(cot)} | manifest
+
+
+def request_competition(data: dict[str, Any]) -> Competition:
+    """The competition a (still well-formed) response names."""
+    return Competition(data["competition"])
+
+
 def valid_response(request: SubmissionRequest, rng: random.Random) -> dict[str, Any]:
-    """A response that passes every check: the base every mutation starts from."""
+    """A response that passes every check: the base every mutation starts from.
+
+    Its proofs verify against the root it names; nobody committed that root (the pull checks
+    the wire, the round checks commitments).
+    """
     rows = samples(rng.randint(1, request.num_samples), rng)
-    return {
-        "protocol_version": "datacomp/1",
+    base = {
+        "protocol_version": "datacomp/2",
         "competition": request.competition.value,
         "round_id": request.round_id,
-        "samples": rows,
-        "samples_sha256": samples_sha256([CotSample(**r) for r in rows]),
     }
+    return _with_samples(base, rows)
+
+
+def _bare_number_positions(text: bytes) -> list[int]:
+    """Positions of digits outside JSON strings: the body's numbers (sizes, leaf indexes)."""
+    out, in_string, escaped = [], False, False
+    for i, byte in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == ord("\\"):
+                escaped = True
+            elif byte == ord('"'):
+                in_string = False
+        elif byte == ord('"'):
+            in_string = True
+        elif ord("0") <= byte <= ord("9"):
+            out.append(i)
+    return out
 
 
 def _dump(data: Any) -> bytes:
@@ -116,7 +155,8 @@ class Malformed:
             self._round,
             self._non_finite,
             self._counts,
-            self._manifest,
+            self._samples_hash,
+            self._proofs,
             self._version,
         ]
 
@@ -176,7 +216,13 @@ class Malformed:
             return "json", "byte-order mark", b"\xef\xbb\xbf" + good, INVALID
         if case == 4:
             # Not a space: json.dumps puts them only between tokens, where JSON ignores them.
-            i = rng.choice([j for j, byte in enumerate(good) if byte != ord(" ")])
+            # Not a digit of a bare number (manifest_size, a leaf_index): one digit less can be
+            # another well-formed size or index, a proof the wire cannot refuse (the round's
+            # proof check rejects its sample).
+            numbers = set(_bare_number_positions(good))
+            i = rng.choice(
+                [j for j, byte in enumerate(good) if byte != ord(" ") and j not in numbers]
+            )
             return "json", f"byte {i} deleted", good[:i] + good[i + 1 :], ANY_REASON
         return "json", "empty body", b"", INVALID
 
@@ -203,7 +249,15 @@ class Malformed:
         value = rng.choice((None, 1, -1.5, True, [], {}, "x", [1, 2], {"a": "b"}))
         if rng.random() < 0.5:
             key = rng.choice(
-                ("competition", "round_id", "samples", "samples_sha256", "protocol_version")
+                (
+                    "competition",
+                    "round_id",
+                    "samples",
+                    "samples_sha256",
+                    "protocol_version",
+                    "manifest_root",
+                    "proofs",
+                )
             )
             if key == "samples" and isinstance(value, list) and not value:
                 value = "not a list"
@@ -212,6 +266,7 @@ class Malformed:
                 "round_id",
                 "samples_sha256",
                 "protocol_version",
+                "manifest_root",
             ) and isinstance(value, str):
                 value = 7
             data[key] = value
@@ -233,7 +288,17 @@ class Malformed:
     ) -> tuple[str, str, bytes, str]:
         data = valid_response(req, rng)
         if rng.random() < 0.5:
-            key = rng.choice(("competition", "round_id", "samples", "samples_sha256"))
+            key = rng.choice(
+                (
+                    "competition",
+                    "round_id",
+                    "samples",
+                    "samples_sha256",
+                    "manifest_root",
+                    "manifest_size",
+                    "proofs",
+                )
+            )
             del data[key]
             return "missing", key, _dump(data), INVALID
         i = rng.randrange(len(data["samples"]))
@@ -303,7 +368,17 @@ class Malformed:
         data = valid_response(req, rng)
         literal = rng.choice((b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-0"))
         if rng.random() < 0.5:
-            key = rng.choice(("round_id", "competition", "samples", "samples_sha256"))
+            key = rng.choice(
+                (
+                    "round_id",
+                    "competition",
+                    "samples",
+                    "samples_sha256",
+                    "manifest_root",
+                    "manifest_size",
+                    "proofs",
+                )
+            )
             data[key] = _SENTINEL
         else:
             key = rng.choice(("prompt", "chain_of_thought", "final_answer"))
@@ -318,25 +393,60 @@ class Malformed:
             expect = TOO_MANY
         else:
             n, expect = MAX_SAMPLES_PER_RESPONSE + 1, INVALID
-        rows = samples(n, rng)
-        data.update(samples=rows, samples_sha256=samples_sha256([CotSample(**r) for r in rows]))
+        data = _with_samples(data, samples(n, rng))
         return "count", f"{n} samples for {req.num_samples} asked", _dump(data), expect
 
-    def _manifest(self, rng: random.Random, req: SubmissionRequest) -> tuple[str, str, bytes, str]:
+    def _samples_hash(
+        self, rng: random.Random, req: SubmissionRequest
+    ) -> tuple[str, str, bytes, str]:
         data = valid_response(req, rng)
         case = rng.randrange(3)
         if case == 0:
             data["samples_sha256"] = "0" * 64
-            return "manifest", "well-formed hash of other samples", _dump(data), MANIFEST
+            return "samples_hash", "well-formed hash of other samples", _dump(data), SAMPLES_HASH
         if case == 1:
             data["samples_sha256"] = data["samples_sha256"].upper()
-            return "manifest", "upper-case hash", _dump(data), INVALID
+            return "samples_hash", "upper-case hash", _dump(data), INVALID
         data["samples_sha256"] = data["samples_sha256"][: rng.randrange(64)]
-        return "manifest", "short hash", _dump(data), INVALID
+        return "samples_hash", "short hash", _dump(data), INVALID
+
+    def _proofs(self, rng: random.Random, req: SubmissionRequest) -> tuple[str, str, bytes, str]:
+        """Manifest fields the schema refuses (a well-formed wrong proof is the round's to reject)."""
+        data = valid_response(req, rng)
+        proofs = data["proofs"]
+        case = rng.randrange(7)
+        if case == 0:
+            extra = rng.choice(([], [proofs[0]], proofs[1:]))
+            data["proofs"] = proofs + extra if extra else proofs + [{"leaf_index": 0, "path": []}]
+            detail = f"{len(data['proofs'])} proofs for {len(data['samples'])} samples"
+        elif case == 1:
+            data["proofs"] = proofs[1:] if len(proofs) > 1 else []
+            detail = f"{len(data['proofs'])} proofs for {len(data['samples'])} samples"
+        elif case == 2:
+            proofs[0]["leaf_index"] = rng.choice((-1, MAX_MANIFEST_LEAVES, 0.5, None))
+            detail = f"leaf_index {proofs[0]['leaf_index']!r}"
+        elif case == 3:
+            proofs[0]["path"] = [
+                *proofs[0]["path"],
+                rng.choice(("AB" * 32, "ab" * 31, "zz" * 32, "")),
+            ]
+            detail = "a path hash that is not 64 lower-case hex"
+        elif case == 4:
+            proofs[0]["path"] = ["0" * 64] * (MAX_PROOF_HASHES + 1)
+            detail = f"a path of {MAX_PROOF_HASHES + 1} hashes"
+        elif case == 5:
+            data["manifest_size"] = rng.choice((0, -3, MAX_MANIFEST_LEAVES + 1, 2.5, None))
+            detail = f"manifest_size {data['manifest_size']!r}"
+        else:
+            data["manifest_root"] = rng.choice(
+                (data["manifest_root"].upper(), data["manifest_root"][:-1], "", "0x" + "0" * 62)
+            )
+            detail = f"manifest_root {data['manifest_root'][:12]!r}"
+        return "proofs", detail, _dump(data), INVALID
 
     def _version(self, rng: random.Random, req: SubmissionRequest) -> tuple[str, str, bytes, str]:
         data = valid_response(req, rng)
-        data["protocol_version"] = rng.choice(("datacomp/2", "datacomp/0", "", "DATACOMP/1"))
+        data["protocol_version"] = rng.choice(("datacomp/1", "datacomp/3", "", "DATACOMP/2"))
         return "version", repr(data["protocol_version"]), _dump(data), INVALID
 
 

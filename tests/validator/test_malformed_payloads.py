@@ -32,7 +32,6 @@ from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import SAMPLES_PER_MINER, MinerSpec, round_network
 from validator.model.base import TINY_RANDOM, load_base
 from validator.pull import PullResult, pull_all
-from validator.round import run_round
 
 # The count, split: most in pull-only rounds, the rest inside one real round.
 MALFORMED = 10_000
@@ -158,7 +157,7 @@ def test_a_real_round_scores_the_honest_miner_as_if_alone(
         [honest],
     ) as net:
         net.ctx.pull_deadline_s = PULL_DEADLINE_S
-        alone = run_round(net.ctx, round_id)
+        alone = net.run(round_id)
 
     request = SubmissionRequest(
         competition=Competition.COT_SFT, round_id=round_id, num_samples=SAMPLES_PER_MINER
@@ -180,7 +179,7 @@ def test_a_real_round_scores_the_honest_miner_as_if_alone(
         for key in keys:  # registered offline by round_network; now all served by the one server
             net.chain.serve(key, host, int(port))
         net.ctx.pull_deadline_s = PULL_DEADLINE_S
-        crowd = run_round(net.ctx, round_id)  # raises if anything escapes
+        crowd = net.run(round_id)  # raises if anything escapes
         uids = net.uids
 
     by_uid = {m.uid: m for m in crowd.miners}

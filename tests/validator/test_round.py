@@ -43,7 +43,6 @@ from tests.support.validator_fixture import EVAL_ITEMS, MinerSpec, RoundNetwork,
 from validator.evalsets.pool import EvalPool
 from validator.model.base import TINY_RANDOM, load_base
 from validator.pull import pull_all
-from validator.round import run_round
 from validator.store.records import MinerRoundRecord, RoundRecord
 
 # Two real rounds, ~17 LoRA trainings in all on the tiny model: about two minutes on 2 busy
@@ -194,13 +193,13 @@ def rounds(tmp_path_factory: pytest.TempPathFactory, model: tuple[Any, Any]) -> 
     t0 = time.perf_counter()
     with round_network(alone_dir, client, alone_keys, model, [honest, whole], SECRET) as net:
         _publish_previous_round(net)
-        alone = run_round(net.ctx, ROUND_ID)
+        alone = net.run(ROUND_ID)
         alone_uids = dict(net.uids)
     t1 = time.perf_counter()
     with round_network(crowd_dir, client, crowd_keys, model, [honest, *attackers], SECRET) as net:
         _publish_previous_round(net)
         relay = _arm(net, attackers)
-        crowd = run_round(net.ctx, ROUND_ID)
+        crowd = net.run(ROUND_ID)
         t2 = time.perf_counter()
         print(f"\nround alone {t1 - t0:.1f}s, round with {len(attackers)} attackers {t2 - t1:.1f}s")
         rounds = Rounds(alone, crowd, net, alone_uids, relay)

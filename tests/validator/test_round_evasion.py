@@ -42,7 +42,6 @@ from tests.support.evasion_sources import (
 )
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.model.base import TINY_RANDOM, load_base
-from validator.round import run_round
 from validator.service import load_pool
 from validator.store.records import MinerRoundRecord, RoundRecord
 
@@ -79,7 +78,7 @@ def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
         tmp_path_factory.mktemp("one"), client, keys, model, [honest], SECRET
     ) as net:
         net.ctx.run_root = run_root
-        first = run_round(net.ctx, "evasion-1")
+        first = net.run("evasion-1")
     assert (run_root / "evasion-1" / "eval_set.json").exists()
     adaptive = AdaptiveAttacker(run_root)
     attackers = [
@@ -98,7 +97,7 @@ def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
         net.ctx.stages.cot.pool = load_pool(SECRET, run_root)
         reloaded = len(net.ctx.stages.cot.pool.published_sets())
         net.ctx.run_root = run_root
-        record = run_round(net.ctx, "evasion-2")
+        record = net.run("evasion-2")
         by_uid = {m.uid: m for m in record.miners}
         second = {name: by_uid[uid] for name, uid in net.uids.items()}
     honest_score = second["honest"].score

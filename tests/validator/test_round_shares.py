@@ -25,7 +25,7 @@ from validator.config import ValidatorSettings
 from validator.evalsets.preference import PREFERENCE_EVAL_VERSION, draw_preference_eval
 from validator.evalsets.publish import preference_sha256
 from validator.model.base import TINY_RANDOM, load_base
-from validator.round import RoundContext, _update_weights, run_round
+from validator.round import RoundContext, _update_weights
 from validator.service import preference_judge
 from validator.stages.preference_measure import PreferenceConfig
 from validator.store.records import CompetitionRecord, MinerRoundRecord, MinerStatus
@@ -70,7 +70,7 @@ def test_cot_at_share_zero_is_skipped_whole(
         prior = {uid: EmaEntry(Keypair.create_from_uri("//Miner/gone").ss58_address, 0.9)}
         net.ctx.state.ema["cot_sft"] = dict(prior)
         monkeypatch.setattr(net.ctx.stages.cot.pool, "draw", _never)
-        record = run_round(net.ctx, ROUND)
+        record = net.run(ROUND)
 
     cot = record.competitions[Competition.COT_SFT]
     pref = record.competitions[Competition.PREFERENCE]

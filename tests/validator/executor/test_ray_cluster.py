@@ -29,7 +29,6 @@ from validator.executor.local import LocalExecutor
 from validator.executor.ray_cluster import BaseModelRef, ModelWorker, RayExecutor
 from validator.model.base import TINY_RANDOM, load_base
 from validator.model.recipe import DEFAULT_RECIPE
-from validator.round import run_round
 from validator.store.records import MinerStatus, RoundRecord
 
 pytestmark = pytest.mark.timeout(600)
@@ -203,7 +202,7 @@ def _round(tmp: Path, executor: Any, name: str) -> RoundRecord:
         with round_network(tmp, client, Keys.for_network(name, 1), model, miners) as net:
             net.ctx.stages.cot.eval_items = EVAL_ITEMS
             net.ctx.stages.cot.executor = executor
-            return run_round(net.ctx, "executor-round")
+            return net.run("executor-round")
     finally:
         stop_embedded(client)
 

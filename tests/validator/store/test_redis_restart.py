@@ -28,7 +28,6 @@ from protocol.schemas import Competition
 from tests.support.durable_redis import DurableRedis
 from tests.support.validator_fixture import MinerSpec, RoundNetwork, round_network
 from validator.model.base import TINY_RANDOM, load_base
-from validator.round import run_round
 from validator.stages.screening import DedupHistory
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.outbox import Outbox
@@ -119,14 +118,14 @@ def test_a_round_outlives_a_redis_restart_and_lands_once(
     tmp_path: Path, server: DurableRedis, model: tuple[Any, Any], when: str
 ) -> None:
     with _network(tmp_path, server, model) as net:
-        first = run_round(net.ctx, "restart-1")
+        first = net.run("restart-1")
         assert net.ctx.outbox.pending() == []
 
         if when == "at-record":
             net.ctx.outbox = OutboxWithHook(net.ctx.outbox.directory, server.kill)
         else:
             net.ctx.history = HistoryWithHook(server.client(), net.store.keys, server.kill)
-        second = run_round(net.ctx, "restart-2")  # Redis dies inside; nothing may escape
+        second = net.run("restart-2")  # Redis dies inside; nothing may escape
 
         assert server.proc is None
         assert len(net.ctx.outbox.pending()) == 1  # the record waits on disk
@@ -149,5 +148,5 @@ def test_a_round_outlives_a_redis_restart_and_lands_once(
         assert net.ctx.outbox.pending() == []
         _assert_leaderboard(net, [first, second])
 
-        third = run_round(net.ctx, "restart-3")  # and the network goes on
+        third = net.run("restart-3")  # and the network goes on
         _assert_leaderboard(net, [first, second, third])
