@@ -4,35 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from miner.manifests import prove_all
+from miner.sources import Sample
 from protocol.manifest import Manifest
-from protocol.schemas import (
-    Competition,
-    CotSample,
-    PreferenceSample,
-    SampleProof,
-    SubmissionResponse,
-    samples_sha256,
-)
+from protocol.schemas import Competition, SubmissionResponse, samples_sha256
 
 
 def proven_response(
     competition: Competition,
     round_id: str,
-    samples: Sequence[CotSample | PreferenceSample],
+    samples: Sequence[Sample],
     manifest: Manifest | None = None,
 ) -> SubmissionResponse:
     """``samples`` with their proofs in ``manifest`` (default: a manifest of just these)."""
     manifest = manifest or Manifest([(competition, s) for s in samples])
-    proofs = []
-    for sample in samples:
-        proof = manifest.prove_sample(competition, sample)
-        proofs.append(SampleProof(leaf_index=proof.leaf_index, path=list(proof.path)))
+    proven = prove_all(manifest, competition, samples)
     return SubmissionResponse(
         competition=competition,
         round_id=round_id,
-        samples=list(samples),  # type: ignore[arg-type]
+        samples=list(samples),
         samples_sha256=samples_sha256(list(samples)),  # type: ignore[arg-type]
-        manifest_root=manifest.root,
-        manifest_size=manifest.size,
-        proofs=proofs,
+        manifest_root=proven.manifest_root,
+        manifest_size=proven.manifest_size,
+        proofs=proven.proofs,
     )

@@ -40,6 +40,7 @@ from bench.ladder import RUNGS, ladder_round
 from miner.app import MinerContext, create_app
 from miner.gate import ValidatorGate
 from miner.ledger import Ledger
+from miner.manifests import ServeTimeBook
 from miner.sources import GeneratorSource
 from protocol.chain.local import LocalChain
 from protocol.cli import parse_settings
@@ -143,6 +144,7 @@ def _serve_miners(
                 nonce_store=RedisNonceStore(client, keys),
                 source=GeneratorSource(name, quality),
                 ledger=Ledger(ledgers / f"{name}.jsonl"),
+                manifests=ServeTimeBook(chain, key),
             )
         )
         host, port = stack.enter_context(serve_in_thread(app)).split(":")
