@@ -6,56 +6,24 @@ import json
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis
 from fastapi import HTTPException
 
-from protocol.commitments import eval_commitment, eval_commitment_digest
+from protocol.commitments import eval_commitment
 from protocol.keys import Keys
 from tests.support.rounds import make_round
 from tests.support.servers import serve_in_thread
+from tests.validator.api.committed import SALT, committed_round, round_record_2
 from validator.api.app import create_app
 from validator.api.receipts import eval_set_file
 from validator.store.leaderboard import LeaderboardStore
-from validator.store.records import EvalCommitmentRecord, RoundRecord
+from validator.store.records import RoundRecord
 
 UIDS = [1, 2, 3]
-SALT = "ab" * 16
 SECRET = {"not": "an eval set"}
-
-
-def committed_round(round_no: int, uids: list[int]) -> RoundRecord:
-    """A round-record/3 round: the validator's eval commitment, read blocks, miners' roots."""
-    record = make_round(round_no, uids)
-    sets = {"cot_sft": f"{round_no:064x}"}
-    record.eval_commitment = EvalCommitmentRecord(
-        digest=eval_commitment_digest(record.round_id, sets, SALT),
-        salt=SALT,
-        eval_sets=sets,
-        block=record.block - 1,
-    )
-    record.commitments_block = {"cot_sft": record.block + 7}
-    for m in record.miners:
-        m.manifest_root = f"{m.uid:02x}" * 32
-        m.commit_block = 900 + m.uid
-        m.unproven = m.uid
-        m.invalid = 2
-        m.wrong_answers = 1
-        m.reasons = [f"{m.uid} duplicates of earlier holders"]
-    return record
-
-
-def round_record_2(round_no: int, uids: list[int]) -> dict[str, Any]:
-    """A round as a round-record/2 validator wrote it: none of the commitment fields."""
-    data = make_round(round_no, uids).to_dict()
-    data["record_version"] = "round-record/2"
-    del data["eval_commitment"], data["commitments_block"]
-    for miner in data["miners"]:
-        del miner["manifest_root"], miner["commit_block"], miner["unproven"]
-    return data
 
 
 @pytest.fixture
@@ -207,7 +175,7 @@ def test_receipt_of_the_latest_round(api: httpx.Client) -> None:
     want = committed_round(3, [1, 2]).miners[1]
     assert (receipt["round_id"], receipt["uid"], receipt["hotkey"]) == ("r00003", 2, "5Hotkey0002")
     assert (receipt["status"], receipt["error"]) == ("scored", None)
-    assert receipt["reasons"] == ["2 duplicates of earlier holders"]
+    assert receipt["reasons"] == ["2 served samples failed their manifest proof"]
     assert receipt["counts"] == {
         "offered": 64,
         "accepted": 58,
