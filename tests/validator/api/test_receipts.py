@@ -12,6 +12,8 @@ import pytest
 import redis
 from fastapi import HTTPException
 
+from neurons.api import ApiSettings, build_app
+from protocol.cli import parse_settings
 from protocol.commitments import eval_commitment
 from protocol.keys import Keys
 from tests.support.rounds import make_round
@@ -214,3 +216,12 @@ def test_receipt_unknowns_are_404_with_a_reason(api: httpx.Client) -> None:
     assert other.status_code == 404 and "preference" in other.json()["detail"]
     assert api.get("/v1/miners/bad!key/receipt").status_code == 422
     assert api.get("/v1/miners/5Hotkey0001/receipt?competition=Bad").status_code == 422
+
+
+def test_the_entry_point_takes_the_runs_directory(runs: Path) -> None:
+    unreachable = "redis://127.0.0.1:1/0"  # building the app sends Redis no command
+    settings = parse_settings(
+        ApiSettings, ["--redis.url", unreachable, "--runs.dir", str(runs)], ""
+    )
+    assert settings.runs_dir == runs and build_app(settings).state.runs_dir == runs
+    assert build_app(ApiSettings(redis_url=unreachable)).state.runs_dir is None
