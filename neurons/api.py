@@ -1,7 +1,8 @@
 """Serve the leaderboard REST API and web page over a validator's Redis.
 
     python neurons/api.py --redis.url redis://localhost:6379/0 --subtensor.network finney \
-        --netuid 1 --api.host 0.0.0.0 --api.port 8000 --attribution.model Qwen/Qwen2.5-0.5B
+        --netuid 1 --api.host 0.0.0.0 --api.port 8000 --attribution.model Qwen/Qwen2.5-0.5B \
+        --runs.dir /data/runs
 
 Wiring only: settings from flags/env (``DATACOMP_API_*``), a Redis client, the store, uvicorn.
 The API only reads; it starts even when Redis is down and answers 503 until it is back.
@@ -59,6 +60,14 @@ class ApiSettings(BaseSettings):
         ),
         json_schema_extra={"flag": "--attribution.model"},
     )
+    runs_dir: Path | None = Field(
+        None,
+        description=(
+            "the validator's --run-dir (read-only): GET /v1/rounds/{round_id}/eval_set serves"
+            " its published eval_set.json files; unset: that route is 404"
+        ),
+        json_schema_extra={"flag": "--runs.dir"},
+    )
     attribution_device: str = Field(
         "cpu",
         description="torch device of the attribution model",
@@ -76,7 +85,7 @@ def build_app(settings: ApiSettings) -> FastAPI:
         if settings.attribution_model == "none"
         else base_model(settings.attribution_model, settings.attribution_device)
     )
-    return create_app(store, model)
+    return create_app(store, model, settings.runs_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

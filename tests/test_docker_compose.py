@@ -110,3 +110,15 @@ def test_dockerfile_copies_every_package_and_the_python_it_runs() -> None:
     for line in re.findall(r"^COPY\s+(.+)$", dockerfile, flags=re.M):
         for source in line.split()[:-1]:
             assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
+
+
+def test_api_reads_the_validators_runs_read_only() -> None:
+    # GET /v1/rounds/{id}/eval_set serves what the validator published: the API must see the
+    # validator's run directory, at the path the validator writes it, and never write to it.
+    api, validator = SERVICES["api"], SERVICES["validator"]
+    runs = api["environment"]["DATACOMP_API_RUNS_DIR"]
+    assert runs == validator["environment"]["DATACOMP_VALIDATOR_RUN_DIR"]
+    validator_mount = next(v for v in validator["volumes"] if v.startswith("validator-data:"))
+    data_dir = validator_mount.split(":")[1]
+    assert f"validator-data:{data_dir}:ro" in api["volumes"]
+    assert runs.startswith(data_dir + "/")

@@ -7,6 +7,9 @@
 | ``GET /v1/competitions/{competition}/miners/{uid}?history=`` | one miner: breakdown, history |
 | ``GET /v1/rounds?offset=&limit=`` | rounds, newest first |
 | ``GET /v1/rounds/{round_id}`` | one round's full record |
+| ``GET /v1/rounds/{round_id}/commitments`` | the eval commitment, read blocks, miners' roots |
+| ``GET /v1/rounds/{round_id}/eval_set`` | the published held-out sets (given ``runs_dir``) |
+| ``GET /v1/miners/{hotkey}/receipt?competition=`` | why a miner got its latest score |
 | ``POST /v1/attribution`` | token attribution of one prompt/completion under the base model |
 | ``GET /healthz`` | 200 when Redis answers, else 503 |
 | ``GET /metrics`` | Prometheus text exposition |
@@ -21,6 +24,10 @@ Attribution is the one route that does not read Redis: it runs a model
 on first use (default: the embedded tiny base), so the API starts as fast as before and its
 other routes never wait for a model. No model (``model=None``) or one that fails to load is
 503 with the reason.
+
+The published held-out sets (``eval_set.json``) live in the validator's round directories, not
+in Redis: given that runs directory (``runs_dir``, read-only) the API serves them, else their
+route is 404 naming where the validator host publishes them (``validator.api.receipts``).
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ from fastapi.staticfiles import StaticFiles
 
 from validator.api.attribution import DEFAULT_MODEL, ModelProvider, attribute_request
 from validator.api.metrics import PROMETHEUS_CONTENT_TYPE, exposition
+from validator.api.receipts import eval_set_file, find_miner, receipt, round_commitments
 from validator.api.schemas import (
+    EVAL_SET_OK,
     MODEL_UNAVAILABLE,
     NOT_FOUND,
     UNAVAILABLE,
@@ -47,6 +56,8 @@ from validator.api.schemas import (
     AttributionRequest,
     AttributionResult,
     Health,
+    Receipt,
+    RoundCommitments,
 )
 from validator.store.leaderboard import (
     CompetitionSummary,
@@ -71,6 +82,8 @@ DEFAULT_HISTORY = 200
 # validator generates. Anything else is a 422 before Redis is asked.
 COMPETITION_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 ROUND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+# Hotkeys are ss58 (base58, 48 characters); test and local networks use other alphanumerics.
+HOTKEY_PATTERN = r"^[A-Za-z0-9]{1,64}$"
 
 
 def get_store(request: Request) -> LeaderboardStore:
@@ -86,6 +99,10 @@ History = Annotated[int, Query(ge=1, le=1000, description="history points, newes
 CompetitionName = Annotated[str, PathParam(pattern=COMPETITION_PATTERN, description="e.g. cot_sft")]
 Uid = Annotated[int, PathParam(ge=0, le=65535, description="miner uid")]
 RoundId = Annotated[str, PathParam(pattern=ROUND_ID_PATTERN)]
+Hotkey = Annotated[str, PathParam(pattern=HOTKEY_PATTERN, description="the miner's hotkey")]
+CompetitionQuery = Annotated[
+    str, Query(pattern=COMPETITION_PATTERN, description="the competition, e.g. cot_sft")
+]
 
 
 def _known(store: LeaderboardStore, competition: str) -> None:
@@ -114,8 +131,23 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return AsciiJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
-def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MODEL) -> FastAPI:
-    """The API over ``store``; ``model`` serves ``/v1/attribution`` (None: that route is 503)."""
+def _round(store: LeaderboardStore, round_id: str) -> RoundRecord:
+    record = store.round(round_id)
+    if record is None:
+        raise HTTPException(404, f"unknown round {round_id!r}")
+    return record
+
+
+def create_app(
+    store: LeaderboardStore,
+    model: ModelProvider | None = DEFAULT_MODEL,
+    runs_dir: Path | None = None,
+) -> FastAPI:
+    """The API over ``store``; ``model`` serves ``/v1/attribution`` (None: that route is 503).
+
+    ``runs_dir``: the validator's round directories (read-only), whose ``eval_set.json`` files
+    ``/v1/rounds/{round_id}/eval_set`` serves; None: that route is 404 saying where they are.
+    """
     app = FastAPI(
         title="Datacomp Subnet leaderboard",
         version=API_VERSION,
@@ -127,6 +159,7 @@ def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MO
     )
     app.state.store = store
     app.state.model = model
+    app.state.runs_dir = runs_dir
 
     async def redis_unreachable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": f"redis unreachable: {type(exc).__name__}"}, status_code=503)
@@ -135,6 +168,7 @@ def create_app(store: LeaderboardStore, model: ModelProvider | None = DEFAULT_MO
     app.add_exception_handler(redis.ConnectionError, redis_unreachable)
     app.add_exception_handler(redis.TimeoutError, redis_unreachable)
     _add_leaderboard_routes(app)
+    _add_commitment_routes(app)
     _add_service_routes(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
@@ -183,10 +217,55 @@ def _add_leaderboard_routes(app: FastAPI) -> None:
     @app.get(f"/{API_VERSION}/rounds/{{round_id}}", response_model=RoundRecord, responses=NOT_FOUND)
     def round_record(store: Store, round_id: RoundId) -> RoundRecord:
         """One round's full record: seeds, eval hash, versions, every miner's breakdown."""
-        record = store.round(round_id)
-        if record is None:
+        return _round(store, round_id)
+
+
+def _add_commitment_routes(app: FastAPI) -> None:
+    """What a third party audits with: commitments, the published set, per-miner receipts."""
+
+    @app.get(
+        f"/{API_VERSION}/rounds/{{round_id}}/commitments",
+        response_model=RoundCommitments,
+        responses=NOT_FOUND,
+    )
+    def commitments(store: Store, round_id: RoundId, request: Request) -> RoundCommitments:
+        """What a round's scores were held to, and where its published set is.
+
+        The validator's eval commitment (and its on-chain string), the blocks the miners'
+        commitments were read at, each miner's manifest root and commit block.
+        """
+        return round_commitments(_round(store, round_id), request.app.state.runs_dir)
+
+    @app.get(
+        f"/{API_VERSION}/rounds/{{round_id}}/eval_set",
+        response_class=FileResponse,
+        responses={**EVAL_SET_OK, **NOT_FOUND},
+    )
+    def eval_set(store: Store, round_id: RoundId, request: Request) -> FileResponse:
+        """The round's published held-out sets and commitment salt (``eval_set.json``)."""
+        if not store.has_round(round_id):
             raise HTTPException(404, f"unknown round {round_id!r}")
-        return record
+        path = eval_set_file(request.app.state.runs_dir, round_id)
+        return FileResponse(path, media_type="application/json")
+
+    @app.get(
+        f"/{API_VERSION}/miners/{{hotkey}}/receipt", response_model=Receipt, responses=NOT_FOUND
+    )
+    def miner_receipt(
+        store: Store, hotkey: Hotkey, request: Request, competition: CompetitionQuery = "cot_sft"
+    ) -> Receipt:
+        """Why the miner got its score in its latest round, and how to reproduce it.
+
+        Status and reasons, sample counts, score components and CI, the commitments, and the
+        audit command line.
+        """
+        _known(store, competition)
+        round_id = store.latest_round_of(competition, hotkey)
+        record = store.round(round_id) if round_id is not None else None
+        miner = find_miner(record, hotkey, competition) if record is not None else None
+        if record is None or miner is None:
+            raise HTTPException(404, f"hotkey {hotkey!r} has no round in {competition!r}")
+        return receipt(record, miner, request.app.state.runs_dir)
 
 
 def _add_service_routes(app: FastAPI) -> None:

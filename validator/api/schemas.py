@@ -80,10 +80,20 @@ class Health(BaseModel):
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "unknown competition, miner or round"}
+    404: {
+        "model": ErrorBody,
+        "description": "unknown competition, miner or round; eval set not served",
+    }
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "Redis unreachable"}
+}
+# The eval set route answers the validator's file as is: JSON, its schema that of eval_set.json.
+EVAL_SET_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "eval_set.json as the validator published it",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
 }
 # FastAPI answers 400 (not 422) to a body it cannot decode as text (not UTF-8).
 UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
@@ -95,3 +105,111 @@ MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
         "description": "no model configured, the model failed to load, or it gave non-finite values",
     }
 }
+
+
+# ---- commitments and receipts --------------------------------------------------------------
+
+
+class EvalSetLocation(BaseModel):
+    """Where a round's published held-out sets (``eval_set.json``) can be read."""
+
+    url: str | None = Field(
+        description="the API path serving eval_set.json; null when this API does not serve it"
+    )
+    validator_path: str = Field(
+        description="where the validator publishes it, relative to its working directory"
+    )
+    note: str = Field(description="how to obtain it")
+
+
+class EvalCommitmentView(BaseModel):
+    """The validator's commitment to the round's held-out sets, made on chain before it pulled."""
+
+    digest: str = Field(description="sha256 hex of the canonical set hashes || salt")
+    chain_value: str = Field(description="the exact on-chain string, dce1:<digest>")
+    salt: str = Field(description="hex; published with the sets after the round")
+    eval_sets: dict[str, str] = Field(description="competition -> the held-out set's sha256")
+    block: int | None = Field(description="where the chain included it; null when refused")
+    error: str | None = Field(description="why the chain refused it")
+
+
+class MinerCommitment(BaseModel):
+    """What one miner's response was held to."""
+
+    uid: int
+    hotkey: str
+    competition: str
+    manifest_root: str | None = Field(
+        description="the manifest root its samples were proved against"
+    )
+    commit_block: int | None = Field(
+        description="block of its manifest commitment; earlier = earlier holder in dedup"
+    )
+    unproven: int = Field(description="served samples whose Merkle proof failed (dropped)")
+
+
+class RoundCommitments(BaseModel):
+    """Everything a third party needs, beside the miners' data, to check a round."""
+
+    round_id: str
+    validator_hotkey: str
+    block: int = Field(description="the block the round started at")
+    eval_commitment: EvalCommitmentView | None = Field(
+        description="null for rounds recorded before round-record/3"
+    )
+    commitments_block: dict[str, int] = Field(
+        description="competition -> block at which the miners' commitments were read"
+    )
+    miners: list[MinerCommitment]
+    eval_set: EvalSetLocation
+
+
+class ReceiptCounts(BaseModel):
+    """What happened to the samples a miner offered."""
+
+    offered: int
+    accepted: int
+    duplicates: int
+    contaminated: int
+    invalid: int
+    unproven: int
+    wrong_answers: int
+
+
+class ReceiptCommitments(BaseModel):
+    """The commitments the miner's score rests on: its own and the validator's."""
+
+    manifest_root: str | None
+    commit_block: int | None
+    commitments_block: int | None = Field(
+        description="block at which the validator read the miners' commitments"
+    )
+    eval_commitment_digest: str | None = Field(description="null before round-record/3")
+    eval_commitment_chain_value: str | None = Field(description="dce1:<digest>")
+    eval_commitment_block: int | None
+
+
+class Receipt(BaseModel):
+    """Why a miner got its score in its latest round, and how to reproduce it."""
+
+    round_id: str
+    round_block: int
+    started_at: float = Field(description="round start, unix seconds")
+    competition: str
+    uid: int
+    hotkey: str
+    status: str = Field(description="scored, failed, contaminated or empty")
+    error: str | None
+    reasons: list[str]
+    counts: ReceiptCounts
+    components: dict[str, float] = Field(description="each score component by name")
+    ci_low: float = Field(description="bootstrap CI of the per-item improvement, low end")
+    ci_high: float
+    score: float = Field(description="this round's score")
+    ema: float = Field(description="moving score after this round")
+    weight: float = Field(description="weight share after this round")
+    commitments: ReceiptCommitments
+    eval_set: EvalSetLocation
+    audit_command: str = Field(
+        description="run on the validator host (or a copy of the round directory)"
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 from pydantic import BaseModel, Field
@@ -320,6 +320,32 @@ class LeaderboardStore:
             last_round=MinerRoundRecord.from_dict(json.loads(detail["last"] or "{}")),
             history=[HistoryPoint.model_validate_json(p) for p in points],
         )
+
+    def latest_round_of(self, competition: str, hotkey: str) -> str | None:
+        """The latest round applied for ``hotkey`` in ``competition``, or None.
+
+        Each uid's hash shows its latest round; the hotkey's is the newest of the uids showing
+        it (one pipelined read over the competition's uids, at most a subnet's 256). A hotkey
+        whose uid has since gone to another hotkey has none: its records stay in the rounds.
+        """
+        members = cast(
+            list[bytes | str], self.client.zrange(self.keys.lb_scores(competition), 0, -1)
+        )
+        with self.client.pipeline(transaction=False) as pipe:
+            for member in members:
+                key = self.keys.lb_miner(competition, int(_s(member) or 0))
+                pipe.hmget(key, "hotkey", "round_id", "started_at")
+            fetched = pipe.execute()
+        found = [
+            (float(_s(started) or 0), _s(round_id) or "")
+            for held, round_id, started in fetched
+            if _s(held) == hotkey and round_id is not None
+        ]
+        return max(found)[1] if found else None
+
+    def has_round(self, round_id: str) -> bool:
+        """True if the round's record is in the store."""
+        return bool(self.client.exists(self.keys.round(round_id)))
 
     def rounds(self, offset: int = 0, limit: int = 50) -> RoundsPage:
         """A page of rounds, newest (by start time) first."""

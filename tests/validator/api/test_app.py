@@ -148,6 +148,9 @@ def test_health_metrics_and_openapi(api: httpx.Client) -> None:
         "/v1/competitions/{competition}/miners/{uid}",
         "/v1/rounds",
         "/v1/rounds/{round_id}",
+        "/v1/rounds/{round_id}/commitments",
+        "/v1/rounds/{round_id}/eval_set",
+        "/v1/miners/{hotkey}/receipt",
         "/v1/attribution",
         "/healthz",
         "/metrics",
@@ -169,6 +172,9 @@ DOWN_PATHS = [
     "/v1/competitions/cot_sft/miners/1",
     "/v1/rounds",
     "/v1/rounds/r00001",
+    "/v1/rounds/r00001/commitments",
+    "/v1/rounds/r00001/eval_set",
+    "/v1/miners/5Hotkey0001/receipt",
     "/healthz",
 ]
 

@@ -52,13 +52,18 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def api_address(embedded_redis: redis.Redis) -> Iterator[str]:
+def api_address(
+    embedded_redis: redis.Redis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     store = LeaderboardStore(embedded_redis, Keys.for_network(f"schema-{uuid.uuid4().hex[:8]}", 1))
     for n in range(1, ROUNDS + 1):
         store.apply_round(make_round(n, UIDS))
     store.apply_round(make_round(ROUNDS + 1, [40, 41], competition="preference"))
+    runs = tmp_path_factory.mktemp("runs")  # round 1's published set: eval_set answers 200
+    (runs / "r00001").mkdir()
+    (runs / "r00001" / "eval_set.json").write_text('{"cot_sft": {"items": []}}')
     model = ModelProvider(TINY_RANDOM, lambda: load_base(TINY_RANDOM, "cpu"))
-    with serve_in_thread(create_app(store, model)) as address:
+    with serve_in_thread(create_app(store, model, runs)) as address:
         yield address
 
 
@@ -98,6 +103,9 @@ def test_the_schema_covers_every_route(api_address: str) -> None:
         "/v1/competitions/{competition}/miners/{uid}",
         "/v1/rounds",
         "/v1/rounds/{round_id}",
+        "/v1/rounds/{round_id}/commitments",
+        "/v1/rounds/{round_id}/eval_set",
+        "/v1/miners/{hotkey}/receipt",
         "/v1/attribution",
         "/healthz",
         "/metrics",

@@ -195,3 +195,28 @@ def test_competitions_rounds_and_unknowns(redis_client: redis.Redis, keys: Keys)
     assert metrics["weights_errors"] == 1  # round 3 of the fixture failed to set weights
     assert metrics["round_duration_s_sum"] == pytest.approx(6 * 42.5)
     assert metrics["round_duration_s_count"] == 6
+
+
+def test_latest_round_of_a_hotkey(redis_client: redis.Redis, keys: Keys) -> None:
+    store = LeaderboardStore(redis_client, keys)
+    assert store.latest_round_of("cot_sft", "5Hotkey0001") is None  # nothing applied yet
+    store.apply_round(make_round(1, [0, 1, 2]))
+    store.apply_round(make_round(2, [0, 1]))  # uid 2 missed round 2
+    store.apply_round(make_round(3, [5], competition="preference"))
+    assert store.latest_round_of("cot_sft", "5Hotkey0001") == "r00002"
+    assert store.latest_round_of("cot_sft", "5Hotkey0002") == "r00001"
+    assert store.latest_round_of("preference", "5Hotkey0005") == "r00003"
+    assert store.latest_round_of("preference", "5Hotkey0001") is None  # other competition
+    assert store.latest_round_of("cot_sft", "5Unknown") is None
+    # The hotkey re-registered under uid 9 and scored there later: its newest round wins.
+    moved = make_round(4, [9])
+    moved.miners[0].hotkey = "5Hotkey0002"
+    store.apply_round(moved)
+    assert store.latest_round_of("cot_sft", "5Hotkey0002") == "r00004"
+    # A uid taken over by another hotkey no longer shows the old one.
+    taken = make_round(5, [0])
+    taken.miners[0].hotkey = "5NewOwner"
+    store.apply_round(taken)
+    assert store.latest_round_of("cot_sft", "5Hotkey0000") is None
+    assert store.latest_round_of("cot_sft", "5NewOwner") == "r00005"
+    assert store.has_round("r00005") and not store.has_round("r00099")

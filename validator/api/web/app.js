@@ -1,5 +1,7 @@
 // The leaderboard page: a table and two SVG line charts, drawn here (no library, no network
 // beyond this API). body[data-ready] is set once everything has rendered (tests wait on it).
+// Clicking a row opens that miner's receipt for its latest round in a dialog, whose
+// data-state is "loading", then "ready" or "error".
 "use strict";
 
 const API = "/v1";
@@ -10,7 +12,14 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 
 async function getJSON(path) {
   const res = await fetch(API + path);
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    let reason = "";
+    try {
+      const body = await res.json();
+      if (typeof body.detail === "string") reason = `: ${body.detail}`;
+    } catch (_) { /* not JSON: the status says enough */ }
+    throw new Error(`${path}: HTTP ${res.status}${reason}`);
+  }
   return res.json();
 }
 
@@ -93,7 +102,9 @@ function renderTable(page) {
   const body = document.querySelector("#leaderboard tbody");
   body.replaceChildren();
   for (const row of page.rows) {
-    const tr = el("tr", { "data-uid": row.uid, "data-rank": row.rank });
+    const tr = el("tr", { "data-uid": row.uid, "data-rank": row.rank, tabindex: 0 });
+    tr.addEventListener("click", () => openReceipt(page.competition, row, tr));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openReceipt(page.competition, row, tr); });
     tr.append(el("td", { class: "rank" }, String(row.rank)), el("td", { class: "uid" }, String(row.uid)),
       el("td", { class: "hotkey", title: row.hotkey }, row.hotkey),
       el("td", { class: "ema" }, row.ema.toFixed(4)), el("td", { class: "score" }, row.score.toFixed(4)),
@@ -101,6 +112,115 @@ function renderTable(page) {
     body.append(tr);
   }
   document.getElementById("total").textContent = `${page.total} miners`;
+}
+
+// ---- the receipt: why a miner got its score, and the command that re-checks it ----------
+
+// Receipt numbers: up to 6 significant digits (scores are small; counts are exact).
+function num(v) {
+  return v === null || v === undefined ? "—" : Number(Number(v).toPrecision(6)).toString();
+}
+
+// A two-column table, one row per [name, value]; each row carries attr=name for lookups.
+function pairs(cls, attr, rows) {
+  const table = el("table", { class: cls });
+  for (const [name, value] of rows) {
+    const tr = el("tr", { [attr]: name });
+    tr.append(el("th", {}, name.replaceAll("_", " ")), el("td", {}, String(value)));
+    table.append(tr);
+  }
+  return table;
+}
+
+function receiptCommitments(r) {
+  const c = r.commitments;
+  const none = "— (not recorded)";
+  return pairs("commitments", "data-commitment", [
+    ["manifest_root", c.manifest_root ?? none],
+    ["commit_block", c.commit_block ?? none],
+    ["commitments_read_at_block", c.commitments_block ?? none],
+    ["eval_commitment", c.eval_commitment_chain_value ?? none],
+    ["eval_commitment_block", c.eval_commitment_block ?? none],
+  ]);
+}
+
+function receiptEvalSet(r) {
+  const p = el("p", { class: "eval-set" }, "held-out sets: ");
+  if (r.eval_set.url) p.append(el("a", { href: r.eval_set.url }, r.eval_set.validator_path));
+  else p.append(r.eval_set.note);
+  return p;
+}
+
+function receiptAudit(r) {
+  const block = el("div", { class: "audit" });
+  const code = el("code", { id: "audit-command" }, r.audit_command);
+  const copy = el("button", { type: "button", id: "copy-audit" }, "copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(r.audit_command);
+      copy.textContent = "copied";
+    } catch (_) { // no clipboard (plain http): select the command for Ctrl+C
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      copy.textContent = "selected: press Ctrl+C";
+    }
+  });
+  const pre = el("pre");
+  pre.append(code);
+  block.append(pre, copy);
+  return block;
+}
+
+function renderReceipt(r) {
+  document.getElementById("receipt-title").textContent = `Receipt · uid ${r.uid} · ${r.competition}`;
+  const round = el("p", { class: "receipt-round" },
+    `round ${r.round_id} · block ${r.round_block} · status `);
+  round.append(el("strong", { class: `receipt-status ${r.status}` }, r.status));
+  const parts = [el("p", { class: "receipt-hotkey" }, r.hotkey), round];
+  if (r.error) parts.push(el("p", { class: "receipt-error" }, `error: ${r.error}`));
+  if (r.reasons.length > 0) {
+    const list = el("ul", { class: "reasons" });
+    for (const reason of r.reasons) list.append(el("li", {}, reason));
+    parts.push(list);
+  }
+  // The CI is the bootstrap interval of the per-item improvement, the score's main signal.
+  const components = pairs("components", "data-component", [
+    ...Object.entries(r.components).map(([k, v]) => [k, num(v)]),
+    ["improvement_CI", `[${num(r.ci_low)}, ${num(r.ci_high)}]`]]);
+  parts.push(
+    el("h3", {}, "Samples"), pairs("counts", "data-count", Object.entries(r.counts)),
+    el("h3", {}, "Score"), components,
+    pairs("totals", "data-total", [["score", num(r.score)], ["ema", num(r.ema)], ["weight", num(r.weight)]]),
+    el("h3", {}, "Commitments"), receiptCommitments(r), receiptEvalSet(r),
+    el("h3", {}, "Reproduce"), receiptAudit(r));
+  document.getElementById("receipt-body").replaceChildren(...parts);
+}
+
+let receiptTicket = 0; // the latest click wins: an older receipt arriving late is dropped
+
+async function openReceipt(competition, row, tr) {
+  const dialog = document.getElementById("receipt");
+  const body = document.getElementById("receipt-body");
+  const ticket = ++receiptTicket;
+  document.querySelectorAll("#leaderboard tr.selected").forEach((x) => x.classList.remove("selected"));
+  tr.classList.add("selected");
+  dialog.dataset.state = "loading";
+  document.getElementById("receipt-title").textContent = `Receipt · uid ${row.uid}`;
+  body.replaceChildren(el("p", {}, "loading…"));
+  if (!dialog.open) dialog.showModal();
+  try {
+    const receipt = await getJSON(
+      `/miners/${encodeURIComponent(row.hotkey)}/receipt?competition=${encodeURIComponent(competition)}`);
+    if (ticket !== receiptTicket) return;
+    renderReceipt(receipt);
+    dialog.dataset.state = "ready";
+  } catch (err) {
+    if (ticket !== receiptTicket) return;
+    body.replaceChildren(el("p", { class: "receipt-error" }, `error: ${err.message}`));
+    dialog.dataset.state = "error";
+  }
 }
 
 async function renderHistory(competition, rows) {
@@ -139,6 +259,8 @@ async function show(competition) {
 
 async function main() {
   const select = document.getElementById("competition");
+  const dialog = document.getElementById("receipt");
+  document.getElementById("receipt-close").addEventListener("click", () => dialog.close());
   try {
     const competitions = await getJSON("/competitions");
     if (competitions.length === 0) {
