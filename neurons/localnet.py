@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print("loading the validator's base model (built and cached on first use) ...", flush=True)
         ctx, store = build(settings)
-        serve_api_in_background(store, settings.api_host, settings.api_port)
+        serve_api_in_background(store, settings.api_host, settings.api_port, settings.run_dir)
         api = f"http://{settings.api_host}:{settings.api_port}"
         records = run_rounds(ctx, settings.rounds, settings.round_interval_s)
         print(format_leaderboards(fetch_leaderboards(api), {h: n for n, h in hotkeys}))

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ctx, store = build(settings)
     try:
         if settings.serve_api:
-            serve_api_in_background(store, settings.api_host, settings.api_port)
+            serve_api_in_background(store, settings.api_host, settings.api_port, settings.run_dir)
             print(
                 f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/",
                 flush=True,

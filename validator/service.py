@@ -181,10 +181,14 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
     return ctx, store
 
 
-def serve_api_in_background(store: LeaderboardStore, host: str, port: int) -> uvicorn.Server:
+def serve_api_in_background(
+    store: LeaderboardStore, host: str, port: int, runs_dir: Path | None = None
+) -> uvicorn.Server:
     """The leaderboard API and web page on a daemon thread (``--serve-api``)."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host=host, port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(store, runs_dir=runs_dir), host=host, port=port, log_level="warning"
+        )
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
     return server
