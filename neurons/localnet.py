@@ -69,7 +69,11 @@ def _commitments_and_audit(
     problems: list[str] = []
     for record in records:
         committed = record.eval_commitment
-        where = f"block {committed.block}" if committed and committed.block else "NOT committed"
+        where = (
+            f"block {committed.block}"
+            if committed is not None and committed.block is not None
+            else "NOT committed"
+        )
         blocks = {names.get(m.hotkey, m.hotkey): m.commit_block for m in record.miners}
         print(
             f"round {record.round_id}: eval sets committed at {where}; miners' manifests at {blocks}"

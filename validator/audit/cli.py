@@ -72,14 +72,16 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     miner = _miner(record, args.miner, args.competition)
     committed = record.eval_commitment
     at = committed.block if committed is not None and committed.block is not None else None
-    validator_commitment = chain.commitments(at).get(record.validator_hotkey) if at else None
+    validator_commitment = (
+        chain.commitments(at).get(record.validator_hotkey) if at is not None else None
+    )
     findings = eval_commitment_findings(record, published, validator_commitment)
     signed_path = (
         args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
     )
     signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
     read_at = record.commitments_block.get(args.competition.value)
-    miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at else None
+    miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at is not None else None
     found, response = response_findings(signed, record, miner, miner_commitment)
     findings += found
     _print(findings)
