@@ -24,7 +24,7 @@ _BASE = {"common", "protocol"}
 _PURE = _BASE | {"scoring", "tasks"}
 _VALIDATOR_LOW = _PURE | {"safety", "validator.model", "validator.evalsets"}
 _BELOW_STAGES = _VALIDATOR_LOW | {"validator.store", "validator.pull", "validator.executor"}
-_BELOW_STAGES |= {"validator.manifests"}
+_BELOW_STAGES |= {"validator.manifests", "validator.eval_commitment"}
 _VALIDATOR = _BELOW_STAGES | {
     "validator.stages",
     "validator.weights_policy",
@@ -48,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "validator.executor": _PURE | {"validator.model"},
     "validator.pull": _BASE,
     "validator.manifests": _BASE | {"validator.pull"},
+    "validator.eval_commitment": _BASE | {"validator.store"},
     "validator.weights_policy": set(),
     "validator.config": _BASE | {"validator.evalsets"},
     "validator.stages": _BELOW_STAGES,

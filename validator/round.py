@@ -5,7 +5,7 @@ The round, in the order ``run_round`` follows it:
 2. Eval sets: each competition with a share > 0 (``validator/stages/``: one ``Stage`` each)
    draws this round's private held-out set (secret + round id).
 3. Commit: the sets' hashes, salted, go on chain before any miner is asked
-   (``validator/evalsets/commitment.py``); the sets and the salt are published after the round.
+   (``validator/eval_commitment.py``); the sets and the salt are published after the round.
 4-8. Per competition, CoT first:
    4. Pull: query the miners concurrently, signed; log requests and responses (hashes,
       sizes) — ``validator/pull.py``; then hold each response to its miner's on-chain manifest
@@ -45,7 +45,7 @@ from tqdm import tqdm
 from protocol.chain.base import Chain, ChainError, Neuron
 from protocol.schemas import Competition, SubmissionRequest
 from scoring.weights import combine, update_ema
-from validator.evalsets.commitment import commit_eval_sets
+from validator.eval_commitment import commit_eval_sets
 from validator.manifests import held_to_commitments
 from validator.pull import PullResult, pull_all
 from validator.stages.registry import StageConfigs, build_stage, competitions

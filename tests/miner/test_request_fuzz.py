@@ -22,9 +22,12 @@ import redis
 from bittensor.sp_core import Keypair
 
 from miner.app import MinerContext
+from miner.manifests import PoolBook, PoolSource, build_pool, ensure_committed, write_manifest
+from miner.sources import GeneratorSource
 from protocol.auth import BtAuth
+from protocol.chain.local import LocalChain
 from protocol.keys import Keys
-from protocol.schemas import SUBMISSION_PATH
+from protocol.schemas import SUBMISSION_PATH, Competition
 from tests.support.miner_fixture import neuron, running_miner
 from tests.support.raw_http import RawClient, RawResponse
 from tests.support.request_mutations import Mutant, Mutator
@@ -79,7 +82,19 @@ def miner(
         neuron(1, bob, permit=True, stake=100.0),
         neuron(2, charlie, permit=False, stake=100.0),
     ]
-    with running_miner(alice, metagraph, redis_client, keys, tmp_path / "ledger.jsonl") as m:
+    # The production mode: one committed pool, a selection per round. (A serve-time book would
+    # commit once per new round id, and the fuzz's thousands of round ids would spend the
+    # chain's commitment space: 31 per epoch.)
+    chain = LocalChain(tmp_path / "miner-chain.sqlite")
+    chain.register(alice, alice.ss58_address)
+    pool = build_pool(GeneratorSource(seed="honest"), [Competition.COT_SFT], 64)
+    ensure_committed(chain, alice, pool)
+    write_manifest(tmp_path / "pool.jsonl", pool)
+    book = PoolBook(tmp_path / "pool.jsonl", chain, alice)
+    source = PoolSource(book.manifest, "honest")
+    with running_miner(
+        alice, metagraph, redis_client, keys, tmp_path / "ledger.jsonl", source, book
+    ) as m:
         yield m
 
 

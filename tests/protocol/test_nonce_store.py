@@ -15,6 +15,8 @@ import redis
 from bittensor import http_auth
 from bittensor.sp_core import Keypair
 
+from miner.config import MinerSettings
+from miner.factory import PoolMode, build_source
 from protocol.chain.local import LocalChain
 from protocol.keys import Keys
 from protocol.nonce_store import DEFAULT_RETENTION_S, RedisNonceStore
@@ -68,7 +70,16 @@ def test_replay_across_uvicorn_workers(
         "DATACOMP_MINER_REDIS_URL": embedded_url(embedded_redis),
         "DATACOMP_MINER_LEDGER_PATH": str(tmp_path / "ledger.jsonl"),
         "DATACOMP_MINER_NETWORK": "local-embedded",
+        "DATACOMP_MINER_POOL_SIZE": "16",
     }
+    # What the miner's parent process does before it starts workers: commit the pool, write it.
+    chain.register(miner_key, miner_key.ss58_address)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        settings = MinerSettings()
+    source = build_source(settings, miner_key.ss58_address)
+    PoolMode().prepare(settings, miner_key, chain, source, lambda: source)
     server = subprocess.Popen(
         [
             sys.executable,

@@ -92,7 +92,9 @@ def test_cot_at_share_zero_is_skipped_whole(
     assert pref.judge == f"model:judge-m@http://{address}/v1"
     assert judge_app.state.calls  # the base's answers went to the model judge
     published = json.loads((run / "eval_set.json").read_text())
-    assert set(published) == {"preference"}  # no CoT set drawn, none published
+    # No CoT set drawn, none published; the commitment to the preference set, with its salt.
+    assert set(published) == {"preference", "commitment"}
+    assert set(published["commitment"]["eval_sets"]) == {"preference"}
     assert published["preference"]["sha256"] == pref.eval_set_sha256
     redrawn = draw_preference_eval(SECRET, ROUND, *SIZES)  # what an auditor with the secret does
     assert preference_sha256(redrawn) == pref.eval_set_sha256

@@ -103,7 +103,7 @@ class CompetitionRecord:
 
 @dataclass
 class EvalCommitmentRecord:
-    """What the validator committed on chain before pulling (validator/evalsets/commitment.py)."""
+    """What the validator committed on chain before pulling (validator/eval_commitment.py)."""
 
     digest: str  # sha256 hex of the canonical set hashes || salt
     salt: str  # hex; published with the sets after the round

@@ -1,4 +1,4 @@
-"""The validator's commitment to a round's held-out sets (validator/evalsets/commitment.py)."""
+"""The validator's commitment to a round's held-out sets (validator/eval_commitment.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bittensor.sp_core import Keypair
 from protocol.chain.local import LocalChain, LocalParams
 from protocol.commitments import eval_commitment
 from protocol.schemas import Competition
-from validator.evalsets.commitment import commit_eval_sets, eval_salt
+from validator.eval_commitment import commit_eval_sets, eval_salt
 
 SETS = {Competition.COT_SFT: "aa" * 32, Competition.PREFERENCE: "bb" * 32}
 
