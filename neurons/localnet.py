@@ -74,7 +74,11 @@ def _commitments_and_audit(
             if committed is not None and committed.block is not None
             else "NOT committed"
         )
-        blocks = {names.get(m.hotkey, m.hotkey): m.commit_block for m in record.miners}
+        blocks: dict[str, int | None] = {}
+        for miner in record.miners:  # a miner's block, from whichever competition saw it
+            name = names.get(miner.hotkey, miner.hotkey)
+            if blocks.get(name) is None:
+                blocks[name] = miner.commit_block
         print(
             f"round {record.round_id}: eval sets committed at {where}; miners' manifests at {blocks}"
         )
