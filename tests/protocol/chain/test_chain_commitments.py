@@ -11,7 +11,12 @@ from protocol.chain.base import (
     MAX_COMMITMENT_BYTES,
     epoch_index,
 )
+from protocol.commitments import manifest_commitment
+from protocol.schemas import Competition, CotSample
 from tests.protocol.chain.chain_harness import Harness, MakeChain
+from tests.support.proven import proven_response
+from validator.manifests import check_response
+from validator.pull import PullResult
 
 TEMPO = 100  # an epoch of 101 blocks: room for 32 one-block writes on the stand-in
 
@@ -126,3 +131,34 @@ def test_the_epoch_space_runs_out_and_resets_at_the_next_epoch(
     again = harness.chain.commit(bob, "next epoch")
     assert epoch_index(again.block, netuid, TEMPO) == epoch + 1
     assert harness.chain.commitments()[bob.ss58_address] == again
+
+
+def test_the_validator_holds_responses_to_what_each_chain_reads_back(
+    make_chain: MakeChain, alice: Keypair, bob: Keypair, charlie: Keypair
+) -> None:
+    """Through each chain's own read path: Bob commits his manifest and passes; Charlie
+    replays Bob's commitment string and serves Bob's data: refused; a later read at the
+    earlier block still shows Bob's first root."""
+    harness = _miners(make_chain, alice, bob, charlie, tempo=TEMPO)
+    samples = [
+        CotSample(prompt=f"p{i}", chain_of_thought="c" * 9, final_answer="1") for i in range(4)
+    ]
+    response = proven_response(Competition.COT_SFT, "r", samples)
+    string = manifest_commitment(bob.ss58_address, response.manifest_root)
+    first = harness.chain.commit(bob, string)
+    harness.advance(1)
+    harness.chain.commit(charlie, string)
+    read = harness.chain.commitments()
+
+    def pulled(key: Keypair) -> PullResult:
+        return PullResult(0, key.ss58_address, response, None, 200, 1, None, 0.1, None)
+
+    ok = check_response(pulled(bob), read.get(bob.ss58_address))
+    assert ok.error is None and ok.commit_block == first.block
+    replay = check_response(pulled(charlie), read.get(charlie.ss58_address))
+    assert replay.error is not None and "replayed" in replay.error
+    harness.advance(1)
+    harness.chain.commit(bob, manifest_commitment(bob.ss58_address, "cd" * 32))
+    assert harness.chain.commitments(first.block)[bob.ss58_address] == first
+    stale = check_response(pulled(bob), harness.chain.commitments().get(bob.ss58_address))
+    assert stale.error is not None
