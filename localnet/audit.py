@@ -1,6 +1,6 @@
 """The local network's last step: re-run the last round's scores with the audit command.
 
-Each scored CoT miner of the round is audited in a fresh process, exactly as a third party
+Each scored miner of the round, in each competition, is audited in a fresh process, exactly as a third party
 would run it (``python -m validator.audit ROUND_DIR --miner HOTKEY``): commitments, signature,
 proofs, then a re-train and re-score that must reproduce the recorded score bit for bit.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 from protocol.schemas import Competition
 from validator.store.records import MinerStatus, RoundRecord
 
-# A re-score is one LoRA training and two evaluations on the tiny base: ~5-10 s on 2 cores,
-# plus the process start. Ten minutes is a hung process, not a slow one.
+# A re-score is one LoRA (or DPO) training and two evaluations on the tiny base: ~5-15 s on
+# 2 cores, plus the process start. Ten minutes is a hung process, not a slow one.
 AUDIT_TIMEOUT_S = 600.0
 
 
@@ -25,12 +25,15 @@ class AuditOutcome:
     """One miner's audit: reproduced or not, and the command's last lines."""
 
     hotkey: str
+    competition: Competition
     reproduced: bool
     output: str
 
 
-def audit_command(round_dir: Path, hotkey: str, chain_path: Path) -> list[str]:
-    """The audit's command line for one CoT miner of a round."""
+def audit_command(
+    round_dir: Path, hotkey: str, competition: Competition, chain_path: Path
+) -> list[str]:
+    """The audit's command line for one miner of a round."""
     return [
         sys.executable,
         "-m",
@@ -39,22 +42,24 @@ def audit_command(round_dir: Path, hotkey: str, chain_path: Path) -> list[str]:
         "--miner",
         hotkey,
         "--competition",
-        Competition.COT_SFT.value,
+        competition.value,
         "--chain.path",
         str(chain_path),
     ]
 
 
 def audit_round(record: RoundRecord, run_dir: Path, chain_path: Path) -> list[AuditOutcome]:
-    """Audit every scored CoT miner of ``record`` (its directory under ``run_dir``)."""
+    """Audit every scored miner of ``record`` (its directory under ``run_dir``)."""
     outcomes = []
     for miner in record.miners:
-        if miner.competition != Competition.COT_SFT or miner.status != MinerStatus.SCORED:
+        if miner.status != MinerStatus.SCORED:
             continue
-        command = audit_command(run_dir / record.round_id, miner.hotkey, chain_path)
+        command = audit_command(
+            run_dir / record.round_id, miner.hotkey, miner.competition, chain_path
+        )
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=AUDIT_TIMEOUT_S, check=False
         )
         output = (done.stdout + done.stderr).strip()
-        outcomes.append(AuditOutcome(miner.hotkey, done.returncode == 0, output))
+        outcomes.append(AuditOutcome(miner.hotkey, miner.competition, done.returncode == 0, output))
     return outcomes

@@ -88,11 +88,12 @@ def _commitments_and_audit(
     for outcome in audit_round(records[-1], run_dir, chain_path):
         name = names.get(outcome.hotkey, outcome.hotkey)
         last = outcome.output.splitlines()[-3:] if outcome.output else []
-        print(f"  {name}: {'reproduced bit for bit' if outcome.reproduced else 'NOT reproduced'}")
+        verdict_line = "reproduced bit for bit" if outcome.reproduced else "NOT reproduced"
+        print(f"  {name} ({outcome.competition.value}): {verdict_line}")
         for line in last:
             print(f"    {line}")
         if not outcome.reproduced:
-            problems.append(f"the audit did not reproduce {name}'s score")
+            problems.append(f"the audit did not reproduce {name}'s {outcome.competition} score")
     return problems
 
 

@@ -19,9 +19,11 @@ import redis
 
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
+from protocol.schemas import Competition
 from tasks.quality import Quality
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.audit.cli import main
+from validator.stages.preference_measure import PreferenceConfig
 from validator.store.records import MinerStatus, RoundRecord
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -51,6 +53,9 @@ def audited(
     ]
     keys = Keys.for_network("audit", 1)
     with round_network(tmp, embedded_redis, keys, tiny_random, miners) as net:
+        net.ctx.shares = {Competition.COT_SFT: 0.5, Competition.PREFERENCE: 0.5}
+        # Small held-out sets and short answers: the preference part in seconds on 2 cores.
+        net.ctx.stages.preference = PreferenceConfig(8, 8, 16, max_new_tokens=8)
         record = net.run(ROUND_ID)
         hotkeys = {
             name: n.hotkey
@@ -61,12 +66,19 @@ def audited(
         yield Audited(record, tmp / "runs" / ROUND_ID, tmp / "chain.sqlite", hotkeys)
 
 
-def _audit(audited: Audited, name: str, round_dir: Path | None = None) -> int:
+def _audit(
+    audited: Audited,
+    name: str,
+    round_dir: Path | None = None,
+    competition: Competition = Competition.COT_SFT,
+) -> int:
     return main(
         [
             str(round_dir or audited.round_dir),
             "--miner",
             audited.hotkeys[name],
+            "--competition",
+            competition.value,
             "--chain.path",
             str(audited.chain_path),
             "--model",
@@ -89,8 +101,9 @@ def test_the_round_committed_before_it_pulled(audited: Audited) -> None:
         name: m
         for name in audited.hotkeys
         for m in audited.record.miners
-        if m.hotkey == audited.hotkeys[name]
+        if m.hotkey == audited.hotkeys[name] and m.competition == Competition.COT_SFT
     }
+    assert set(audited.record.commitments_block) == {"cot_sft", "preference"}
     assert all(m.commit_block is not None for m in by_name.values())
     # The copycat committed after honest (registration order): honest holds the data.
     assert by_name["honest"].commit_block <= by_name["copycat"].commit_block  # type: ignore[operator]
@@ -98,14 +111,26 @@ def test_the_round_committed_before_it_pulled(audited: Audited) -> None:
     assert by_name["copycat"].accepted == 0
 
 
-@pytest.mark.parametrize("name", ["honest", "sloppy"])
+@pytest.mark.parametrize(
+    ("name", "competition"),
+    [
+        ("honest", Competition.COT_SFT),
+        ("sloppy", Competition.COT_SFT),
+        ("honest", Competition.PREFERENCE),
+    ],
+)
 def test_the_audit_reproduces_the_score_bit_for_bit(
-    audited: Audited, name: str, capsys: pytest.CaptureFixture[str]
+    audited: Audited, name: str, competition: Competition, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _audit(audited, name) == 0
+    assert _audit(audited, name, competition=competition) == 0
     out = capsys.readouterr().out
     assert "reproduced bit for bit: yes" in out and "FAIL" not in out
-    recorded = next(m for m in audited.record.miners if m.hotkey == audited.hotkeys[name])
+    recorded = next(
+        m
+        for m in audited.record.miners
+        if m.hotkey == audited.hotkeys[name] and m.competition == competition
+    )
+    assert recorded.status == MinerStatus.SCORED
     assert f"recorded score   {recorded.score!r}" in out
 
 

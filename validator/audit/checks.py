@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,9 @@ from protocol.chain.base import Commitment
 from protocol.commitments import CommitmentKind, eval_commitment_digest, parse_commitment
 from protocol.schemas import Competition, SubmissionResponse
 from tasks.registry import TaskItem
+from tasks.safety_prompts import Label, SafetyPrompt
 from validator.evalsets.cot import EvalSet
+from validator.evalsets.preference import PreferenceEvalSet
 from validator.manifests import commitment_error, proven_samples
 from validator.store.records import EvalCommitmentRecord, MinerRoundRecord, RoundRecord
 
@@ -39,6 +41,33 @@ def published_cot_set(published: Mapping[str, Any]) -> EvalSet:
         seed=int(published["seed"]),
         version=str(published["version"]),
         items=tuple(TaskItem.from_dict(item) for item in published["items"]),
+    )
+
+
+def published_preference_set(published: Mapping[str, Any]) -> PreferenceEvalSet:
+    """The preference held-out set as published under ``"preference"`` in ``eval_set.json``."""
+    body = published["preference"]
+
+    def prompts(rows: Sequence[Mapping[str, Any]]) -> tuple[SafetyPrompt, ...]:
+        return tuple(
+            SafetyPrompt(
+                str(r["prompt"]),
+                Label(r["label"]),
+                str(r["category"]),
+                str(r["intent"]),
+                bool(r["howto"]),
+            )
+            for r in rows
+        )
+
+    return PreferenceEvalSet(
+        round_id=str(body["round_id"]),
+        seed=int(body["seed"]),
+        harmful=prompts(body["harmful"]),
+        benign=prompts(body["benign"]),
+        pairs=tuple(
+            (str(p["prompt"]), str(p["chosen"]), str(p["rejected"])) for p in body["pairs"]
+        ),
     )
 
 

@@ -24,9 +24,10 @@ from validator.audit.checks import (
     SignedResponse,
     eval_commitment_findings,
     published_cot_set,
+    published_preference_set,
     response_findings,
 )
-from validator.audit.rescore import AuditError, kept_samples, rescore_cot
+from validator.audit.rescore import AuditError, kept_samples, rescore_cot, rescore_preference
 from validator.model.base import load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
@@ -87,14 +88,22 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     _print(findings)
     if response is None:
         return False
-    if args.competition != Competition.COT_SFT:
-        print("re-scoring covers the CoT competition: this response is checked, not re-trained")
-        return all(f.ok for f in findings)
     kept = kept_samples(response.samples, signed.kept_sha256)
     model, tokenizer = load_base(args.model, args.device)
-    rescored = rescore_cot(
-        record, miner, published_cot_set(published), kept, signed.requested, model, tokenizer
-    )
+    if args.competition == Competition.COT_SFT:
+        rescored = rescore_cot(
+            record, miner, published_cot_set(published), kept, signed.requested, model, tokenizer
+        )
+    else:
+        rescored = rescore_preference(
+            record,
+            miner,
+            published_preference_set(published),
+            kept,
+            signed.requested,
+            model,
+            tokenizer,
+        )
     exact = rescored.miner.score == miner.score
     print(f"recorded score   {miner.score!r}")
     print(

@@ -1,8 +1,11 @@
 """Re-train and re-score one miner of a published round, through the round's own code.
 
-The CoT part runs ``validator.stages.cot.score_cot_miners`` (what the round ran) on the
-samples screening kept, with the recorded counts, the published held-out set, the recipe and
-score rule the record names, and the recorded torch thread count. On CPU with the embedded
+CoT runs ``validator.stages.cot.score_cot_miners`` (what the round ran) on the samples
+screening kept, with the recorded counts, the published held-out set, the recipe and score
+rule the record names, and the recorded torch thread count. Preference runs
+``validator.stages.preference.price_preference_miner`` the same way, with the rule judge
+(a round judged by a model judge names it in its record; the audit refuses to guess its
+answers) and the default generation settings. On CPU with the embedded
 base the result is the recorded score bit for bit (CPU float reductions depend on the thread
 count: the record carries it); on a GPU the audit reports the difference.
 
@@ -19,12 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.schemas import Competition, CotSample, PreferenceSample, sample_sha256
+from scoring.preference_score import PREFERENCE_SCORING_VERSION
 from scoring.score import SCORING_VERSION
 from validator.evalsets.cot import EvalSet, general_texts
+from validator.evalsets.preference import PreferenceEvalSet
 from validator.executor.local import LocalExecutor
+from validator.model.dpo_train import DEFAULT_DPO_RECIPE
 from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
 from validator.stages.cot import CotBase, CotRun, score_cot_miners
 from validator.stages.cot_validate import evaluate_base
+from validator.stages.preference import PreferenceRun, price_preference_miner
+from validator.stages.preference_measure import RULE_JUDGE, PreferenceConfig, view
 from validator.stages.screening import Screened
 from validator.store.records import MinerRoundRecord, RoundRecord
 
@@ -78,17 +86,7 @@ def rescore_cot(
         raise AuditError(f"scored with {part.scoring_version}; this code has {SCORING_VERSION}")
     if part.eval_version != eval_set.version:
         raise AuditError(f"eval {part.eval_version} recorded, {eval_set.version} published")
-    fresh = MinerRoundRecord(
-        uid=miner.uid,
-        hotkey=miner.hotkey,
-        competition=Competition.COT_SFT,
-        status=miner.status,
-        offered=miner.offered,
-        accepted=miner.accepted,
-        duplicates=miner.duplicates,
-        invalid=miner.invalid,
-        contaminated=miner.contaminated,
-    )
+    fresh = _fresh(miner)
     texts = general_texts()
     base_eval = evaluate_base(model, tokenizer, list(eval_set.items), texts)
     run = CotRun(
@@ -105,3 +103,62 @@ def rescore_cot(
         "answer_loss": sum(result.answer_loss) / max(1, len(result.answer_loss)),
     }
     return Rescored(fresh, base)
+
+
+def _fresh(miner: MinerRoundRecord) -> MinerRoundRecord:
+    """A record with the miner's screening counts and nothing scored yet."""
+    return MinerRoundRecord(
+        uid=miner.uid,
+        hotkey=miner.hotkey,
+        competition=miner.competition,
+        status=miner.status,
+        offered=miner.offered,
+        accepted=miner.accepted,
+        duplicates=miner.duplicates,
+        invalid=miner.invalid,
+        contaminated=miner.contaminated,
+    )
+
+
+def _preference_config(record: RoundRecord, eval_set: PreferenceEvalSet) -> PreferenceConfig:
+    """The preference settings the round recorded, sized by its published set."""
+    part = record.competitions.get(Competition.PREFERENCE)
+    if part is None or not part.ran:
+        raise AuditError("the preference competition did not run in this round")
+    if part.scoring_version != PREFERENCE_SCORING_VERSION:
+        raise AuditError(
+            f"scored with {part.scoring_version}; this code has {PREFERENCE_SCORING_VERSION}"
+        )
+    if part.recipe_version != DEFAULT_DPO_RECIPE.version:
+        raise AuditError(
+            f"trained with {part.recipe_version}; this code has {DEFAULT_DPO_RECIPE.version}"
+        )
+    if part.judge != RULE_JUDGE:
+        raise AuditError(f"judged by {part.judge}: the audit re-runs rule-judged rounds only")
+    defaults = PreferenceConfig()
+    return PreferenceConfig(
+        harmful_prompts=len(eval_set.harmful),
+        benign_prompts=len(eval_set.benign),
+        heldout_pairs=len(eval_set.pairs),
+        max_new_tokens=part.max_new_tokens or defaults.max_new_tokens,
+    )
+
+
+def rescore_preference(
+    record: RoundRecord,
+    miner: MinerRoundRecord,
+    eval_set: PreferenceEvalSet,
+    kept: list[CotSample | PreferenceSample],
+    requested: int,
+    model: Any,
+    tokenizer: Any,
+) -> Rescored:
+    """The miner's preference record recomputed from its kept pairs."""
+    config = _preference_config(record, eval_set)
+    texts = general_texts()
+    base = view(model, tokenizer, eval_set, config, texts)
+    fresh = _fresh(miner)
+    pairs = [s for s in kept if isinstance(s, PreferenceSample)]
+    run = PreferenceRun(model, tokenizer, record.round_id, config, texts, requested)
+    price_preference_miner(fresh, pairs, eval_set, base, run)
+    return Rescored(fresh, {"preference.pref_accuracy": base.pairs.accuracy()})

@@ -148,46 +148,25 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
         eval_set: PreferenceEvalSet,
         base: PreferenceBase,
     ) -> None:
-        """DPO on the kept pairs, the tuned view against the base's, the score; log the curve."""
+        """Price one miner (``price_preference_miner``); log its curve, keep the best view."""
         # The pull parsed this competition's schema: every kept sample is a pair.
         samples = [s for s in screened.kept if isinstance(s, PreferenceSample)]
-        inputs, config = self.inputs, self.config
-        t1 = time.perf_counter()
-        with dpo_adapter(
-            inputs.model, inputs.tokenizer, [format_preference(s) for s in samples], config.recipe
-        ) as (trained, logs):
-            t2 = time.perf_counter()
-            tuned = view(
-                trained.eval_model(),
-                inputs.tokenizer,
-                eval_set,
-                config,
-                inputs.general_texts,
-                reference=base.view.pairs,
-            )
-        record.timings_s.update(
-            {"train": round(t2 - t1, 4), "eval": round(time.perf_counter() - t2, 4)}
+        inputs = self.inputs
+        run = PreferenceRun(
+            inputs.model,
+            inputs.tokenizer,
+            inputs.round_id,
+            self.config,
+            inputs.general_texts,
+            inputs.samples_per_miner,
         )
-        record.train_losses = [log.loss for log in logs]
+        tuned, logs = price_preference_miner(record, samples, eval_set, base.view, run)
         self.train_logs[record.uid] = logs
         write_text_atomic(
             inputs.run.path / TRAIN_LOG_FILE.format(uid=record.uid),
-            json.dumps(train_log(inputs.round_id, record, config.recipe, logs), indent=1),
+            json.dumps(train_log(inputs.round_id, record, self.config.recipe, logs), indent=1),
         )
-        counts = SampleCounts(
-            offered=record.offered,
-            duplicates=record.duplicates,
-            invalid=record.invalid,
-            accepted=record.accepted,
-            requested=inputs.samples_per_miner,
-        )
-        score = score_preference(
-            paired(base.view, tuned), counts, miner_seed(inputs.round_id, record.uid)
-        )
-        apply_score(record, score)
-        record.components[Component.DPO_FINAL_REWARD_MARGIN] = logs[-1].margin if logs else 0.0
-        record.components[Component.DPO_FINAL_ACCURACY] = logs[-1].accuracy if logs else 0.0
-        if self._best is None or score.score > self._best[0].score:
+        if self._best is None or record.score > self._best[0].score:
             self._best = (record, tuned)
 
     def outcome(
@@ -209,6 +188,7 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
                 recipe_version=self.config.recipe.version,
                 scoring_version=PREFERENCE_SCORING_VERSION,
                 judge=self.config.judge_name,
+                max_new_tokens=self.config.max_new_tokens,
             ),
             records,
             {
@@ -239,3 +219,57 @@ class PreferenceStage(Stage[PreferenceEvalSet, PreferenceBase]):
         write_text_atomic(
             self.inputs.run.path / SIDE_BY_SIDE_FILE, json.dumps(self.report, indent=1)
         )
+
+
+@dataclass(frozen=True)
+class PreferenceRun:
+    """What prices a preference miner besides its pairs: shared by the round and the audit."""
+
+    model: Any  # the base (DPO's adapter-off reference)
+    tokenizer: Any
+    round_id: str
+    config: PreferenceConfig
+    general_texts: tuple[str, ...]
+    requested: int  # pairs asked of each miner
+
+
+def price_preference_miner(
+    record: MinerRoundRecord,
+    samples: Sequence[PreferenceSample],
+    eval_set: PreferenceEvalSet,
+    base: ModelView,
+    run: PreferenceRun,
+) -> tuple[ModelView, list[DpoStepLog]]:
+    """DPO on ``samples``, the tuned view against the base's, the score written into ``record``.
+
+    Returns the tuned view and the DPO log. ``validator/audit/`` re-scores through this too.
+    """
+    t1 = time.perf_counter()
+    with dpo_adapter(
+        run.model, run.tokenizer, [format_preference(s) for s in samples], run.config.recipe
+    ) as (trained, logs):
+        t2 = time.perf_counter()
+        tuned = view(
+            trained.eval_model(),
+            run.tokenizer,
+            eval_set,
+            run.config,
+            run.general_texts,
+            reference=base.pairs,
+        )
+    record.timings_s.update(
+        {"train": round(t2 - t1, 4), "eval": round(time.perf_counter() - t2, 4)}
+    )
+    record.train_losses = [log.loss for log in logs]
+    counts = SampleCounts(
+        offered=record.offered,
+        duplicates=record.duplicates,
+        invalid=record.invalid,
+        accepted=record.accepted,
+        requested=run.requested,
+    )
+    score = score_preference(paired(base, tuned), counts, miner_seed(run.round_id, record.uid))
+    apply_score(record, score)
+    record.components[Component.DPO_FINAL_REWARD_MARGIN] = logs[-1].margin if logs else 0.0
+    record.components[Component.DPO_FINAL_ACCURACY] = logs[-1].accuracy if logs else 0.0
+    return tuned, logs

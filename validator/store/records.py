@@ -94,6 +94,8 @@ class CompetitionRecord:
     # CoT: torch intra-op threads per training job (None: the process default). CPU float
     # reductions depend on it: a re-run matches bit for bit only at the same count.
     torch_threads: int | None = None
+    # Preference: tokens generated per held-out answer (what the judge reads; re-runs need it).
+    max_new_tokens: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompetitionRecord:
