@@ -21,9 +21,12 @@ from miner.sources import GeneratorSource
 from protocol.keys import Keys
 from protocol.schemas import Competition
 from tasks.quality import Quality
+from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import MinerSpec, round_network
+from validator.api.app import create_app
 from validator.audit.cli import main
 from validator.stages.preference_measure import PreferenceConfig
+from validator.store.leaderboard import LeaderboardStore
 from validator.store.records import MinerStatus, RoundRecord
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -37,6 +40,7 @@ class Audited:
     round_dir: Path
     chain_path: Path
     hotkeys: dict[str, str]
+    store: LeaderboardStore
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +67,7 @@ def audited(
             for n in net.chain.metagraph()
             if n.uid == uid
         }
-        yield Audited(record, tmp / "runs" / ROUND_ID, tmp / "chain.sqlite", hotkeys)
+        yield Audited(record, tmp / "runs" / ROUND_ID, tmp / "chain.sqlite", hotkeys, net.store)
 
 
 def _audit(
@@ -165,3 +169,43 @@ def test_a_tampered_response_is_caught(
 def test_an_unknown_miner_is_unusable_input(audited: Audited) -> None:
     audited.hotkeys["nobody"] = "5" + "x" * 47
     assert _audit(audited, "nobody") == 2
+
+
+def test_a_third_party_audits_from_the_api_and_the_miners_file(
+    audited: Audited, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing but the validator's leaderboard API (record, published set) and the miner's own
+    signed response: the same checks, the same score."""
+    honest = next(
+        m
+        for m in audited.record.miners
+        if m.hotkey == audited.hotkeys["honest"] and m.competition == Competition.COT_SFT
+    )
+    mine = tmp_path / "my-response.json"
+    shutil.copy(audited.round_dir / "signed" / "cot_sft" / f"{honest.uid}.json", mine)
+    app = create_app(audited.store, runs_dir=audited.round_dir.parent)
+    with serve_in_thread(app) as address:
+        code = main(
+            [
+                "--api",
+                f"http://{address}",
+                "--round",
+                ROUND_ID,
+                "--signed",
+                str(mine),
+                "--miner",
+                honest.hotkey,
+                "--chain.path",
+                str(audited.chain_path),
+                "--model",
+                "tiny-random",
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "reproduced bit for bit: yes" in out and "FAIL" not in out
+
+
+def test_the_api_mode_needs_the_miners_file() -> None:
+    with pytest.raises(SystemExit):
+        main(["--api", "http://127.0.0.1:1", "--round", ROUND_ID, "--miner", "x"])

@@ -2,7 +2,9 @@
 
 Reads the round directory (``summary.json``: the record; ``eval_set.json``: the published
 sets and the commitment's salt; ``signed/<competition>/<uid>.json``: the miner's signed
-response, or ``--signed FILE`` for the miner's own copy), reads the chain's commitments at
+response, or ``--signed FILE`` for the miner's own copy) — or, with ``--api URL --round ID
+--signed FILE``, the record and the published sets from a validator's leaderboard API, so a
+third party needs only the API and the miner's signed response — reads the chain's commitments at
 the recorded blocks, checks signatures, proofs and both commitments, re-trains and re-scores,
 and prints the recomputed score beside the recorded one. Exit status 0 when every check holds
 and the score is reproduced exactly, 1 otherwise, 2 for unusable input.
@@ -16,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from protocol.chain import LOCAL_EMBEDDED, Chain, open_chain
 from protocol.schemas import Competition
@@ -31,11 +35,18 @@ from validator.audit.rescore import AuditError, kept_samples, rescore_cot, resco
 from validator.model.base import load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
+# A round record and a published set are tens of kilobytes; a slow API still answers in this.
+API_TIMEOUT_S = 30.0
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m validator.audit", description=__doc__)
-    parser.add_argument("round_dir", type=Path, help="the round directory (runs/<round_id>)")
+    parser.add_argument(
+        "round_dir", type=Path, nargs="?", help="the round directory (runs/<round_id>)"
+    )
+    parser.add_argument("--api", help="a leaderboard API to read the round from (with --round)")
+    parser.add_argument("--round", dest="round_id", help="the round id (with --api)")
     parser.add_argument("--miner", required=True, help="the miner's hotkey (ss58)")
     parser.add_argument(
         "--competition", type=Competition, default=Competition.COT_SFT, choices=list(Competition)
@@ -50,7 +61,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--model", default="tiny", help="the base model the round used")
     parser.add_argument("--device", default="cpu")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.round_dir is None) == (args.api is None):
+        parser.error("give a round directory, or --api URL --round ID --signed FILE")
+    if args.api is not None and (args.round_id is None or args.signed is None):
+        parser.error("--api needs --round and --signed (the miner's signed response)")
+    return args
+
+
+def _load(args: argparse.Namespace) -> tuple[RoundRecord, dict[str, Any]]:
+    """The round's record and its published sets, from the directory or the API."""
+    if args.api is None:
+        summary = json.loads((args.round_dir / "summary.json").read_text())
+        return RoundRecord.from_dict(summary), json.loads(
+            (args.round_dir / "eval_set.json").read_text()
+        )
+    base = f"{args.api.rstrip('/')}/v1/rounds/{args.round_id}"
+    with httpx.Client(timeout=API_TIMEOUT_S, trust_env=False) as client:
+        record = client.get(base)
+        published = client.get(f"{base}/eval_set")
+    for response in (record, published):
+        if response.status_code != 200:
+            raise AuditError(f"{response.url}: HTTP {response.status_code}: {response.text[:200]}")
+    return RoundRecord.from_dict(record.json()), published.json()
 
 
 def _miner(record: RoundRecord, hotkey: str, competition: Competition) -> MinerRoundRecord:
@@ -68,8 +101,7 @@ def _print(findings: Sequence[Finding]) -> None:
 
 def audit(args: argparse.Namespace, chain: Chain) -> bool:
     """Every check and the re-score; True when all hold and the score is reproduced."""
-    record = RoundRecord.from_dict(json.loads((args.round_dir / "summary.json").read_text()))
-    published: dict[str, Any] = json.loads((args.round_dir / "eval_set.json").read_text())
+    record, published = _load(args)
     miner = _miner(record, args.miner, args.competition)
     committed = record.eval_commitment
     at = committed.block if committed is not None and committed.block is not None else None
@@ -113,8 +145,10 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
         again = rescored.miner.components.get(name)
         print(f"  {name:<24} recorded {value!r:<24} recomputed {again!r}")
     print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
+    where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
     print(
-        f"reproduce: python -m validator.audit {args.round_dir} --miner {args.miner} --competition {args.competition.value}"
+        f"reproduce: python -m validator.audit {where} --miner {args.miner}"
+        f" --competition {args.competition.value}"
     )
     return exact and all(f.ok for f in findings)
 
