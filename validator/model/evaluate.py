@@ -244,6 +244,29 @@ def _token_losses(
     return out
 
 
+def answer_spans(completion: str, answer: str) -> list[tuple[int, int]]:
+    """Where ``answer`` occurs in ``completion`` as a whole: ``(start, end)`` character spans.
+
+    An occurrence glued to a letter or digit on an alphanumeric edge of the answer is part of
+    another token of the text, not the answer: "9" in "79", "12" in "128". (Measured on the
+    landed suites: no item of 20 registry sets and 10 reasoning-gym sets of 64 has such an
+    occurrence, so the eval's numbers are unchanged; ``tests/validator/model/test_evaluate.py``
+    keeps that checked.)
+    """
+    spans: list[tuple[int, int]] = []
+    at = completion.find(answer)
+    while at >= 0:
+        end = at + len(answer)
+        glued_before = answer[0].isalnum() and at > 0 and completion[at - 1].isalnum()
+        glued_after = answer[-1].isalnum() and end < len(completion) and completion[end].isalnum()
+        if glued_before or glued_after:
+            at = completion.find(answer, at + 1)
+            continue
+        spans.append((at, end))
+        at = completion.find(answer, end)
+    return spans
+
+
 def _answer_positions(tokenizer: TokenizerLike, completion: str, answer: str) -> list[list[int]]:
     """Per occurrence of the answer in ``completion``, the token positions it covers.
 
@@ -255,11 +278,7 @@ def _answer_positions(tokenizer: TokenizerLike, completion: str, answer: str) ->
     """
     if not answer:
         return []
-    spans: list[tuple[int, int]] = []
-    at = completion.find(answer)
-    while at >= 0:
-        spans.append((at, at + len(answer)))
-        at = completion.find(answer, at + len(answer))
+    spans = answer_spans(completion, answer)
     offsets = _offsets(tokenizer, completion) if spans else None
     out: list[list[int]] = []
     for lo, hi in spans:

@@ -11,9 +11,11 @@ import torch
 
 from tasks.families import TaskItem, generate_many
 from tasks.quality import Quality, degrade
+from validator.evalsets.cot import draw_eval_set
 from validator.model.evaluate import (
     BASE_ADAPTER,
     answer_losses,
+    answer_spans,
     completion_losses,
     evaluate,
     evaluate_many,
@@ -223,3 +225,26 @@ def test_evaluate_many_refuses_unusable_adapter_lists(tiny_random) -> None:
             evaluate_many(t.model, tok, ["m1", "m1"], items, generate=False)
         with pytest.raises(ValueError, match="non-existing"):  # PEFT's own check
             evaluate_many(t.model, tok, ["m1", "zz"], items, generate=False)
+
+
+def test_an_answer_inside_another_number_is_not_an_occurrence() -> None:
+    """ "9" inside "79" and "12" inside "128" are other numbers; whole occurrences count."""
+    text = "7 + 2 = 9, not 79 or 97.\nAnswer: 9"
+    assert [text[a:b] for a, b in answer_spans(text, "9")] == ["9", "9"]
+    assert answer_spans(text, "9")[-1] == (len(text) - 1, len(text))
+    assert answer_spans("Tens: 7+5=12. So 128.\nAnswer: 128", "12") == [(10, 12)]
+    assert answer_spans("x=-3; Answer: -3", "-3") == [(2, 4), (14, 16)]
+    assert answer_spans("[1, 2] then Answer: [1, 2]", "[1, 2]") == [(0, 6), (20, 26)]
+
+
+def test_whole_occurrences_change_no_landed_eval_item() -> None:
+    """The eval's answer loss is unchanged by counting whole occurrences only: on these sets
+    every occurrence ``str.find`` saw is a whole one (so EVAL_VERSION stays)."""
+    for round_id in range(8):
+        for item in draw_eval_set("check", f"r{round_id}", 64).items:
+            text = format_completion(item.chain_of_thought, item.final_answer)
+            found, at = [], text.find(item.final_answer)
+            while at >= 0:
+                found.append((at, at + len(item.final_answer)))
+                at = text.find(item.final_answer, at + len(item.final_answer))
+            assert answer_spans(text, item.final_answer) == found, item
