@@ -93,7 +93,7 @@ def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
     metagraph = ctx.chain.metagraph()
     block = ctx.chain.block()
     miners = _miners(metagraph, ctx.keypair.ss58_address)
-    # 2-7. Per competition that has a share
+    # What every stage of this round shares
     inputs = StageInputs(
         round_id=round_id,
         run=run,
