@@ -265,7 +265,8 @@ def _add_commitment_routes(app: FastAPI) -> None:
         miner = find_miner(record, hotkey, competition) if record is not None else None
         if record is None or miner is None:
             raise HTTPException(404, f"hotkey {hotkey!r} has no round in {competition!r}")
-        return receipt(record, miner, request.app.state.runs_dir)
+        api_url = str(request.base_url).rstrip("/")
+        return receipt(record, miner, request.app.state.runs_dir, api_url)
 
 
 def _add_service_routes(app: FastAPI) -> None:

@@ -143,8 +143,31 @@ def find_miner(record: RoundRecord, hotkey: str, competition: str) -> MinerRound
     return None
 
 
-def receipt(record: RoundRecord, miner: MinerRoundRecord, runs_dir: Path | None) -> Receipt:
-    """Why ``miner`` got its score in ``record``, the commitments, and the audit command."""
+def api_audit_command(api_url: str, round_id: str, hotkey: str, competition: str) -> str:
+    """The same audit from anywhere: this API's record and set, the miner's own signed response."""
+    return shlex.join(
+        [
+            "python",
+            "-m",
+            "validator.audit",
+            "--api",
+            api_url,
+            "--round",
+            round_id,
+            "--signed",
+            "YOUR_SIGNED_RESPONSE.json",
+            "--miner",
+            hotkey,
+            "--competition",
+            competition,
+        ]
+    )
+
+
+def receipt(
+    record: RoundRecord, miner: MinerRoundRecord, runs_dir: Path | None, api_url: str
+) -> Receipt:
+    """Why ``miner`` got its score in ``record``, the commitments, and the audit commands."""
     competition = miner.competition.value
     committed = record.eval_commitment
     return Receipt(
@@ -182,4 +205,5 @@ def receipt(record: RoundRecord, miner: MinerRoundRecord, runs_dir: Path | None)
         ),
         eval_set=eval_set_location(runs_dir, record.round_id),
         audit_command=audit_command(record.round_id, miner.hotkey, competition),
+        audit_from_api=api_audit_command(api_url, record.round_id, miner.hotkey, competition),
     )

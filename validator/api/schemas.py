@@ -213,3 +213,6 @@ class Receipt(BaseModel):
     audit_command: str = Field(
         description="run on the validator host (or a copy of the round directory)"
     )
+    audit_from_api: str = Field(
+        description="run anywhere: this API's record and held-out set, the miner's signed response"
+    )

@@ -206,6 +206,15 @@ def test_receipt_of_the_latest_round(api: httpx.Client) -> None:
         "python -m validator.audit runs/r00003 --miner 5Hotkey0002 --competition cot_sft"
     )
     assert shlex.split(receipt["audit_command"])[3] == "runs/r00003"
+    # From anywhere: this API (as the client reached it), the round, the miner's own response.
+    api_form = shlex.split(receipt["audit_from_api"])
+    assert api_form[3:7] == ["--api", str(api.base_url).rstrip("/"), "--round", "r00003"]
+    assert api_form[7] == "--signed" and api_form[-4:] == [
+        "--miner",
+        "5Hotkey0002",
+        "--competition",
+        "cot_sft",
+    ]
     assert receipt["eval_set"]["url"] is None  # r00003's set is not in this runs directory
 
 

@@ -253,6 +253,7 @@ def test_clicking_a_row_opens_the_miners_receipt(committed_address: str, tmp_pat
             "(tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))"
         )
         audit = page.js("document.querySelector('#receipt pre > code#audit-command').textContent")
+        anywhere = page.js("document.querySelector('#receipt code#audit-from-api').textContent")
         page.click("#copy-audit")  # the clipboard, or (no clipboard) the command selected
         page.wait_for("document.getElementById('copy-audit').textContent !== 'copy'")
         shot = page.call("Page.captureScreenshot", format="png")["data"]
@@ -278,6 +279,7 @@ def test_clicking_a_row_opens_the_miners_receipt(committed_address: str, tmp_pat
         == receipt["audit_command"]
         == ("python -m validator.audit runs/r00002 --miner 5Hotkey0003 --competition cot_sft")
     )
+    assert anywhere == receipt["audit_from_api"] and "--signed" in anywhere
     png = base64.b64decode(shot)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     keep = os.environ.get("DATACOMP_SCREENSHOT_DIR")

@@ -169,7 +169,10 @@ function receiptAudit(r) {
   });
   const pre = el("pre");
   pre.append(code);
-  block.append(pre, copy);
+  // From anywhere: this API's record and held-out set, and the miner's own signed response.
+  const anywhere = el("pre");
+  anywhere.append(el("code", { id: "audit-from-api" }, r.audit_from_api));
+  block.append(pre, copy, el("p", {}, "or, anywhere, with your signed response:"), anywhere);
   return block;
 }
 
