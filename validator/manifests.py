@@ -86,29 +86,35 @@ def proven_samples(
 
 def check_response(result: PullResult, commitment: Commitment | None) -> ManifestCheck:
     """Hold one pulled response to ``commitment`` (its hotkey's, as the chain has it now)."""
+    return _held(result, commitment)[0]
+
+
+def _held(result: PullResult, commitment: Commitment | None) -> tuple[ManifestCheck, PullResult]:
+    """The check of one response, and the result narrowed to what it let through."""
     response = result.response
     if response is None:
-        return ManifestCheck(result.uid)
+        return ManifestCheck(result.uid), result
     error = commitment_error(result.hotkey, response, commitment)
     if error is not None or commitment is None:
-        return ManifestCheck(result.uid, manifest_root=response.manifest_root, error=error)
-    _, _, failed = proven_samples(response)
+        check = ManifestCheck(result.uid, manifest_root=response.manifest_root, error=error)
+        return check, replace(result, response=None, error=error)
+    kept, proofs, failed = proven_samples(response)
     reasons = [
         f"sample {i}: its proof does not place it under the committed root"
         for i in failed[:MAX_ITEMISED_REASONS]
     ]
     if len(failed) > MAX_ITEMISED_REASONS:
         reasons.append(f"... {len(failed)} samples without a valid proof in all")
+    root, block = response.manifest_root, commitment.block
     if failed and len(failed) == len(response.samples):
-        return ManifestCheck(
-            result.uid,
-            commitment.block,
-            response.manifest_root,
-            len(failed),
-            reasons,
-            "no served sample is in the committed manifest",
-        )
-    return ManifestCheck(result.uid, commitment.block, response.manifest_root, len(failed), reasons)
+        error = "no served sample is in the committed manifest"
+        check = ManifestCheck(result.uid, block, root, len(failed), reasons, error)
+        return check, replace(result, response=None, error=error)
+    check = ManifestCheck(result.uid, block, root, len(failed), reasons)
+    if failed:
+        narrowed = response.model_copy(update={"samples": kept, "proofs": proofs})
+        return check, replace(result, response=narrowed)
+    return check, result
 
 
 def held_to_commitments(
@@ -123,17 +129,7 @@ def held_to_commitments(
     checks: dict[int, ManifestCheck] = {}
     held: list[PullResult] = []
     for result in results:
-        check = check_response(result, commitments.get(result.hotkey))
+        check, narrowed = _held(result, commitments.get(result.hotkey))
         checks[result.uid] = check
-        response = result.response
-        if response is None:
-            held.append(result)
-        elif check.error is not None:
-            held.append(replace(result, response=None, error=check.error))
-        elif check.unproven:
-            kept, proofs, _ = proven_samples(response)
-            narrowed = response.model_copy(update={"samples": kept, "proofs": proofs})
-            held.append(replace(result, response=narrowed))
-        else:
-            held.append(result)
+        held.append(narrowed)
     return held, checks

@@ -20,9 +20,9 @@ from protocol.auth import BtAuth, ResponseBinding, verify_response
 from protocol.commitments import manifest_commitment
 from protocol.keys import Keys
 from protocol.limits import MAX_REQUEST_BYTES
-from protocol.manifest import InclusionProof, verify_inclusion
 from protocol.schemas import SUBMISSION_PATH, SubmissionResponse, samples_sha256
 from tests.support.miner_fixture import neuron, running_miner
+from tests.support.proofs import unproven
 
 Validator = Keypair
 
@@ -90,15 +90,7 @@ def test_good_request_is_served_signed_and_ledgered(
     )
     # Every sample proves into the root the response names...
     assert len(parsed.proofs) == len(parsed.samples)
-    for index, proof in enumerate(parsed.proofs):
-        found = InclusionProof(proof.leaf_index, tuple(proof.path))
-        assert verify_inclusion(
-            parsed.competition,
-            parsed.samples[index],
-            found,
-            parsed.manifest_size,
-            parsed.manifest_root,
-        )
+    assert unproven(parsed) == []
     # ...which the chain holds, bound to the miner's hotkey, since before the response left.
     assert isinstance(ctx.manifests, ServeTimeBook)
     held = ctx.manifests.chain.commitments()[alice.ss58_address]

@@ -46,6 +46,7 @@ from protocol.schemas import (
     SubmissionResponse,
 )
 from tests.support.miner_fixture import neuron, running_miner
+from tests.support.proofs import unproven
 
 COT = Competition.COT_SFT
 PREF = Competition.PREFERENCE
@@ -77,22 +78,6 @@ def _chain(tmp: Path, *registered: Keypair, clock: Clock | None = None) -> Local
 def _cot(i: int, answer: str = "") -> CotSample:
     return CotSample(
         prompt=f"What is {i} + 1?", chain_of_thought="add one", final_answer=answer or str(i + 1)
-    )
-
-
-def _proves(response: SubmissionResponse) -> bool:
-    """Whether every sample of ``response`` proves into the root it names."""
-    if len(response.proofs) != len(response.samples):
-        return False
-    return all(
-        verify_inclusion(
-            response.competition,
-            response.samples[i],
-            InclusionProof(p.leaf_index, tuple(p.path)),
-            response.manifest_size,
-            response.manifest_root,
-        )
-        for i, p in enumerate(response.proofs)
     )
 
 
@@ -275,7 +260,7 @@ def test_a_pool_miner_proves_every_response_against_its_committed_pool(
     ]
     for response in responses:
         assert response.manifest_root == pool.root and response.manifest_size == pool.size
-        assert _proves(response)
+        assert unproven(response) == []
     # One commitment serves every round and competition: nothing was committed again.
     assert pool_chain.commitments()[alice.ss58_address] == before
     assert before.data == manifest_commitment(alice.ss58_address, pool.root)
@@ -328,7 +313,7 @@ def test_a_refreshed_pool_file_is_served_and_proved_at_once(
     ensure_committed(pool_chain, alice, fresh)  # what the parent does: commit, then swap
     write_manifest(ctx.manifests.path, fresh)
     response = _served(_ask(address, bob, alice, COT, 8, "r-1"))
-    assert response.manifest_root == fresh.root and _proves(response)
+    assert response.manifest_root == fresh.root and unproven(response) == []
     assert all(fresh.position(COT, s) is not None for s in response.samples)
     assert _ask(address, bob, alice, PREF, 4, "r-1").status_code == 404  # no longer served
 
@@ -566,7 +551,7 @@ def test_one_pool_miner_serving_two_validators_commits_one_root_for_both(
     to_dave = _served(_ask(address, dave, alice, COT, 12, "r-1"))
     for response in (to_bob, to_dave):
         assert committed.data == manifest_commitment(alice.ss58_address, response.manifest_root)
-        assert _proves(response)
+        assert unproven(response) == []
     assert pool_chain.commitments()[alice.ss58_address] == committed
     # Altered after proving: each tampering breaks the sample's proof.
     sample = to_bob.samples[0]
@@ -611,7 +596,7 @@ def test_serving_two_validators_different_data_at_serve_time_leaves_one_root_com
     ) as (address, _):
         to_bob = _served(_ask(address, bob, alice, COT, 4, "r-1"))
         to_dave = _served(_ask(address, dave, alice, PREF, 4, "r-1"))
-    assert _proves(to_bob) and _proves(to_dave)
+    assert unproven(to_bob) == [] and unproven(to_dave) == []
     assert to_bob.manifest_root != to_dave.manifest_root
     held = chain.commitments()[alice.ss58_address].data
     assert held == manifest_commitment(alice.ss58_address, to_dave.manifest_root)

@@ -27,11 +27,11 @@ from protocol.auth import BtAuth
 from protocol.chain.base import Commitment
 from protocol.chain.local import LocalChain
 from protocol.commitments import manifest_commitment
-from protocol.manifest import InclusionProof, verify_inclusion
 from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH, CotSample, SubmissionResponse
 from protocol.wallets import ensure_wallet
-from tests.support.servers import free_port
+from tests.support.proofs import unproven
+from tests.support.servers import free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -62,16 +62,7 @@ def _miner(args: list[str], port: int) -> Iterator[None]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            assert time.monotonic() < deadline, "the miner did not start"
-            time.sleep(0.2)
+        wait_healthy(server, port, START_TIMEOUT_S, "the miner")
         yield
     finally:
         server.terminate()
@@ -90,15 +81,7 @@ def _ask(port: int, validator: Keypair, miner: Keypair, round_id: str) -> Submis
         )
     assert response.status_code == 200, response.text
     parsed = SubmissionResponse.model_validate_json(response.content)
-    for index, proof in enumerate(parsed.proofs):
-        found = InclusionProof(proof.leaf_index, tuple(proof.path))
-        assert verify_inclusion(
-            parsed.competition,
-            parsed.samples[index],
-            found,
-            parsed.manifest_size,
-            parsed.manifest_root,
-        )
+    assert unproven(parsed) == []
     return parsed
 
 

@@ -6,7 +6,6 @@ import concurrent.futures
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from protocol.nonce_store import DEFAULT_RETENTION_S, RedisNonceStore
 from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH
 from protocol.wallets import ensure_wallet
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_healthy
 
 # Workers of the multi-process miner; more than the 2 cores so requests truly interleave.
 WORKERS = 3
@@ -101,16 +100,7 @@ def test_replay_across_uvicorn_workers(
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            assert time.monotonic() < deadline, "miner workers did not start"
-            time.sleep(0.2)
+        wait_healthy(server, port, 60, "miner workers")
         body = b'{"competition":"cot_sft","round_id":"replay","num_samples":2}'
         for attempt in range(3):  # several distinct signed requests, each replayed 24 times at once
             headers = http_auth.sign(

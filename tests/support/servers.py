@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from localnet.network import free_port
 
-__all__ = ["free_port", "serve_in_thread"]
+__all__ = ["free_port", "serve_in_thread", "wait_healthy"]
 
 # Server start on loopback takes milliseconds; a few seconds means something is wrong.
 START_TIMEOUT_S = 10.0
@@ -36,3 +38,21 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
+
+
+def wait_healthy(server: subprocess.Popen[bytes], port: int, timeout_s: float, what: str) -> None:
+    """Wait until the process ``server`` answers ``/healthz`` on ``port`` with 200.
+
+    Fails with the process's stderr if it exits first, and with ``what`` if it is not up
+    within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        assert time.monotonic() < deadline, f"{what} did not start"
+        time.sleep(0.2)

@@ -8,7 +8,7 @@ from protocol.chain.base import Commitment
 from protocol.commitments import eval_commitment, manifest_commitment
 from protocol.manifest import Manifest
 from protocol.schemas import Competition, CotSample, SubmissionResponse
-from tests.support.proven import proven_response
+from tests.support.proofs import proven_response
 from validator.manifests import check_response, held_to_commitments
 from validator.pull import PullResult
 

@@ -50,7 +50,7 @@ from protocol.redis_conn import connect, stop_embedded
 from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
 from tasks.quality import Quality
-from tests.support.proven import proven_response
+from tests.support.proofs import proven_response
 from tests.support.qwen2_checkpoint import IM_END
 from tests.support.servers import free_port, serve_in_thread
 from validator.api.app import create_app as create_api

@@ -7,8 +7,6 @@ re-trains, ``validator/audit/__main__.py`` wires them to files and a chain.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,7 @@ from tasks.registry import TaskItem
 from tasks.safety_prompts import Label, SafetyPrompt
 from validator.evalsets.cot import EvalSet
 from validator.evalsets.preference import PreferenceEvalSet
+from validator.evalsets.publish import preference_sha256
 from validator.manifests import commitment_error, proven_samples
 from validator.store.records import EvalCommitmentRecord, MinerRoundRecord, RoundRecord
 
@@ -71,19 +70,14 @@ def published_preference_set(published: Mapping[str, Any]) -> PreferenceEvalSet:
     )
 
 
-def _canonical_sha256(body: Mapping[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def recomputed_set_hashes(published: Mapping[str, Any]) -> dict[str, str]:
     """Each published held-out set's sha256, recomputed from its published content."""
     hashes: dict[str, str] = {}
     if "items" in published:
         hashes[Competition.COT_SFT.value] = published_cot_set(published).sha256()
     if "preference" in published:
-        body = {k: v for k, v in published["preference"].items() if k != "sha256"}
-        hashes[Competition.PREFERENCE.value] = _canonical_sha256(body)
+        preference = published_preference_set(published)
+        hashes[Competition.PREFERENCE.value] = preference_sha256(preference)
     return hashes
 
 

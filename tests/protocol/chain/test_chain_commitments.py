@@ -14,7 +14,7 @@ from protocol.chain.base import (
 from protocol.commitments import manifest_commitment
 from protocol.schemas import Competition, CotSample
 from tests.protocol.chain.chain_harness import Harness, MakeChain
-from tests.support.proven import proven_response
+from tests.support.proofs import proven_response
 from validator.manifests import check_response
 from validator.pull import PullResult
 

@@ -19,7 +19,7 @@ from protocol.redis_conn import start_embedded
 from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
 from tasks.quality import Quality
-from tests.support.proven import proven_response
+from tests.support.proofs import proven_response
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
 from validator.model.base import TINY_RANDOM, load_base
