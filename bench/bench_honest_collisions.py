@@ -1,76 +1,121 @@
-"""Benchmark: how often an honest generator miner is zeroed by the gate through chance alone.
+"""Benchmark: how often the gate zeroes an honest generator miner by chance, and a copier.
 
-The contamination gate zeroes a miner's round for one sample matching an eval item of the
-current set or of the ``RECENT_ROUNDS`` published before it. The task families' instance
-spaces are small (two 2-digit addends: 8,100 problems), so an honest generator miner's data
-meets the same *problem* as some eval item by chance, often with the very same worked
-solution; the per-sample rate is small, the per-round rate is not. This runs ``--trials``
-validators (secrets) for ``--rounds`` rounds each, an honest generator miner per trial, and
-counts the rounds in which the gate would zero it: serving fresh items each round (before
-issue 14) and serving a seeded selection of a committed pool of ``--pool`` items (since).
+The task families' instance spaces are small (two 2-digit addends: 4,095 unordered pairs),
+so an honest generator miner's data meets the same *problem* as some eval item of the pool
+(this round's set, the ``RECENT_ROUNDS`` published before it, canaries) by chance, often with
+the very same worked solution. This runs ``--trials`` validators (secrets) for ``--rounds``
+rounds each and, per round, screens:
 
-    .venv/bin/python bench/bench_honest_collisions.py [--rounds 40] [--trials 3] [--pool 1024]
+- an honest generator miner serving fresh items, and one serving a seeded selection of a
+  committed pool of ``--pool`` items (issue 14's miners);
+- copiers: the honest miner's data with ``k`` of its samples replaced by items of the sets
+  published before the round (what anyone can read), for each ``k`` of ``--copies``.
 
-Prints, per mode, zeroed rounds in all and over the rounds after the gate's window is full.
+Two rules: ``any`` (cot-v5: one match zeroes the round) and ``chance`` (cot-v6: more matches
+than chance explains zero it, ``scoring/chance.py``; fewer are dropped). Prints zeroed rounds
+in all and once the gate's window is full, and the matched samples an honest round drops.
+
+    .venv/bin/python bench/bench_honest_collisions.py [--rounds 48] [--trials 3] [--pool 1024]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from miner.manifests import PoolSource, build_pool  # noqa: E402
 from miner.sources import DataSource, GeneratorSource  # noqa: E402
-from protocol.schemas import Competition  # noqa: E402
+from protocol.schemas import Competition, CotSample  # noqa: E402
+from validator.evalsets.chance import measure_chance  # noqa: E402
 from validator.evalsets.pool import RECENT_ROUNDS, EvalPool  # noqa: E402
-from validator.stages.screening import sample_answer, sample_text  # noqa: E402
+from validator.stages.screening import gate_miner  # noqa: E402
 
 SAMPLES = 64  # what a validator asks of each miner (the local network's --samples)
 EVAL_ITEMS = 64  # held-out items per round (the local network's --eval-items)
 
 
-def zeroed_rounds(source: DataSource, secret: str, rounds: int) -> list[bool]:
-    """Per round, whether the gate flags any of the miner's samples."""
-    pool = EvalPool(secret)
-    out = []
-    for r in range(rounds):
-        round_id = f"{secret}-r{r}"
-        pool.draw(round_id, EVAL_ITEMS)
-        samples = source.samples(Competition.COT_SFT, SAMPLES, round_id)
-        verdicts = pool.index().check(
-            [sample_text(s) for s in samples], [sample_answer(s) for s in samples]
+def copied(samples: list[CotSample], pool: EvalPool, k: int, rng: random.Random) -> list[CotSample]:
+    """``samples`` with ``k`` of them replaced by items of the published sets (verbatim)."""
+    published = [it for eval_set, _ in pool.published_sets() for it in eval_set.items]
+    if not published:
+        return samples
+    out = list(samples)
+    for slot, item in zip(rng.sample(range(len(out)), k), rng.sample(published, k), strict=True):
+        out[slot] = CotSample(
+            prompt=item.prompt,
+            chain_of_thought=item.chain_of_thought,
+            final_answer=item.final_answer,
         )
-        out.append(any(v.contaminated for v in verdicts))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=48)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--pool", type=int, default=1024)
+    parser.add_argument("--copies", type=int, nargs="*", default=[1, 2, 4, 8, 16, 32])
     args = parser.parse_args()
     started = time.perf_counter()
-    for mode in ("fresh", "pool"):
-        flags: list[bool] = []
-        steady: list[bool] = []
-        for trial in range(args.trials):
-            generator = GeneratorSource(f"honest-{trial}")
-            source: DataSource = generator
-            if mode == "pool":
-                manifest = build_pool(generator, [Competition.COT_SFT], args.pool)
-                source = PoolSource(manifest, f"honest-{trial}")
-            rounds = zeroed_rounds(source, f"secret-{trial}", args.rounds)
-            flags += rounds
-            steady += rounds[RECENT_ROUNDS:]
-        line = f"{mode:>5}: zeroed in {sum(flags)}/{len(flags)} rounds"
-        if steady:
-            line += f"; {sum(steady)}/{len(steady)} once the {RECENT_ROUNDS}-round window is full"
-        print(line, flush=True)
+    # (miner, rule) -> per round zeroed flags; steady = after the window is full
+    zeroed: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    steady: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    dropped: dict[str, list[int]] = defaultdict(list)
+    allowances: list[int] = []
+    for trial in range(args.trials):
+        secret = f"secret-{trial}"
+        generator = GeneratorSource(f"honest-{trial}")
+        sources: dict[str, DataSource] = {
+            "fresh": generator,
+            "pool": PoolSource(
+                build_pool(generator, [Competition.COT_SFT], args.pool), f"honest-{trial}"
+            ),
+        }
+        pool = EvalPool(secret)
+        rng = random.Random(trial)
+        for r in range(args.rounds):
+            round_id = f"{secret}-r{r}"
+            pool.draw(round_id, EVAL_ITEMS)
+            index = pool.index()
+            chance = measure_chance(index, round_id)
+            miners: dict[str, list[CotSample]] = {}
+            for name, source in sources.items():
+                miners[name] = [
+                    s
+                    for s in source.samples(Competition.COT_SFT, SAMPLES, round_id)
+                    if isinstance(s, CotSample)
+                ]
+            if r > 0:  # a published set exists to copy from
+                for k in args.copies:
+                    miners[f"copies {k}"] = copied(miners["fresh"], pool, k, rng)
+            for name, samples in miners.items():
+                gate = gate_miner(samples, index, chance)
+                for rule, flag in (("any", gate.matched > 0), ("chance", gate.zeroed)):
+                    zeroed[(name, rule)].append(flag)
+                    if r >= RECENT_ROUNDS:
+                        steady[(name, rule)].append(flag)
+                if name in sources:
+                    allowances.append(gate.allowance)
+                    if not gate.zeroed:
+                        dropped[name].append(gate.matched)
+        print(f"trial {trial} done ({time.perf_counter() - started:.0f} s)", flush=True)
+    print(f"\nrounds zeroed, {args.trials} validators x {args.rounds} rounds of {SAMPLES} samples")
+    print(f"{'miner':>10} {'rule':>7} {'all rounds':>12} {'window full':>12}")
+    for (name, rule), flags in zeroed.items():
+        full = steady[(name, rule)]
+        print(f"{name:>10} {rule:>7} {sum(flags):>5}/{len(flags):<6} {sum(full):>5}/{len(full):<6}")
+    for name, counts in dropped.items():
+        mean = sum(counts) / max(1, len(counts))
+        print(
+            f"{name}: matched samples dropped per honest round: mean {mean:.2f}, max {max(counts)}"
+        )
+    print(f"chance allowance per honest round: {min(allowances)}..{max(allowances)}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

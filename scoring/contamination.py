@@ -27,14 +27,16 @@ fire on it; those are left to the minhash detector.
 
 The verdict is per sample: each sample is judged on its own, so a submission with one copy
 among honest samples has exactly that sample flagged (the round's consequence is the
-caller's: ``validator/stages/screening.py`` zeroes the round).
+caller's: ``validator/stages/screening.py`` drops flagged samples and zeroes the round for
+more than chance explains, ``scoring/chance.py``, or for any proof: a sample holding a
+marked item's marker, a canary's tag).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +89,9 @@ class EvalItem:
     prompt: str
     text: str
     answer: str = ""  # the final answer, "" for items without one (preference prompts)
+    # A word only a copy of this item can hold (a canary's secret-derived tag), "" for none: a
+    # sample that matches the item and holds its marker is proof of copying, not chance.
+    marker: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class ContaminationVerdict:
     item_id: str | None = None  # the eval item matched (first detector that fired)
     detectors: tuple[str, ...] = ()  # "ngram", "minhash", or both
     similarity: float = 0.0  # exact word-set Jaccard with that item (0 if only ngram fired)
+    proof: bool = False  # the sample holds the matched item's marker: a copy, not a coincidence
 
 
 @dataclass
@@ -127,6 +133,7 @@ class EvalPoolIndex:
             for gram in grams:
                 self._grams.setdefault(gram, []).append(index)
         self._lengths = sorted({len(g) for g in self._grams})
+        self._marked = [it for it in self.items if it.marker]
 
     def check(
         self, texts: Sequence[str], answers: Sequence[str] | None = None
@@ -144,7 +151,21 @@ class EvalPoolIndex:
             for i in np.flatnonzero(~empty_rows(sigs)).tolist():
                 answer = answer_key(answers[i]) if answers is not None else ""
                 minhash_hit[i] = self._minhash_match(texts[i], sigs[i], answer)
-        return [self._verdict(i, ngram_hit[i], minhash_hit[i]) for i in range(len(texts))]
+        verdicts = [self._verdict(i, ngram_hit[i], minhash_hit[i]) for i in range(len(texts))]
+        return [self._with_proof(v, texts[v.index]) if v.contaminated else v for v in verdicts]
+
+    def _with_proof(self, verdict: ContaminationVerdict, text: str) -> ContaminationVerdict:
+        """``verdict`` with ``proof`` set when the sample holds any marked item's marker.
+
+        Any marker, not only the matched item's: the match names the lowest-index item, and a
+        canary is a task like any other, so its problem may also be an earlier item's. A
+        marker is secret-derived, so only a copy of a published set holds one.
+        """
+        words = set(match_words(text))
+        for item in self._marked:
+            if item.marker in words:
+                return replace(verdict, proof=True)
+        return verdict
 
     def _minhash_match(
         self, text: str, signature: npt.NDArray[np.uint32], answer: str

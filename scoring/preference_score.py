@@ -11,8 +11,10 @@ held-out sets:
 
 The rule; the first of 1-3 that applies ends it with score 0 and its reason:
 
-1. any NaN or infinity among the inputs -> 0; 2. any contaminated sample -> 0;
-3. no accepted sample -> 0. Otherwise::
+1. any NaN or infinity among the inputs -> 0; 2. more contaminated samples than
+``counts.contamination_allowance`` -> 0 (the round passes 0, so any: the family split of the
+safety prompts makes a coincidence impossible, docs/PREFERENCE.md); 3. no accepted sample
+-> 0. Otherwise::
 
     improvement = W_PREF * (tuned_pref_acc - base_pref_acc)
                 + W_MARGIN * mean(clip(tuned margin, -1, 1))            # per pair
@@ -115,7 +117,7 @@ def _unpriceable(
             raise ValueError(f"{a} and {b} differ in length")
     if arrays["tuned_margin"].size != arrays["tuned_pref_correct"].size:
         raise ValueError("tuned_margin and the preference arrays differ in length")
-    if counts.contaminated > 0:
+    if counts.contaminated > counts.contamination_allowance:
         return _zero(f"contaminated: {counts.contaminated} sample(s) match the held-out sets")
     if counts.accepted <= 0 or counts.offered <= 0:
         return _zero("no accepted samples")

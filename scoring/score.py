@@ -9,7 +9,8 @@ and the miner's sample counts.
 The rule, in order; the first that applies ends it with score 0 and its reason:
 
 1. any NaN or infinity among the inputs -> 0 ("non-finite ...");
-2. any contaminated sample -> 0 ("contaminated ...");
+2. more samples matching the eval pool than chance explains -> 0 ("contaminated ...";
+   ``contamination_allowance``, ``scoring/chance.py``; a canary's tag allows none);
 3. no accepted sample -> 0.
 
 Otherwise, per eval item ``i`` (positive is better):
@@ -19,7 +20,8 @@ Otherwise, per eval item ``i`` (positive is better):
         + W_MARGIN * (tuned_margin - base_margin)
 
     improvement = mean(d) - W_GENERAL * max(0, general_increase - GENERAL_TOLERANCE)
-    score       = max(0, improvement) * (accepted / offered) ** JUNK_POWER * volume
+    score       = max(0, improvement) * (accepted / (offered - contaminated)) ** JUNK_POWER
+                  * volume
                   * (1 - wrong_answers / accepted) ** WRONG_ANSWER_POWER
 
 ``wrong_answers`` counts accepted samples whose prompt one of the task registry's parsers
@@ -31,8 +33,10 @@ subtraction: a subtracted constant is in nats and a model that gains more than i
 base gains whole nats from ROUGE-shaped text) would still pay wrong data; a share of the
 score holds on every base.
 
-``accepted / offered`` is the share of what the miner served that survived validation, dedup,
-the gate; invalid and duplicate samples lower it. ``volume = min(1, accepted /
+``accepted / (offered - contaminated)`` is the share of what the miner served that survived
+validation and dedup; invalid and duplicate samples lower it. Samples matching the eval pool
+within chance are dropped (never trained on) but are not junk: an honest miner meets an eval
+problem by chance in most rounds, and the volume factor already charges for the lost sample. ``volume = min(1, accepted /
 requested)`` is the share of the validator's request the miner filled with accepted data:
 the recipe's fixed steps make a small dataset teach almost as much as a full one, so without
 it one dataset split across ten hotkeys would earn ten times. With it, the ten earn together
@@ -55,8 +59,9 @@ from scoring.stats import non_finite_names, paired_bootstrap_ci
 
 # A change to any rule or constant below is a new version: old rounds stay explainable.
 # v2: the volume factor; v3: the wrong-answer charge; v4: answer-loss weight 0.5, general-text
-# tolerance 0.1 (both measured on the embedded base, below); v5: the contrast margin at 0.1.
-SCORING_VERSION = "cot-v5"
+# tolerance 0.1 (both measured on the embedded base, below); v5: the contrast margin at 0.1;
+# v6: eval-pool matches within chance are dropped, not zeroed (``contamination_allowance``).
+SCORING_VERSION = "cot-v6"
 
 # Weights of the per-item signals. Units: losses in nats per token, accuracy and ROUGE-L in
 # [0, 1] per item. At 1.0, a 0.3-nat loss drop (what the design's pretrained base gains from
@@ -134,7 +139,10 @@ class SampleCounts:
     offered: int
     invalid: int = 0
     duplicates: int = 0
-    contaminated: int = 0
+    contaminated: int = 0  # samples matching the eval pool: dropped, never trained on
+    # The most matches chance explains (``scoring.chance.chance_allowance``); more zero the
+    # round. 0 (the default): any match zeroes, as where coincidences are impossible.
+    contamination_allowance: int = 0
     wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
     accepted: int = 0
     requested: int = 0  # samples the validator asked for; 0 = no volume factor (unit tests)
@@ -169,7 +177,7 @@ class MinerScore:
 class CountFactors:
     """The multipliers a miner's sample counts put on its improvement, with their reasons."""
 
-    share: float  # accepted / offered
+    share: float  # accepted / (offered - contaminated)
     junk: float  # share ** JUNK_POWER
     volume: float  # min(1, accepted / requested)
     reasons: tuple[str, ...]
@@ -190,11 +198,11 @@ class CountFactors:
 
 def count_factors(counts: SampleCounts) -> CountFactors:
     """Junk and volume factors of ``counts`` (offered and accepted > 0), shared by every rule."""
-    share = min(1.0, counts.accepted / counts.offered)
+    share = min(1.0, counts.accepted / max(1, counts.offered - counts.contaminated))
     volume = min(1.0, counts.accepted / counts.requested) if counts.requested > 0 else 1.0
     junk = share**JUNK_POWER
     reasons: list[str] = []
-    if counts.offered > counts.accepted:
+    if counts.offered - counts.contaminated > counts.accepted:
         reasons.append(
             f"{counts.invalid} invalid, {counts.duplicates} duplicate of {counts.offered} "
             f"offered: score x {junk:.4f}"
@@ -246,8 +254,11 @@ def _unpriceable(
     sizes = {a.size for a in arrays.values()}
     if len(sizes) != 1:
         raise ValueError(f"paired arrays differ in length: {sorted(sizes)}")
-    if counts.contaminated > 0:
-        return _zero(f"contaminated: {counts.contaminated} sample(s) match the eval pool")
+    if counts.contaminated > counts.contamination_allowance:
+        return _zero(
+            f"contaminated: {counts.contaminated} sample(s) match the eval pool,"
+            f" chance explains at most {counts.contamination_allowance}"
+        )
     if counts.accepted <= 0 or counts.offered <= 0:
         return _zero("no accepted samples")
     if sizes == {0}:

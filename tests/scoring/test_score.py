@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import given, settings
@@ -92,10 +93,27 @@ def test_contamination_and_nan_zero_with_reason() -> None:
     ]
 
 
+def test_matches_within_chance_are_dropped_not_zeroed() -> None:
+    """At or under the allowance the miner is scored on what is left: the dropped samples
+    lower the volume (they are not data), not the junk share (they are not junk)."""
+    counts = SampleCounts(64, contaminated=2, accepted=62, requested=64)
+    within = score_miner(_evals(0.5), replace(counts, contamination_allowance=2), seed=1)
+    assert within.score > 0
+    assert within.components[Component.ACCEPTED_SHARE] == 1.0
+    assert within.components[Component.VOLUME_FACTOR] == 62 / 64
+    clean = score_miner(_evals(0.5), SampleCounts(64, accepted=64, requested=64), seed=1)
+    assert within.score == clean.score * 62 / 64
+    beyond = score_miner(_evals(0.5), replace(counts, contamination_allowance=1), seed=1)
+    assert beyond.score == 0.0
+    assert beyond.reasons == [
+        "contaminated: 2 sample(s) match the eval pool, chance explains at most 1"
+    ]
+
+
 def test_to_dict_is_json_and_versioned() -> None:
     result = score_miner(_evals(0.2), GOOD, seed=3)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert data["version"] == SCORING_VERSION == "cot-v5"
+    assert data["version"] == SCORING_VERSION == "cot-v6"
     lo, mean, hi = data["ci"][1], data["ci"][0], data["ci"][2]
     assert lo <= mean <= hi
     assert score_miner(_evals(0.2), GOOD, seed=3).to_dict() == result.to_dict()

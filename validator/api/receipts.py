@@ -185,6 +185,7 @@ def receipt(
             accepted=miner.accepted,
             duplicates=miner.duplicates,
             contaminated=miner.contaminated,
+            contamination_allowance=miner.contamination_allowance,
             invalid=miner.invalid,
             unproven=miner.unproven,
             wrong_answers=miner.wrong_answers,

@@ -170,7 +170,10 @@ class ReceiptCounts(BaseModel):
     offered: int
     accepted: int
     duplicates: int
-    contaminated: int
+    contaminated: int = Field(description="samples matching the eval pool, never trained on")
+    contamination_allowance: int = Field(
+        description="the most matches chance explains; more zero the round"
+    )
     invalid: int
     unproven: int
     wrong_answers: int

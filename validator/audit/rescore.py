@@ -117,6 +117,7 @@ def _fresh(miner: MinerRoundRecord) -> MinerRoundRecord:
         duplicates=miner.duplicates,
         invalid=miner.invalid,
         contaminated=miner.contaminated,
+        contamination_allowance=miner.contamination_allowance,
     )
 
 

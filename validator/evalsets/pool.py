@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 from collections import deque
 from dataclasses import asdict
 from pathlib import Path
@@ -74,12 +75,17 @@ def _read_published(path: Path) -> tuple[EvalSet, list[TaskItem]] | None:
     return eval_set, canaries
 
 
-def _as_eval_item(item_id: str, item: TaskItem) -> EvalItem:
+_CANARY_TAG = re.compile(r"\[ref ([0-9a-f]{16})\]")
+
+
+def _as_eval_item(item_id: str, item: TaskItem, canary: bool = False) -> EvalItem:
+    tag = _CANARY_TAG.search(item.prompt) if canary else None
     return EvalItem(
         item_id,
         item.prompt,
         join_fields(item.prompt, item.chain_of_thought, item.final_answer),
         item.final_answer,
+        marker=tag.group(1) if tag else "",
     )
 
 
@@ -146,7 +152,8 @@ class EvalPool:
                 _as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)
             ]
             items += [
-                _as_eval_item(f"{eval_set.round_id}/canary{i}", it) for i, it in enumerate(canaries)
+                _as_eval_item(f"{eval_set.round_id}/canary{i}", it, canary=True)
+                for i, it in enumerate(canaries)
             ]
         return EvalPoolIndex(items)
 

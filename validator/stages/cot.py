@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from common.seeds import joined_seed
 from protocol.schemas import Competition, CotSample
 from scoring.score import SCORING_VERSION, SampleCounts
+from validator.evalsets.chance import measure_chance
 from validator.evalsets.cot import EvalSet
 from validator.evalsets.pool import EvalPool
 from validator.executor.jobs import Executor, JobFailure, RoundWork, TrainJob, job_key
@@ -87,10 +88,14 @@ class CotStage(Stage[EvalSet, CotBase]):
         return eval_set.sha256()
 
     def screen(self, submissions: Submissions, eval_set: EvalSet) -> dict[int, Screened]:
-        """Dedup and the gate against every published set in the pool, this one included."""
-        return screen_round(
-            submissions, self.inputs.round_id, self.inputs.history, self.config.pool.index()
-        )
+        """Dedup and the gate against every published set in the pool, this one included.
+
+        The gate's chance rates are measured on the same index, per round
+        (``validator/evalsets/chance.py``).
+        """
+        index = self.config.pool.index()
+        chance = measure_chance(index, self.inputs.round_id)
+        return screen_round(submissions, self.inputs.round_id, self.inputs.history, index, chance)
 
     def evaluate_base(self, eval_set: EvalSet) -> CotBase:
         """The base on the round's items and the guard texts, once."""
@@ -189,7 +194,11 @@ def score_cot_miners(
         prep = prepare_samples(
             kept,
             prior=SampleCounts(
-                offered=record.offered, duplicates=record.duplicates, invalid=record.invalid
+                offered=record.offered,
+                duplicates=record.duplicates,
+                invalid=record.invalid,
+                contaminated=record.contaminated,
+                contamination_allowance=record.contamination_allowance,
             ),
             requested=run.requested,
         )

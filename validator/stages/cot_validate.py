@@ -202,6 +202,7 @@ def prepare_samples(
         invalid=before.invalid + invalid,
         duplicates=before.duplicates,
         contaminated=before.contaminated,
+        contamination_allowance=before.contamination_allowance,
         wrong_answers=wrong,
         accepted=len(valid),
         requested=requested,

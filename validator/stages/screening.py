@@ -5,11 +5,15 @@ Glue between the pure rules in ``scoring/`` and Redis. History lives in one Redi
 stored — band buckets are recomputed on load — and the fingerprint is checked on load, so
 an index made under other parameters is refused rather than silently compared.
 
-The gate runs first: a miner with any sample from the eval pool is zeroed for the round,
-and a zeroed miner claims nothing. None of its samples is credited to history, and it takes
-no part in the round's dedup priority, so a contaminator ranked first cannot make an honest
-miner's samples "duplicate_of_miner" either (its own samples are still checked against
-history, for the reasons shown).
+The gate runs first. A sample from the eval pool is never trained on. A miner with more
+such samples than chance explains (``scoring/chance.py``: its samples' families' chance
+rates, measured against this round's pool by ``validator/evalsets/chance.py``), or with one
+that holds a canary's tag, is zeroed for the round, and a zeroed miner claims nothing. None
+of its samples is credited to history, and it takes no part in the round's dedup priority,
+so a contaminator ranked first cannot make an honest miner's samples "duplicate_of_miner"
+either (its own samples are still checked against history, for the reasons shown). A miner
+within chance loses the matched samples only: an honest generator meets an eval problem by
+chance in most rounds (docs/SCREENING.md, "Chance collisions").
 
 On load, a history stored under other MinHash parameters, another text normalisation or
 another dedup rule (``scoring.dedup.StaleHistory``) cannot be compared with: it is renamed
@@ -42,6 +46,7 @@ import redis
 from common.text import join_fields
 from protocol.keys import Keys
 from protocol.schemas import CotSample, PreferenceSample
+from scoring.chance import chance_allowance
 from scoring.contamination import ContaminationVerdict, EvalPoolIndex
 from scoring.dedup import (
     DUPLICATE_OF_HISTORY,
@@ -54,6 +59,7 @@ from scoring.dedup import (
     history_fingerprint,
 )
 from tasks.solve import answer_is_wrong, empty_reason, solve
+from validator.evalsets.chance import ChanceRates
 
 _BAND_PREFIX = "band:"  # band rows are derived data: recomputed by HistoryIndex.from_dict
 
@@ -85,7 +91,23 @@ class Screened:
     invalid: int = 0  # near-empty samples (``tasks.solve.empty_reason``)
     wrong_answers: int = 0
     resubmitted: int = 0
+    # The most eval-pool matches chance explains for these samples (0: any match zeroes).
+    contamination_allowance: int = 0
+    chance_expected: float = 0.0  # expected chance matches of these samples
+    contamination_proof: bool = False  # a matched sample held a canary's tag
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def zeroed(self) -> bool:
+        """Whether the gate zeroes the round (``beyond_chance``)."""
+        return beyond_chance(
+            self.contaminated, self.contamination_allowance, self.contamination_proof
+        )
+
+
+def beyond_chance(matched: int, allowance: int, proof: bool) -> bool:
+    """The gate's verdict on a miner: a proof of copying, or more matches than chance explains."""
+    return proof or matched > allowance
 
 
 def sample_text(sample: CotSample | PreferenceSample) -> str:
@@ -181,20 +203,55 @@ def _owner_hotkey(owner: str) -> str:
     return owner.split("/", 1)[0]
 
 
+@dataclass(frozen=True)
+class GateResult:
+    """One miner's contamination verdicts and what chance explains of them."""
+
+    verdicts: Sequence[ContaminationVerdict]
+    expected: float  # expected chance matches of the miner's samples
+    allowance: int  # the most matches chance explains (``scoring.chance.chance_allowance``)
+
+    @property
+    def matched(self) -> int:
+        """Samples that match the eval pool."""
+        return sum(v.contaminated for v in self.verdicts)
+
+    @property
+    def proof(self) -> bool:
+        """A matched sample holds a canary's tag."""
+        return any(v.proof for v in self.verdicts)
+
+    @property
+    def zeroed(self) -> bool:
+        """Whether the gate zeroes the round (``beyond_chance``)."""
+        return beyond_chance(self.matched, self.allowance, self.proof)
+
+
+def gate_miner(
+    samples: Sequence[CotSample | PreferenceSample],
+    pool: EvalPoolIndex,
+    chance: ChanceRates | None,
+) -> GateResult:
+    """The gate's verdicts on one miner's samples, with the chance allowance for them."""
+    verdicts = pool.check([sample_text(s) for s in samples], [sample_answer(s) for s in samples])
+    expected = chance.expected([s.prompt for s in samples]) if chance is not None else 0.0
+    return GateResult(verdicts, expected, chance_allowance(expected))
+
+
 def screen_round(
     submissions: Mapping[int, MinerSubmission],
     round_id: str,
     history: DedupHistory,
     pool: EvalPoolIndex,
+    chance: ChanceRates | None = None,
 ) -> dict[int, Screened]:
-    """Screen every miner's samples; credit the survivors of miners not zeroed to history."""
-    gates = {
-        uid: pool.check(
-            [sample_text(s) for s in sub.samples], [sample_answer(s) for s in sub.samples]
-        )
-        for uid, sub in submissions.items()
-    }
-    zeroed = {uid for uid, verdicts in gates.items() if any(v.contaminated for v in verdicts)}
+    """Screen every miner's samples; credit the survivors of miners not zeroed to history.
+
+    ``chance``: the round's per-family chance rates (CoT); None when a match cannot be chance
+    (the preference split: docs/PREFERENCE.md), so any match zeroes.
+    """
+    gates = {uid: gate_miner(sub.samples, pool, chance) for uid, sub in submissions.items()}
+    zeroed = {uid for uid, gate in gates.items() if gate.zeroed}
 
     def submission(uid: int) -> Submission:
         sub = submissions[uid]
@@ -222,14 +279,19 @@ def _screen_miner(
     hotkey: str,
     samples: Sequence[CotSample | PreferenceSample],
     result: MinerDedup,
-    gate: Sequence[ContaminationVerdict],
+    gate: GateResult,
     zeroed: bool,
     round_id: str,
     history: DedupHistory,
 ) -> Screened:
     """One miner's ``Screened``; credits its kept samples unless the miner is zeroed."""
-    screened = Screened(kept=[])
-    for verdict, check in zip(result.verdicts, gate, strict=True):
+    screened = Screened(
+        kept=[],
+        contamination_allowance=gate.allowance,
+        chance_expected=gate.expected,
+        contamination_proof=gate.proof,
+    )
+    for verdict, check in zip(result.verdicts, gate.verdicts, strict=True):
         if check.contaminated:
             screened.contaminated += 1
             if screened.contaminated <= 3:
@@ -287,10 +349,19 @@ def _checked(screened: Screened, sample: CotSample | PreferenceSample, index: in
 def _add_summary(screened: Screened) -> None:
     """The summary reasons: contamination first, then totals past the three itemised."""
     if screened.contaminated:
+        chance = (
+            "a canary's tag among them"
+            if screened.contamination_proof
+            else f"chance explains at most {screened.contamination_allowance}"
+            f" (expected {screened.chance_expected:.2f})"
+        )
+        outcome = (
+            "round score zero, nothing credited to history"
+            if screened.zeroed
+            else "dropped, not trained on"
+        )
         screened.reasons.insert(
-            0,
-            f"{screened.contaminated} sample(s) from the eval pool: round score zero,"
-            " nothing credited to history",
+            0, f"{screened.contaminated} sample(s) from the eval pool, {chance}: {outcome}"
         )
     if screened.duplicates > 3:
         screened.reasons.append(f"... {screened.duplicates} duplicates in all")

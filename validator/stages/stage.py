@@ -190,10 +190,11 @@ def screened_record(
     record.accepted = len(screened.kept)
     record.duplicates = screened.duplicates
     record.contaminated = screened.contaminated
+    record.contamination_allowance = screened.contamination_allowance
     record.wrong_answers = screened.wrong_answers
     record.invalid = screened.invalid
     record.reasons.extend(screened.reasons)
-    if screened.contaminated:
+    if screened.zeroed:
         record.status = MinerStatus.CONTAMINATED
         return record, False
     if not screened.kept:

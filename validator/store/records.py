@@ -25,8 +25,9 @@ from protocol.schemas import Competition
 
 # /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
 # /3: ``eval_commitment`` and ``commitments_block``; per miner ``manifest_root``,
-# ``commit_block`` and ``unproven``.
-RECORD_VERSION = "round-record/3"
+# ``commit_block`` and ``unproven``. /4: per miner ``contamination_allowance`` (matches within
+# it are dropped, not zeroed: scoring/chance.py).
+RECORD_VERSION = "round-record/4"
 
 
 class MinerStatus(StrEnum):
@@ -34,7 +35,9 @@ class MinerStatus(StrEnum):
 
     SCORED = "scored"  # trained, measured and scored (the score may still be 0)
     FAILED = "failed"  # no usable response: unreachable, refused, malformed, too large, late
-    CONTAMINATED = "contaminated"  # a sample matched the held-out pool: zero, nothing trained
+    # More samples matched the held-out pool than chance explains, or one held a canary's
+    # tag: zero, nothing trained.
+    CONTAMINATED = "contaminated"
     EMPTY = "empty"  # a response, but no sample survived screening
 
 
@@ -51,7 +54,8 @@ class MinerRoundRecord:
     accepted: int = 0
     invalid: int = 0
     duplicates: int = 0
-    contaminated: int = 0
+    contaminated: int = 0  # samples matching the eval pool (never trained on)
+    contamination_allowance: int = 0  # the most of those chance explains (more: zeroed)
     wrong_answers: int = 0  # task-family prompts whose answer failed the validator's check
     unproven: int = 0  # served samples whose manifest proof failed (dropped before screening)
     score: float = 0.0  # this round's score, >= 0

@@ -16,6 +16,9 @@ from scoring.dedup import DEDUP_RULE, history_fingerprint
 from scoring.minhash import MinHashParams
 from tasks.families import generate_many
 from tasks.quality import Quality, degrade
+from tasks.registry import TaskItem
+from validator.evalsets.chance import measure_chance
+from validator.evalsets.pool import EvalPool
 from validator.stages.screening import DedupHistory, MinerSubmission, screen_round
 
 
@@ -160,3 +163,104 @@ def test_the_earlier_commitment_holds_a_duplicate_cluster(
     assert out[holder].kept == data and out[holder].duplicates == 0
     assert out[copier].kept == [] and out[copier].duplicates == 12
     assert f"duplicate_of_miner {holder}" in out[copier].reasons[0]
+
+
+def _as_sample(item: TaskItem) -> CotSample:
+    return CotSample(
+        prompt=item.prompt, chain_of_thought=item.chain_of_thought, final_answer=item.final_answer
+    )
+
+
+def _window(secret: str = "screening-secret", rounds: int = 4) -> EvalPool:
+    pool = EvalPool(secret)
+    for r in range(rounds):
+        pool.draw(f"w{r}", 64)
+    return pool
+
+
+def test_a_chance_match_drops_the_sample_and_a_copier_is_zeroed(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """Within chance the matched samples are dropped (never trained on, never credited) and
+    the rest kept; a miner serving more published items than chance explains is zeroed."""
+    pool = _window()
+    index = pool.index()
+    chance = measure_chance(index, "w3")
+    [(published, _)] = pool.published_sets()[:1]
+    honest = _samples(7, Quality.CORRECT, 40)
+    one_match = [*honest[:39], _as_sample(published.items[0])]
+    copier = [*_samples(8, Quality.CORRECT, 30), *map(_as_sample, published.items[:30])]
+    history = DedupHistory(redis_client, keys)
+    out = screen_round(
+        {1: MinerSubmission("hk-lucky", one_match), 2: MinerSubmission("hk-copier", copier)},
+        "w3",
+        history,
+        index,
+        chance,
+    )
+    lucky, copy = out[1], out[2]
+    assert lucky.contamination_allowance >= 1 and lucky.chance_expected > 0
+    assert lucky.contaminated == 1 and not lucky.zeroed
+    assert lucky.kept == honest[:39]  # the matched sample is not among what is trained on
+    assert lucky.reasons[0].startswith("1 sample(s) from the eval pool, chance explains at most")
+    assert lucky.reasons[0].endswith("dropped, not trained on")
+    assert copy.contaminated == 30 and copy.zeroed
+    assert copy.reasons[0].endswith("round score zero, nothing credited to history")
+    owners = {
+        key.decode().split("sig:", 1)[1].split("/")[0]
+        for key in cast("list[bytes]", redis_client.hkeys(keys.dedup_history()))
+        if key.startswith(b"sig:")
+    }
+    assert owners == {"hk-lucky"}
+
+
+def test_a_canary_with_its_tag_is_proof_without_it_a_coincidence(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    """A canary's tag is secret-derived: one sample holding it zeroes the round whatever
+    chance allows. The same problem without the tag is no proof."""
+    pool = _window()
+    index = pool.index()
+    chance = measure_chance(index, "w3")
+    [(_, canaries)] = pool.published_sets()[:1]
+    canary = _as_sample(canaries[0])
+    untagged = CotSample(
+        prompt=canary.prompt.split(" [ref ")[0],
+        chain_of_thought=canary.chain_of_thought,
+        final_answer=canary.final_answer,
+    )
+    honest = _samples(9, Quality.CORRECT, 20)
+    out = screen_round(
+        {
+            1: MinerSubmission("hk-tagged", [*honest, canary]),
+            2: MinerSubmission("hk-untagged", [*_samples(10, Quality.CORRECT, 20), untagged]),
+        },
+        "w3",
+        DedupHistory(redis_client, keys),
+        index,
+        chance,
+    )
+    assert out[1].contamination_proof and out[1].zeroed
+    assert out[1].contamination_allowance >= 1  # chance would have allowed one match
+    assert out[1].reasons[0].startswith("1 sample(s) from the eval pool, a canary's tag")
+    # Without the tag it is at most an ordinary match (here the tag's word was part of what
+    # made the canary's text close enough): never a proof.
+    assert out[2].contaminated <= 1 and not out[2].contamination_proof and not out[2].zeroed
+
+
+def test_without_a_chance_model_any_match_zeroes(redis_client: redis.Redis, keys: Keys) -> None:
+    """The preference competition passes no chance rates: its split makes coincidence
+    impossible, so one match is a copy."""
+    pool = _window()
+    [(published, _)] = pool.published_sets()[:1]
+    out = screen_round(
+        {
+            1: MinerSubmission(
+                "hk", [*_samples(11, Quality.CORRECT, 20), _as_sample(published.items[0])]
+            )
+        },
+        "w3",
+        DedupHistory(redis_client, keys),
+        pool.index(),
+    )
+    assert out[1].contamination_allowance == 0 and out[1].zeroed
