@@ -183,6 +183,7 @@ def test_receipt_of_the_latest_round(api: httpx.Client) -> None:
         "accepted": 58,
         "duplicates": 2,
         "contaminated": 0,
+        "contamination_allowance": 0,
         "invalid": 2,
         "unproven": 2,
         "wrong_answers": 1,
