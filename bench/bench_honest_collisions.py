@@ -25,6 +25,7 @@ import random
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,6 +56,82 @@ def copied(samples: list[CotSample], pool: EvalPool, k: int, rng: random.Random)
     return out
 
 
+@dataclass
+class Tally:
+    """Per (miner, rule), zeroed flags per round; what honest rounds drop; the allowances."""
+
+    zeroed: dict[tuple[str, str], list[bool]] = field(default_factory=lambda: defaultdict(list))
+    steady: dict[tuple[str, str], list[bool]] = field(default_factory=lambda: defaultdict(list))
+    dropped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    allowances: list[int] = field(default_factory=list)
+
+
+def round_miners(
+    sources: dict[str, DataSource],
+    pool: EvalPool,
+    round_id: str,
+    copies: list[int],
+    rng: random.Random,
+) -> dict[str, list[CotSample]]:
+    """The round's honest submissions, and the copiers' built from the fresh one."""
+    miners = {
+        name: [
+            s
+            for s in source.samples(Competition.COT_SFT, SAMPLES, round_id)
+            if isinstance(s, CotSample)
+        ]
+        for name, source in sources.items()
+    }
+    if pool.published_sets():  # a published set exists to copy from
+        for k in copies:
+            miners[f"copies {k}"] = copied(miners["fresh"], pool, k, rng)
+    return miners
+
+
+def run_trial(trial: int, args: argparse.Namespace, tally: Tally) -> None:
+    """One validator's rounds against its honest miners and copiers."""
+    secret = f"secret-{trial}"
+    generator = GeneratorSource(f"honest-{trial}")
+    sources: dict[str, DataSource] = {
+        "fresh": generator,
+        "pool": PoolSource(
+            build_pool(generator, [Competition.COT_SFT], args.pool), f"honest-{trial}"
+        ),
+    }
+    pool = EvalPool(secret)
+    rng = random.Random(trial)
+    for r in range(args.rounds):
+        round_id = f"{secret}-r{r}"
+        pool.draw(round_id, EVAL_ITEMS)
+        index = pool.index()
+        chance = measure_chance(index, round_id)
+        for name, samples in round_miners(sources, pool, round_id, args.copies, rng).items():
+            gate = gate_miner(samples, index, chance)
+            for rule, flag in (("any", gate.matched > 0), ("chance", gate.zeroed)):
+                tally.zeroed[(name, rule)].append(flag)
+                if r >= RECENT_ROUNDS:
+                    tally.steady[(name, rule)].append(flag)
+            if name in sources:
+                tally.allowances.append(gate.allowance)
+                if not gate.zeroed:
+                    tally.dropped[name].append(gate.matched)
+
+
+def report(tally: Tally, args: argparse.Namespace) -> None:
+    """The table: zeroed rounds per miner and rule, then what honest rounds drop."""
+    print(f"\nrounds zeroed, {args.trials} validators x {args.rounds} rounds of {SAMPLES} samples")
+    print(f"{'miner':>10} {'rule':>7} {'all rounds':>12} {'window full':>12}")
+    for (name, rule), flags in tally.zeroed.items():
+        full = tally.steady[(name, rule)]
+        print(f"{name:>10} {rule:>7} {sum(flags):>5}/{len(flags):<6} {sum(full):>5}/{len(full):<6}")
+    for name, counts in tally.dropped.items():
+        mean = sum(counts) / max(1, len(counts))
+        print(
+            f"{name}: matched samples dropped per honest round: mean {mean:.2f}, max {max(counts)}"
+        )
+    print(f"chance allowance per honest round: {min(tally.allowances)}..{max(tally.allowances)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=48)
@@ -63,59 +140,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="*", default=[1, 2, 4, 8, 16, 32])
     args = parser.parse_args()
     started = time.perf_counter()
-    # (miner, rule) -> per round zeroed flags; steady = after the window is full
-    zeroed: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    steady: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    dropped: dict[str, list[int]] = defaultdict(list)
-    allowances: list[int] = []
+    tally = Tally()
     for trial in range(args.trials):
-        secret = f"secret-{trial}"
-        generator = GeneratorSource(f"honest-{trial}")
-        sources: dict[str, DataSource] = {
-            "fresh": generator,
-            "pool": PoolSource(
-                build_pool(generator, [Competition.COT_SFT], args.pool), f"honest-{trial}"
-            ),
-        }
-        pool = EvalPool(secret)
-        rng = random.Random(trial)
-        for r in range(args.rounds):
-            round_id = f"{secret}-r{r}"
-            pool.draw(round_id, EVAL_ITEMS)
-            index = pool.index()
-            chance = measure_chance(index, round_id)
-            miners: dict[str, list[CotSample]] = {}
-            for name, source in sources.items():
-                miners[name] = [
-                    s
-                    for s in source.samples(Competition.COT_SFT, SAMPLES, round_id)
-                    if isinstance(s, CotSample)
-                ]
-            if r > 0:  # a published set exists to copy from
-                for k in args.copies:
-                    miners[f"copies {k}"] = copied(miners["fresh"], pool, k, rng)
-            for name, samples in miners.items():
-                gate = gate_miner(samples, index, chance)
-                for rule, flag in (("any", gate.matched > 0), ("chance", gate.zeroed)):
-                    zeroed[(name, rule)].append(flag)
-                    if r >= RECENT_ROUNDS:
-                        steady[(name, rule)].append(flag)
-                if name in sources:
-                    allowances.append(gate.allowance)
-                    if not gate.zeroed:
-                        dropped[name].append(gate.matched)
+        run_trial(trial, args, tally)
         print(f"trial {trial} done ({time.perf_counter() - started:.0f} s)", flush=True)
-    print(f"\nrounds zeroed, {args.trials} validators x {args.rounds} rounds of {SAMPLES} samples")
-    print(f"{'miner':>10} {'rule':>7} {'all rounds':>12} {'window full':>12}")
-    for (name, rule), flags in zeroed.items():
-        full = steady[(name, rule)]
-        print(f"{name:>10} {rule:>7} {sum(flags):>5}/{len(flags):<6} {sum(full):>5}/{len(full):<6}")
-    for name, counts in dropped.items():
-        mean = sum(counts) / max(1, len(counts))
-        print(
-            f"{name}: matched samples dropped per honest round: mean {mean:.2f}, max {max(counts)}"
-        )
-    print(f"chance allowance per honest round: {min(allowances)}..{max(allowances)}")
+    report(tally, args)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
