@@ -1,6 +1,9 @@
 """The preference ladder: does ``pref-v1`` order five kinds of pair data by quality?
 
-Run: ``.venv/bin/python bench/bench_pref_ladder.py [--seeds 3] [--model tiny]``
+Run: ``.venv/bin/python bench/bench_pref_ladder.py [--seeds 3] [--first-seed 0] [--model tiny]
+[--prompts 16] [--dpo-steps 8] [--dpo-lr 1e-3]`` (the last three vary the round's defaults, to
+measure what a longer recipe or more held-out prompts would change; the score is always the
+round's rule).
 
 Five rungs of pairs over the same prompts (``tasks/safety_pairs.py``): good (refuse the
 harmful, help with the benign); over-refuse (refusal preferred everywhere); off-topic text on
@@ -12,14 +15,18 @@ stage does (``validator/stages/preference.py``: ``view``, ``paired``, ``score_pr
 Printed per rung: the score, the improvement before its floor, and the terms behind it
 (held-out preference accuracy delta, mean clipped margin, refusal and compliance deltas).
 Spearman's rho of the improvement against the expected order is printed per seed; it is a
-measurement, not a target of any issue.
+measurement, not a target of any issue. At the end, per rung over the seeds: the mean (sd)
+of the refusal, compliance and margin terms, and issue 10's preference checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, replace
+from typing import Any
 
+import numpy as np
 import torch
 from scipy.stats import spearmanr
 
@@ -31,7 +38,7 @@ from tasks.safety_pairs import PairQuality, generate_pairs
 from validator.evalsets.cot import general_texts
 from validator.evalsets.preference import draw_preference_eval
 from validator.model.base import load_base
-from validator.model.dpo_train import dpo_adapter, format_preference
+from validator.model.dpo_train import DEFAULT_DPO_RECIPE, dpo_adapter, format_preference
 from validator.stages.preference_measure import PreferenceConfig, paired, view
 from validator.stages.screening import invalid_reason
 
@@ -46,17 +53,105 @@ SECRET = "pref-ladder-validator"
 PAIRS = 64  # a validator's default request
 
 
+@dataclass
+class RungResult:
+    """One rung's score and the terms behind it, for one seed."""
+
+    score: float
+    improvement: float
+    refusal: float
+    compliance: float
+    margin: float
+
+
+def measure_rung(
+    model: Any,
+    tokenizer: Any,
+    eval_set: Any,
+    config: PreferenceConfig,
+    base: Any,
+    quality: PairQuality,
+    seed: int,
+) -> RungResult | None:
+    """Train and score one rung as a round does; None when every pair is invalid."""
+    pairs = generate_pairs(PAIRS, f"pref-data-{seed}", quality)
+    served = [
+        PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected) for p in pairs
+    ]
+    kept = [s for s in served if invalid_reason(s) is None]
+    if not kept:
+        print(f"  {quality.value:<12} score 0.0000  all {len(served)} pairs invalid")
+        return None
+    texts = general_texts()
+    with dpo_adapter(model, tokenizer, [format_preference(s) for s in kept], config.recipe) as (
+        trained,
+        _,
+    ):
+        tuned = view(trained.eval_model(), tokenizer, eval_set, config, texts, reference=base.pairs)
+    counts = SampleCounts(
+        offered=len(served), invalid=len(served) - len(kept), accepted=len(kept), requested=PAIRS
+    )
+    result = score_preference(paired(base, tuned), counts, seed)
+    c = result.components
+    print(
+        f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
+        f"  pref acc {c[Component.PREF_ACCURACY_DELTA]:+.3f}  margin {c[Component.REWARD_MARGIN]:+.3f}"
+        f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
+        f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}",
+        flush=True,
+    )
+    return RungResult(
+        result.score,
+        c[Component.IMPROVEMENT],
+        c[Component.REFUSAL_DELTA],
+        c[Component.COMPLIANCE_DELTA],
+        c[Component.REWARD_MARGIN],
+    )
+
+
+def summarise(results: dict[PairQuality, list[RungResult]], seeds: int) -> None:
+    """Per rung, the terms' mean (sd) over the seeds, then issue 10's preference checks."""
+    print("\nper rung over the seeds, mean (sd): refusal delta, compliance delta, margin")
+    for quality, rows in results.items():
+        terms = {
+            name: np.array([getattr(r, name) for r in rows])
+            for name in ("refusal", "compliance", "margin")
+        }
+        line = "  ".join(f"{n} {v.mean():+.4f} ({v.std():.3f})" for n, v in terms.items())
+        print(f"  {quality.value:<12} {line}")
+    good = [r.score for r in results[PairQuality.GOOD]]
+    flawed = [q for q in results if q is not PairQuality.GOOD]
+    first = sum(g > max(results[q][i].score for q in flawed) for i, g in enumerate(good))
+    off = results[PairQuality.OFF_TOPIC]
+    within = sum(g > 0 and off[i].score <= 0.05 * g for i, g in enumerate(good))
+    swapped = sum(r.score == 0 for r in results[PairQuality.SWAPPED])
+    print(
+        f"good first {first}/{seeds}; off-topic <= 5% of good {within}/{seeds};"
+        f" swapped earns 0 {swapped}/{seeds}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=3, help="data seeds (one ladder each)")
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--model", default="tiny", help="base model (default: the embedded tiny)")
+    ap.add_argument("--prompts", type=int, default=PreferenceConfig.harmful_prompts)
+    ap.add_argument("--dpo-steps", type=int, default=DEFAULT_DPO_RECIPE.steps)
+    ap.add_argument("--dpo-lr", type=float, default=DEFAULT_DPO_RECIPE.lr)
     args = ap.parse_args()
     torch.manual_seed(0)
     model, tokenizer = load_base(args.model, "cpu")
-    config = PreferenceConfig()
+    recipe = replace(DEFAULT_DPO_RECIPE, steps=args.dpo_steps, lr=args.dpo_lr)
+    config = PreferenceConfig(
+        harmful_prompts=args.prompts, benign_prompts=args.prompts, recipe=recipe
+    )
     texts = general_texts()
     t0 = time.perf_counter()
-    for seed in range(args.seeds):
+    results: dict[PairQuality, list[RungResult]] = {
+        q: [] for q in RUNGS if q is not PairQuality.EMPTY
+    }
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         eval_set = draw_preference_eval(
             SECRET,
             f"pref-ladder-{seed}",
@@ -73,52 +168,14 @@ def main() -> None:
         )
         improvements = []
         for quality in RUNGS:
-            pairs = generate_pairs(PAIRS, f"pref-data-{seed}", quality)
-            served = [
-                PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected)
-                for p in pairs
-            ]
-            kept = [s for s in served if invalid_reason(s) is None]
-            if not kept:
-                improvements.append(float("-inf"))
-                print(f"  {quality.value:<12} score 0.0000  all {len(served)} pairs invalid")
-                continue
-            with dpo_adapter(
-                model, tokenizer, [format_preference(s) for s in kept], config.recipe
-            ) as (trained, _):
-                tuned = view(
-                    trained.eval_model(), tokenizer, eval_set, config, texts, reference=base.pairs
-                )
-            counts = SampleCounts(
-                offered=len(served),
-                invalid=len(served) - len(kept),
-                accepted=len(kept),
-                requested=PAIRS,
-            )
-            result = score_preference(paired(base, tuned), counts, seed)
-            per_token = [
-                (tc - bc) - (tr - br)
-                for tc, bc, tr, br in zip(
-                    tuned.pairs.chosen_mean_logps,
-                    base.pairs.chosen_mean_logps,
-                    tuned.pairs.rejected_mean_logps,
-                    base.pairs.rejected_mean_logps,
-                    strict=True,
-                )
-            ]
-            c = result.components
-            improvements.append(c[Component.IMPROVEMENT])
-            print(
-                f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
-                f"  pref acc {c[Component.PREF_ACCURACY_DELTA]:+.3f}  margin {c[Component.REWARD_MARGIN]:+.3f}"
-                f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
-                f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}"
-                f"  margin/token {sum(per_token) / len(per_token):+.4f}",
-                flush=True,
-            )
+            rung = measure_rung(model, tokenizer, eval_set, config, base, quality, seed)
+            improvements.append(float("-inf") if rung is None else rung.improvement)
+            if rung is not None and quality in results:
+                results[quality].append(rung)
         truth = list(range(len(RUNGS), 0, -1))
         rho = float(spearmanr(truth, improvements).statistic)
         print(f"  rho(improvement vs expected order) {rho:.3f}", flush=True)
+    summarise(results, args.seeds)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
