@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from common.seeds import joined_seed
 from protocol.schemas import Competition, CotSample
-from scoring.score import SCORING_VERSION, SampleCounts
+from scoring.score import SCORING_VERSION
 from validator.evalsets.chance import measure_chance
 from validator.evalsets.cot import EvalSet
 from validator.evalsets.pool import EvalPool
@@ -38,6 +38,7 @@ from validator.stages.stage import (
     Submissions,
     apply_score,
     mean,
+    screened_counts,
 )
 from validator.store.records import CompetitionRecord, MinerRoundRecord
 
@@ -193,13 +194,7 @@ def score_cot_miners(
         kept = [s for s in screened.kept if isinstance(s, CotSample)]
         prep = prepare_samples(
             kept,
-            prior=SampleCounts(
-                offered=record.offered,
-                duplicates=record.duplicates,
-                invalid=record.invalid,
-                contaminated=record.contaminated,
-                contamination_allowance=record.contamination_allowance,
-            ),
+            prior=screened_counts(record, run.requested),
             requested=run.requested,
         )
         key = None

@@ -41,7 +41,6 @@ from scoring.components import Component
 from scoring.contamination import EvalPoolIndex
 from scoring.preference_score import PREFERENCE_SCORING_VERSION, score_preference
 from scoring.refusal import CachedJudge
-from scoring.score import SampleCounts
 from validator.evalsets.preference import (
     PREFERENCE_EVAL_VERSION,
     PreferenceEvalSet,
@@ -58,7 +57,15 @@ from validator.stages.preference_measure import (
     view,
 )
 from validator.stages.screening import Screened, screen_round
-from validator.stages.stage import Stage, StageInputs, StageOutcome, Submissions, apply_score, mean
+from validator.stages.stage import (
+    Stage,
+    StageInputs,
+    StageOutcome,
+    Submissions,
+    apply_score,
+    mean,
+    screened_counts,
+)
 from validator.store.records import CompetitionRecord, MinerRoundRecord
 
 SIDE_BY_SIDE_FILE = "preference_side_by_side.json"
@@ -261,13 +268,7 @@ def price_preference_miner(
         {"train": round(t2 - t1, 4), "eval": round(time.perf_counter() - t2, 4)}
     )
     record.train_losses = [log.loss for log in logs]
-    counts = SampleCounts(
-        offered=record.offered,
-        duplicates=record.duplicates,
-        invalid=record.invalid,
-        accepted=record.accepted,
-        requested=run.requested,
-    )
+    counts = screened_counts(record, run.requested)
     score = score_preference(paired(base, tuned), counts, miner_seed(run.round_id, record.uid))
     apply_score(record, score)
     record.components[Component.DPO_FINAL_REWARD_MARGIN] = logs[-1].margin if logs else 0.0

@@ -267,9 +267,7 @@ def screen_round(
     for uid in zeroed:
         dedup.update(dedup_round([submission(uid)], history.index))
     return {
-        uid: _screen_miner(
-            uid, sub.hotkey, sub.samples, dedup[uid], gates[uid], uid in zeroed, round_id, history
-        )
+        uid: _screen_miner(uid, sub.hotkey, sub.samples, dedup[uid], gates[uid], round_id, history)
         for uid, sub in sorted(submissions.items())
     }
 
@@ -280,7 +278,6 @@ def _screen_miner(
     samples: Sequence[CotSample | PreferenceSample],
     result: MinerDedup,
     gate: GateResult,
-    zeroed: bool,
     round_id: str,
     history: DedupHistory,
 ) -> Screened:
@@ -310,7 +307,7 @@ def _screen_miner(
             screened.kept.append(sample)
             if own:
                 screened.resubmitted += 1
-            elif not zeroed:
+            elif not gate.zeroed:
                 fingerprint = result.fingerprints[verdict.index]
                 history.credit(
                     f"{hotkey}/{round_id}/{verdict.index}",

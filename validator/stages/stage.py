@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from protocol.schemas import Competition, sample_sha256
-from scoring.score import MinerScore
+from scoring.score import MinerScore, SampleCounts
 from validator.manifests import ManifestCheck
 from validator.pull import PullResult
 from validator.stages.screening import DedupHistory, MinerSubmission, Screened
@@ -202,6 +202,19 @@ def screened_record(
         record.reasons.append("no sample survived screening")
         return record, False
     return record, True
+
+
+def screened_counts(record: MinerRoundRecord, requested: int) -> SampleCounts:
+    """What screening left of a miner's samples, as every competition's score rule reads it."""
+    return SampleCounts(
+        offered=record.offered,
+        invalid=record.invalid,
+        duplicates=record.duplicates,
+        contaminated=record.contaminated,
+        contamination_allowance=record.contamination_allowance,
+        accepted=record.accepted,
+        requested=requested,
+    )
 
 
 def apply_score(record: MinerRoundRecord, score: MinerScore) -> None:
