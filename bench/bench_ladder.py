@@ -13,7 +13,9 @@ Targets (issue 10), with the check off, on the score the weights use and on the 
 correct in other words earns >= 50% of correct; wrong answers, in either phrasing, earn <= 5%
 of correct; both correct rungs' improvements above every flawed rung's in each seed;
 Spearman rho of the flawed rungs against ``FLAWED_ORDER`` reported; Kendall tau between A
-and B >= 0.8; the repeat bit-identical. Rule constants were chosen on data seeds 0-4;
+and B >= 0.8, printed on the improvements and on the model-only score (the weights' number:
+floored at 0, so rungs that neither validator pays tie instead of trading places below 0);
+the repeat bit-identical. Rule constants were chosen on data seeds 0-4;
 ``--first-seed 10`` measures on seeds none of them was chosen on.
 """
 
@@ -105,7 +107,10 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     first: list[RungResult] = []
     all_t: list[dict[str, bool | float]] = []  # per seed: seed_targets of validator A
-    taus: list[float] = []  # per seed: Kendall tau between validators A and B
+    taus: list[float] = []  # per seed: Kendall tau between validators A and B, improvements
+    # ... and on the model-only score: the number the weights see (floored at 0, so the
+    # unpaid rungs tie on both validators instead of trading places below 0)
+    score_taus: list[float] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         round_id, data_seed = f"ladder-{seed}", f"ladder-data-{seed}"
         a = ladder_round(model, tokenizer, SECRET_A, round_id, data_seed, **setup)
@@ -113,8 +118,12 @@ def main() -> None:
         first = first or a
         targets = seed_targets(a)
         tau = kendall_between([r.improvement for r in a], [r.improvement for r in b])
+        score_tau = kendall_between(
+            [r.score_model_only for r in a], [r.score_model_only for r in b]
+        )
         all_t.append(targets)
         taus.append(tau)
+        score_taus.append(score_tau)
         rows.append(
             {
                 "seed": seed,
@@ -134,12 +143,17 @@ def main() -> None:
                 ],
                 "targets": targets,
                 "tau_ab": tau,
+                "tau_ab_score": score_tau,
             }
         )
         print(f"seed {seed}: validator A", flush=True)
         print("\n".join(_table(a)))
         print("  validator B: " + "  ".join(f"{r.quality.value}={r.improvement:+.4f}" for r in b))
-        print(f"  targets: {json.dumps(targets)}  tau(A,B) {tau:.3f}", flush=True)
+        print(
+            f"  targets: {json.dumps(targets)}  tau(A,B) {tau:.3f} on improvements,"
+            f" {score_tau:.3f} on the model-only score",
+            flush=True,
+        )
     seed = args.first_seed
     again = ladder_round(
         model, tokenizer, SECRET_A, f"ladder-{seed}", f"ladder-data-{seed}", **setup
@@ -159,7 +173,9 @@ def main() -> None:
     print(
         f"targets (check off): other words >= 50% of correct: {ok_other}; wrong <= 5%: {ok_wrong}; "
         f"correct above every flawed rung: {ok_order}; flawed rho worst {min(rhos):.3f} mean "
-        f"{sum(rhos) / len(rhos):.3f}; tau(A,B) >= 0.8: {min(taus) >= 0.8} (worst {min(taus):.3f}); "
+        f"{sum(rhos) / len(rhos):.3f}; tau(A,B) >= 0.8 on improvements: {min(taus) >= 0.8} "
+        f"(worst {min(taus):.3f}), on the model-only score: {min(score_taus) >= 0.8} "
+        f"(worst {min(score_taus):.3f}); "
         f"repeat identical: {identical}; correct's 95% lower bound > 0: {ci_ok}"
     )
     if args.out:
