@@ -173,7 +173,8 @@ def main() -> None:
             ]
             counts = [sum(m[k] for m in met) for k in range(3)]
             print(
-                f"  {summary:6s} x{w:4.2f}: other {counts[0]}  wrong {counts[1]}  order {counts[2]}"
+                f"  {summary:6s} x{w:4.2f}: other {counts[0]}  wrong {counts[1]}"
+                f"  order {counts[2]}  all three {sum(all(m) for m in met)}"
             )
 
 

@@ -32,6 +32,7 @@ from validator.store.records import MinerStatus, RoundRecord
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ROUND_ID = "audit-round"
+EARLIER_ROUND = "audit-round-0"
 
 
 @dataclass
@@ -60,6 +61,8 @@ def audited(
         net.ctx.shares = {Competition.COT_SFT: 0.5, Competition.PREFERENCE: 0.5}
         # Small held-out sets and short answers: the preference part in seconds on 2 cores.
         net.ctx.stages.preference = PreferenceConfig(8, 8, 16, max_new_tokens=8)
+        # A round before: its published set is in the audited round's gate window.
+        net.run(EARLIER_ROUND)
         record = net.run(ROUND_ID)
         hotkeys = {
             name: n.hotkey
@@ -149,6 +152,34 @@ def test_a_tampered_published_set_is_caught(
     (copy / "eval_set.json").write_text(json.dumps(published))
     assert _audit(audited, "honest", copy) == 1
     assert "[FAIL] published sets match the committed hashes" in capsys.readouterr().out
+
+
+def test_the_gate_is_re_derived_from_the_published_sets(
+    audited: Audited, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The round's gate checked the earlier round's published set; the audit rebuilds it."""
+    part = audited.record.competitions[Competition.COT_SFT]
+    assert part.gate_window is not None and list(part.gate_window) == [EARLIER_ROUND]
+    assert _audit(audited, "honest") == 0
+    out = capsys.readouterr().out
+    assert "[ok  ] the gate's published sets: 1 published set(s)" in out
+    assert "[ok  ] contamination gate re-derived" in out
+
+
+def test_a_recorded_allowance_the_gate_does_not_give_is_caught(
+    audited: Audited, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The validator edits a miner's chance allowance in its record after the round."""
+    copy = _copy(audited, tmp_path)
+    (tmp_path / EARLIER_ROUND).symlink_to(audited.round_dir.parent / EARLIER_ROUND)
+    summary = json.loads((copy / "summary.json").read_text())
+    hotkey = audited.hotkeys["honest"]
+    for miner in summary["miners"]:
+        if miner["hotkey"] == hotkey and miner["competition"] == "cot_sft":
+            miner["contamination_allowance"] += 5
+    (copy / "summary.json").write_text(json.dumps(summary))
+    assert _audit(audited, "honest", copy) == 1
+    assert "[FAIL] contamination gate re-derived" in capsys.readouterr().out
 
 
 def test_a_tampered_response_is_caught(

@@ -15,9 +15,8 @@ from protocol.auth import ResponseBinding, ResponseSignatureError, verify_respon
 from protocol.chain.base import Commitment
 from protocol.commitments import CommitmentKind, eval_commitment_digest, parse_commitment
 from protocol.schemas import Competition, SubmissionResponse
-from tasks.registry import TaskItem
 from tasks.safety_prompts import Label, SafetyPrompt
-from validator.evalsets.cot import EvalSet
+from validator.evalsets.cot import EvalSet, eval_set_from_dict
 from validator.evalsets.preference import PreferenceEvalSet
 from validator.evalsets.publish import preference_sha256
 from validator.manifests import commitment_error, proven_samples
@@ -35,12 +34,7 @@ class Finding:
 
 def published_cot_set(published: Mapping[str, Any]) -> EvalSet:
     """The CoT held-out set as published at the top of ``eval_set.json``."""
-    return EvalSet(
-        round_id=str(published["round_id"]),
-        seed=int(published["seed"]),
-        version=str(published["version"]),
-        items=tuple(TaskItem.from_dict(item) for item in published["items"]),
-    )
+    return eval_set_from_dict(published)
 
 
 def published_preference_set(published: Mapping[str, Any]) -> PreferenceEvalSet:

@@ -5,7 +5,8 @@ sets and the commitment's salt; ``signed/<competition>/<uid>.json``: the miner's
 response, or ``--signed FILE`` for the miner's own copy) — or, with ``--api URL --round ID
 --signed FILE``, the record and the published sets from a validator's leaderboard API, so a
 third party needs only the API and the miner's signed response — reads the chain's commitments at
-the recorded blocks, checks signatures, proofs and both commitments, re-trains and re-scores,
+the recorded blocks, checks signatures, proofs and both commitments, re-runs the contamination
+gate on the published sets (``validator/audit/gate.py``), re-trains and re-scores,
 and prints the recomputed score beside the recorded one. Exit status 0 when every check holds
 and the score is reproduced exactly, 1 otherwise, 2 for unusable input.
 """
@@ -31,7 +32,10 @@ from validator.audit.checks import (
     published_preference_set,
     response_findings,
 )
+from validator.audit.gate import gate_findings
 from validator.audit.rescore import AuditError, kept_samples, rescore_cot, rescore_preference
+from validator.evalsets.pool import PUBLISHED_FILE
+from validator.manifests import proven_samples
 from validator.model.base import load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
@@ -67,6 +71,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.api is not None and (args.round_id is None or args.signed is None):
         parser.error("--api needs --round and --signed (the miner's signed response)")
     return args
+
+
+def _load_window(args: argparse.Namespace, record: RoundRecord) -> dict[str, dict[str, Any] | None]:
+    """Each published set the round's CoT gate checked besides its own (None: not found).
+
+    From the round directory's siblings (``<runs>/<round>/eval_set.json``), or the API.
+    """
+    part = record.competitions.get(Competition.COT_SFT)
+    names = list(part.gate_window or {}) if part is not None else []
+    if args.api is None:
+        found: dict[str, dict[str, Any] | None] = {}
+        for round_id in names:
+            path = args.round_dir.parent / round_id / PUBLISHED_FILE
+            found[round_id] = json.loads(path.read_text()) if path.is_file() else None
+        return found
+    rounds = f"{args.api.rstrip('/')}/v1/rounds"
+    with httpx.Client(timeout=API_TIMEOUT_S, trust_env=False) as client:
+        responses = {r: client.get(f"{rounds}/{r}/eval_set") for r in names}
+    return {r: (got.json() if got.status_code == 200 else None) for r, got in responses.items()}
 
 
 def _load(args: argparse.Namespace) -> tuple[RoundRecord, dict[str, Any]]:
@@ -117,6 +140,9 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at is not None else None
     found, response = response_findings(signed, record, miner, miner_commitment)
     findings += found
+    if response is not None:
+        proven = proven_samples(response)[0]
+        findings += gate_findings(record, miner, proven, published, _load_window(args, record))
     _print(findings)
     if response is None:
         return False

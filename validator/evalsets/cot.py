@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from common.atomic_file import write_text_atomic
 from common.seeds import prefixed_seed
@@ -115,8 +117,12 @@ def write_eval_set(eval_set: EvalSet, directory: str | Path) -> Path:
     return path
 
 
+def eval_set_from_dict(body: Mapping[str, Any]) -> EvalSet:
+    """The set of its published JSON form (``EvalSet.to_json``, or ``eval_set.json``'s top)."""
+    items = tuple(TaskItem.from_dict(it) for it in body["items"])
+    return EvalSet(str(body["round_id"]), int(body["seed"]), str(body["version"]), items)
+
+
 def read_eval_set(path: str | Path) -> EvalSet:
     """Load a published set (for audit): the hash of the result equals the published one."""
-    body = json.loads(Path(path).read_text(encoding="utf-8"))
-    items = tuple(TaskItem.from_dict(it) for it in body["items"])
-    return EvalSet(body["round_id"], int(body["seed"]), body["version"], items)
+    return eval_set_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -23,13 +23,15 @@ import logging
 import random
 import re
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from common.text import join_fields
 from scoring.contamination import EvalItem, EvalPoolIndex
 from tasks.families import TaskItem, generate
-from validator.evalsets.cot import EvalSet, draw_eval_set, read_eval_set
+from validator.evalsets.cot import EvalSet, draw_eval_set, eval_set_from_dict
 from validator.evalsets.suites import EvalSuite, ensure_available
 
 # Published sets stay in the pool this many rounds: longer than a copier needs to fetch a
@@ -60,19 +62,29 @@ def _canaries(secret: str, round_id: str) -> list[TaskItem]:
     return out
 
 
+def published_round(body: Mapping[str, Any]) -> tuple[EvalSet, list[TaskItem]]:
+    """A published ``eval_set.json``'s CoT set and canaries.
+
+    ``ValueError`` when its items do not hash to the ``sha256`` it states: a torn or edited
+    file is not the set the round committed to.
+    """
+    try:
+        eval_set = eval_set_from_dict(body)
+        canaries = [TaskItem.from_dict(c) for c in body.get("canaries", [])]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a published eval set: {exc!r}") from exc
+    if eval_set.sha256() != body.get("sha256"):
+        raise ValueError("its items do not hash to its sha256")
+    return eval_set, canaries
+
+
 def _read_published(path: Path) -> tuple[EvalSet, list[TaskItem]] | None:
     """One published file's CoT set and canaries, or None (warned) if it is not sound."""
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-        eval_set = read_eval_set(path)
-        canaries = [TaskItem.from_dict(c) for c in body.get("canaries", [])]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("published set %s unreadable, not reloaded: %s", path, exc)
+        return published_round(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        log.warning("published set %s not reloaded: %s", path, exc)
         return None
-    if eval_set.sha256() != body.get("sha256"):
-        log.warning("published set %s does not hash to its sha256, not reloaded", path)
-        return None
-    return eval_set, canaries
 
 
 _CANARY_TAG = re.compile(r"\[ref ([0-9a-f]{16})\]")
@@ -87,6 +99,25 @@ def _as_eval_item(item_id: str, item: TaskItem, canary: bool = False) -> EvalIte
         item.final_answer,
         marker=tag.group(1) if tag else "",
     )
+
+
+def pool_index(rounds: Sequence[tuple[EvalSet, Sequence[TaskItem]]]) -> EvalPoolIndex:
+    """The gate's index over ``rounds`` (each an eval set and its canaries, oldest first).
+
+    What a round's gate checked is this over the published sets its record names
+    (``CompetitionRecord.gate_window``) and its own set: an auditor rebuilds it from the
+    published files (``validator/audit/checks.py``).
+    """
+    items: list[EvalItem] = []
+    for eval_set, canaries in rounds:
+        items += [
+            _as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)
+        ]
+        items += [
+            _as_eval_item(f"{eval_set.round_id}/canary{i}", it, canary=True)
+            for i, it in enumerate(canaries)
+        ]
+    return EvalPoolIndex(items)
 
 
 class EvalPool:
@@ -145,17 +176,7 @@ class EvalPool:
 
     def index(self) -> EvalPoolIndex:
         """The gate's index over the current set, its canaries and recent published sets."""
-        items: list[EvalItem] = []
-        rounds = [*self._recent, *([self._current] if self._current else [])]
-        for eval_set, canaries in rounds:
-            items += [
-                _as_eval_item(f"{eval_set.round_id}/{i}", it) for i, it in enumerate(eval_set.items)
-            ]
-            items += [
-                _as_eval_item(f"{eval_set.round_id}/canary{i}", it, canary=True)
-                for i, it in enumerate(canaries)
-            ]
-        return EvalPoolIndex(items)
+        return pool_index([*self._recent, *([self._current] if self._current else [])])
 
     def published(self) -> dict[str, object]:
         """What is written out once the round is over: the set, its hash, and the canaries."""

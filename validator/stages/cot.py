@@ -148,6 +148,10 @@ class CotStage(Stage[EvalSet, CotBase]):
                 recipe_version=self.config.recipe.version,
                 scoring_version=SCORING_VERSION,
                 torch_threads=self.executor.threads,
+                gate_window={
+                    published.round_id: published.sha256()
+                    for published, _ in self.config.pool.published_sets()
+                },
             ),
             records,
             {

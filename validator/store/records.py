@@ -26,8 +26,10 @@ from protocol.schemas import Competition
 # /2: ``competitions`` added; the top-level CoT fields may be empty (CoT switched off).
 # /3: ``eval_commitment`` and ``commitments_block``; per miner ``manifest_root``,
 # ``commit_block`` and ``unproven``. /4: per miner ``contamination_allowance`` (matches within
-# it are dropped, not zeroed: scoring/chance.py).
-RECORD_VERSION = "round-record/4"
+# it are dropped, not zeroed: scoring/chance.py). /5: per competition ``gate_window`` (the
+# published sets the CoT gate checked besides the round's own, so an audit re-derives its
+# verdicts and chance allowance).
+RECORD_VERSION = "round-record/5"
 
 
 class MinerStatus(StrEnum):
@@ -100,6 +102,10 @@ class CompetitionRecord:
     torch_threads: int | None = None
     # Preference: tokens generated per held-out answer (what the judge reads; re-runs need it).
     max_new_tokens: int | None = None
+    # CoT: round id -> sha256 of each published set in the contamination gate's pool besides
+    # this round's own, oldest first (None before round-record/5). Every one is public, so an
+    # auditor rebuilds the gate's index and re-derives each miner's verdicts and allowance.
+    gate_window: dict[str, str] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompetitionRecord:

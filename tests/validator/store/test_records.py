@@ -34,4 +34,4 @@ def test_competitions_round_trip_through_json() -> None:
         ),
     }
     again = RoundRecord.from_dict(json.loads(json.dumps(record.to_dict())))
-    assert again == record and again.record_version == RECORD_VERSION == "round-record/4"
+    assert again == record and again.record_version == RECORD_VERSION == "round-record/5"
