@@ -1,8 +1,9 @@
 """The local network's last step: re-run the last round's scores with the audit command.
 
-Each scored miner of the round, in each competition, is audited in a fresh process, exactly as a third party
-would run it (``python -m validator.audit ROUND_DIR --miner HOTKEY``): commitments, signature,
-proofs, then a re-train and re-score that must reproduce the recorded score bit for bit.
+Each scored (or contaminated) miner of the round, in each competition, is audited in a fresh
+process, exactly as a third party would run it (``python -m validator.audit ROUND_DIR --miner
+HOTKEY``): commitments, signature, proofs, the contamination gate re-run on the published sets,
+then a re-train and re-score that must reproduce the recorded score bit for bit.
 """
 
 from __future__ import annotations
@@ -49,10 +50,14 @@ def audit_command(
 
 
 def audit_round(record: RoundRecord, run_dir: Path, chain_path: Path) -> list[AuditOutcome]:
-    """Audit every scored miner of ``record`` (its directory under ``run_dir``)."""
+    """Audit every scored or contaminated miner of ``record`` (its directory under ``run_dir``).
+
+    A contaminated miner has no score to reproduce (zero, nothing trained), but its zeroing
+    does: the audit re-runs the gate on the published sets (``validator/audit/gate.py``).
+    """
     outcomes = []
     for miner in record.miners:
-        if miner.status != MinerStatus.SCORED:
+        if miner.status not in (MinerStatus.SCORED, MinerStatus.CONTAMINATED):
             continue
         command = audit_command(
             run_dir / record.round_id, miner.hotkey, miner.competition, chain_path

@@ -87,7 +87,9 @@ def _commitments_and_audit(
     print(f"\nauditing round {records[-1].round_id} (python -m validator.audit ...):", flush=True)
     for outcome in audit_round(records[-1], run_dir, chain_path):
         name = names.get(outcome.hotkey, outcome.hotkey)
-        last = outcome.output.splitlines()[-3:] if outcome.output else []
+        lines = outcome.output.splitlines()
+        gate = [line for line in lines if "contamination gate re-derived" in line]
+        last = gate + lines[-3:]
         verdict_line = "reproduced bit for bit" if outcome.reproduced else "NOT reproduced"
         print(f"  {name} ({outcome.competition.value}): {verdict_line}")
         for line in last:
