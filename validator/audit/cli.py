@@ -76,20 +76,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def _load_window(args: argparse.Namespace, record: RoundRecord) -> dict[str, dict[str, Any] | None]:
     """Each published set the round's CoT gate checked besides its own (None: not found).
 
-    From the round directory's siblings (``<runs>/<round>/eval_set.json``), or the API.
+    From the round directory's siblings (``<runs>/<round>/eval_set.json``), or the API. A
+    body that is not JSON is passed on empty: the gate check reports it, the audit goes on.
     """
     part = record.competitions.get(Competition.COT_SFT)
     names = list(part.gate_window or {}) if part is not None else []
+    texts: dict[str, str | None] = {}
     if args.api is None:
-        found: dict[str, dict[str, Any] | None] = {}
         for round_id in names:
             path = args.round_dir.parent / round_id / PUBLISHED_FILE
-            found[round_id] = json.loads(path.read_text()) if path.is_file() else None
-        return found
-    rounds = f"{args.api.rstrip('/')}/v1/rounds"
-    with httpx.Client(timeout=API_TIMEOUT_S, trust_env=False) as client:
-        responses = {r: client.get(f"{rounds}/{r}/eval_set") for r in names}
-    return {r: (got.json() if got.status_code == 200 else None) for r, got in responses.items()}
+            texts[round_id] = path.read_text(encoding="utf-8") if path.is_file() else None
+    else:
+        rounds = f"{args.api.rstrip('/')}/v1/rounds"
+        with httpx.Client(timeout=API_TIMEOUT_S, trust_env=False) as client:
+            for round_id in names:
+                got = client.get(f"{rounds}/{round_id}/eval_set")
+                texts[round_id] = got.text if got.status_code == 200 else None
+    return {r: None if text is None else _json_object(text) for r, text in texts.items()}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _load(args: argparse.Namespace) -> tuple[RoundRecord, dict[str, Any]]:

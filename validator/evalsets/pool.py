@@ -106,7 +106,7 @@ def pool_index(rounds: Sequence[tuple[EvalSet, Sequence[TaskItem]]]) -> EvalPool
 
     What a round's gate checked is this over the published sets its record names
     (``CompetitionRecord.gate_window``) and its own set: an auditor rebuilds it from the
-    published files (``validator/audit/checks.py``).
+    published files (``validator/audit/gate.py``).
     """
     items: list[EvalItem] = []
     for eval_set, canaries in rounds:

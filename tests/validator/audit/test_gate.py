@@ -141,6 +141,9 @@ def test_a_missing_or_edited_window_set_fails_and_nothing_is_re_derived(
     missing = gate_findings(record, miner, samples, published.published, {"r00000": None})
     assert _ok(missing) == {WINDOW_CHECK: False}
     assert "r00000's published set not found" in missing[0].detail
+    unreadable = gate_findings(record, miner, samples, published.published, {"r00000": {}})
+    assert _ok(unreadable) == {WINDOW_CHECK: False}
+    assert "not a published eval set" in unreadable[0].detail
     edited = copy.deepcopy(published.window)
     edited["r00000"]["items"][0]["final_answer"] += "1"
     assert _ok(gate_findings(record, miner, samples, published.published, edited)) == {
