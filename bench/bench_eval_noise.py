@@ -28,13 +28,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import rung_samples
+from bench.ladder import seed_eval_items, seed_samples
 from protocol.schemas import CotSample
 from tasks.families import generate_many
 from tasks.quality import Quality
 from tasks.registry import REGISTRY, Difficulty, Share, TaskItem
 from validator.evalsets.cot import EVAL_SIZE, NEAR_MISSES, round_seed
-from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
 from validator.stages.cot_validate import evaluate_base, validate_and_score
 
@@ -61,7 +60,7 @@ def score(model: object, tok: object, samples: list[CotSample], items: list[Task
 
 
 def correct(seed: int) -> list[CotSample]:
-    return rung_samples(f"ladder-data-{seed}", Quality.CORRECT, f"ladder-{seed}", 64)
+    return seed_samples(seed, Quality.CORRECT)
 
 
 def main() -> None:
@@ -74,7 +73,7 @@ def main() -> None:
 
     grid = np.zeros((args.grid, args.grid))
     for e in range(args.grid):
-        items = list(EvalPool("ladder-validator-a").draw(f"ladder-{e}", EVAL_SIZE).items)
+        items = seed_eval_items(e)
         for d in range(args.grid):
             grid[e, d] = score(model, tok, correct(d), items)
     print(f"part 1: {args.grid} eval sets (rows) x {args.grid} data seeds (columns), correct rung")

@@ -35,6 +35,7 @@ from bench.ladder import (
     CORRECT_RUNGS,
     FLAWED_ORDER,
     RUNGS,
+    SECRET_A,
     RungResult,
     flawed_rho,
     kendall_between,
@@ -45,8 +46,7 @@ from validator.evalsets.cot import EVAL_SIZE
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
 
-SECRET_A = "ladder-validator-a"  # two validators: different secrets, different eval sets
-SECRET_B = "ladder-validator-b"
+SECRET_B = "ladder-validator-b"  # two validators: different secrets, different eval sets
 
 
 def _table(results: list[RungResult]) -> list[str]:

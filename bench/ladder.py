@@ -32,6 +32,7 @@ from miner.sources import GeneratorSource
 from protocol.schemas import Competition, CotSample
 from scoring.components import Component
 from tasks.quality import Quality
+from tasks.registry import TaskItem
 from validator.evalsets.cot import EVAL_SIZE
 from validator.evalsets.pool import EvalPool
 from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
@@ -75,13 +76,28 @@ def rung_samples(data_seed: str, quality: Quality, round_id: str, count: int) ->
     ]
 
 
+# Validator A's secret: the one eval set per seed the single-validator benches measure on.
+SECRET_A = "ladder-validator-a"
+SAMPLES_PER_MINER = 64  # what a round asks of each miner
+
+
+def seed_eval_items(seed: int, secret: str = SECRET_A) -> list[TaskItem]:
+    """The eval set ``secret``'s validator draws in ladder round ``seed``."""
+    return list(EvalPool(secret).draw(f"ladder-{seed}", EVAL_SIZE).items)
+
+
+def seed_samples(seed: int, quality: Quality) -> list[CotSample]:
+    """What the ladder miner of ``quality`` serves in ladder round ``seed``."""
+    return rung_samples(f"ladder-data-{seed}", quality, f"ladder-{seed}", SAMPLES_PER_MINER)
+
+
 def ladder_round(
     model: Any,
     tokenizer: Any,
     secret: str,
     round_id: str,
     data_seed: str,
-    samples_per_miner: int = 64,
+    samples_per_miner: int = SAMPLES_PER_MINER,
     eval_items: int = EVAL_SIZE,
     recipe: TrainRecipe = DEFAULT_RECIPE,
 ) -> list[RungResult]:

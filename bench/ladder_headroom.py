@@ -29,12 +29,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import rung_samples
+from bench.ladder import seed_eval_items, seed_samples
 from scoring import score
 from tasks.quality import Quality, operands_of
 from tasks.registry import REGISTRY, Difficulty, Share, TaskItem
-from validator.evalsets.cot import EVAL_SIZE
-from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
 from validator.stages.cot_validate import evaluate_base, validate_and_score
 
@@ -80,13 +78,13 @@ def main() -> None:
     model, tok = load_base("tiny", "cpu")
     pooled: dict[tuple[Quality, Part], list[float]] = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        items = list(EvalPool("ladder-validator-a").draw(f"ladder-{seed}", EVAL_SIZE).items)
+        items = seed_eval_items(seed)
         parts = np.array([part_of(it) for it in items])
         base = evaluate_base(model, tok, items)
         counts = "  ".join(f"{p.value} {int((parts == p).sum())}" for p in Part)
         print(f"seed {seed}: items {counts}")
         for q in RUNGS:
-            served = rung_samples(f"ladder-data-{seed}", q, f"ladder-{seed}", 64)
+            served = seed_samples(seed, q)
             scored = validate_and_score(
                 model, tok, served, items, base=base, answer_check=False, screen_empty=False
             )

@@ -32,11 +32,9 @@ from scoring.components import Component
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import RUNGS, model_only_targets, rung_samples
+from bench.ladder import RUNGS, model_only_targets, seed_eval_items, seed_samples
 from scoring import score
 from tasks.quality import Quality
-from validator.evalsets.cot import EVAL_SIZE
-from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
 from validator.stages.cot_validate import evaluate_base, validate_and_score
 
@@ -74,11 +72,11 @@ def main() -> None:
     # per seed: (base margins, {rung: (tuned margins, other terms)})
     seeds: list[tuple[Arr, dict[Quality, tuple[Arr, float]]]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        items = list(EvalPool("ladder-validator-a").draw(f"ladder-{seed}", EVAL_SIZE).items)
+        items = seed_eval_items(seed)
         base = evaluate_base(model, tok, items)
         rungs: dict[Quality, tuple[Arr, float]] = {}
         for q in RUNGS:
-            served = rung_samples(f"ladder-data-{seed}", q, f"ladder-{seed}", 64)
+            served = seed_samples(seed, q)
             raw = validate_and_score(
                 model, tok, served, items, base=base, answer_check=False, screen_empty=False
             )

@@ -37,12 +37,10 @@ from scipy.special import logsumexp
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import RUNGS, model_only_targets, rung_samples
+from bench.ladder import RUNGS, model_only_targets, seed_eval_items, seed_samples
 from tasks.families import WORDS
 from tasks.quality import Quality, operands_of
 from tasks.registry import Operands, Solution, TaskItem, verify
-from validator.evalsets.cot import EVAL_SIZE
-from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
 from validator.model.evaluate import (
     BATCH_SIZE,
@@ -139,7 +137,7 @@ def main() -> None:
     # per seed and rung: (the rule's improvement without its margin term, misread margin delta)
     seeds: list[dict[Quality, tuple[float, np.ndarray]]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        items = list(EvalPool("ladder-validator-a").draw(f"ladder-{seed}", EVAL_SIZE).items)
+        items = seed_eval_items(seed)
         rng = random.Random(f"misread-{seed}")
         misreads = [misread_solutions(it, rng) for it in items]
         base = evaluate_base(model, tok, items)
@@ -147,7 +145,7 @@ def main() -> None:
         rungs: dict[Quality, tuple[float, np.ndarray]] = {}
         print(f"seed {seed}: base misread margin median {median(base_margin):.2f} nats")
         for q in RUNGS:
-            served = rung_samples(f"ladder-data-{seed}", q, f"ladder-{seed}", 64)
+            served = seed_samples(seed, q)
             agree, disputed = judge(model, tok, served)
             prepared = prepare_samples(served, answer_check=False, screen_empty=False)
             pairs = [format_pair(s) for s in prepared.valid]

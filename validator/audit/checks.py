@@ -14,7 +14,7 @@ from typing import Any
 from protocol.auth import ResponseBinding, ResponseSignatureError, verify_response
 from protocol.chain.base import Commitment
 from protocol.commitments import CommitmentKind, eval_commitment_digest, parse_commitment
-from protocol.schemas import Competition, SubmissionResponse
+from protocol.schemas import Competition, CotSample, PreferenceSample, SubmissionResponse
 from tasks.safety_prompts import Label, SafetyPrompt
 from validator.evalsets.cot import EvalSet, eval_set_from_dict
 from validator.evalsets.preference import PreferenceEvalSet
@@ -153,14 +153,18 @@ def response_findings(
     record: RoundRecord,
     miner: MinerRoundRecord,
     on_chain: Commitment | None,
-) -> tuple[list[Finding], SubmissionResponse | None]:
-    """Signature, commitment binding and proofs of one signed response; and the response."""
+) -> tuple[list[Finding], SubmissionResponse | None, list[CotSample | PreferenceSample]]:
+    """Signature, commitment binding and proofs of one signed response.
+
+    Also the response and its proven samples, in order (what screening saw); None and [] when
+    the signature fails.
+    """
     binding = ResponseBinding(signed.miner_hotkey, signed.validator_hotkey, signed.request_nonce_ns)
     try:
         verify_response(signed.signature_headers, signed.body, binding)
         signature = Finding("miner's signature", True, f"signed by {signed.miner_hotkey}")
     except ResponseSignatureError as exc:
-        return [Finding("miner's signature", False, str(exc))], None
+        return [Finding("miner's signature", False, str(exc))], None, []
     findings = [
         signature,
         Finding(
@@ -187,4 +191,4 @@ def response_findings(
             f"{len(kept)} proven, {len(failed)} unproven (recorded {miner.unproven})",
         )
     )
-    return findings, response
+    return findings, response, kept

@@ -35,7 +35,6 @@ from validator.audit.checks import (
 from validator.audit.gate import gate_findings
 from validator.audit.rescore import AuditError, kept_samples, rescore_cot, rescore_preference
 from validator.evalsets.pool import PUBLISHED_FILE
-from validator.manifests import proven_samples
 from validator.model.base import load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
@@ -149,10 +148,9 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
     read_at = record.commitments_block.get(args.competition.value)
     miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at is not None else None
-    found, response = response_findings(signed, record, miner, miner_commitment)
+    found, response, proven = response_findings(signed, record, miner, miner_commitment)
     findings += found
     if response is not None:
-        proven = proven_samples(response)[0]
         findings += gate_findings(record, miner, proven, published, _load_window(args, record))
     _print(findings)
     if response is None:
