@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from common.seeds import joined_seed
 from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample, first_error
-from tasks.families import generate
 from tasks.quality import Quality, degrade
 from tasks.safety_pairs import PairQuality, generate_pairs
 from tasks.safety_prompts import Label, Split, space_size
+from tasks.stratified import stratified_items
 
 # The preference rung a CoT quality stands for in the demo cast.
 PAIR_QUALITY: dict[Quality, PairQuality] = {
@@ -149,10 +149,14 @@ class GeneratorSource:
             ]
         # Two streams: the tasks depend on the seed alone, so miners of different quality
         # with one seed serve the same prompts (the quality ladder compares like with like).
+        # Every family in an equal share, sizes in proportion: a round's data covers what the
+        # validator's eval set asks (it is stratified the same way) instead of whatever mix
+        # chance gives, which moved an honest miner's score by half its mean
+        # (docs/SCORING.md, "The eval set's draw").
         task_rng = _round_rng(self._seed, round_id)
         noise_rng = _round_rng(self._seed + "|noise", round_id)
         out: list[Sample] = []
-        for _ in range(count):
-            prompt, cot, answer = degrade(generate(task_rng), self._quality, noise_rng)
+        for item in stratified_items(task_rng, count):
+            prompt, cot, answer = degrade(item, self._quality, noise_rng)
             out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
         return out

@@ -127,7 +127,16 @@ class Family:
         With ``near_misses`` > 0, up to that many distinct wrong solutions are attached
         (drawn after the prompt, so the items themselves do not depend on the count).
         """
-        operands = self.draw(rng, difficulty)
+        return self.item_of(self.draw(rng, difficulty), rng, shares, near_misses)
+
+    def item_of(
+        self,
+        operands: Operands,
+        rng: random.Random,
+        shares: Sequence[Share] = tuple(Share),
+        near_misses: int = 0,
+    ) -> TaskItem:
+        """The instance of drawn ``operands``: a phrasing from ``shares``, as ``item`` words it."""
         template = rng.choice(self.templates(shares))
         prompt = template.format(**self.slots(operands, rng))
         right = self.solve(operands)

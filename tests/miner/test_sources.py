@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from miner.sources import DataSourceError, FileSource, GeneratorSource, load_dat
 from protocol.schemas import Competition, CotSample, PreferenceSample, Sample
 from tasks.families import verify
 from tasks.quality import Quality
+from tasks.registry import REGISTRY
 
 GOOD = {"prompt": "2+2?", "chain_of_thought": "two and two", "final_answer": "4"}
 
@@ -93,6 +95,15 @@ def test_generator_is_correct_and_deterministic() -> None:
     assert samples == source.samples(Competition.COT_SFT, 20, "round-1")
     assert samples != source.samples(Competition.COT_SFT, 20, "round-2")
     assert all(isinstance(s, CotSample) and s.final_answer for s in samples)
+
+
+def test_generator_serves_every_family_in_an_equal_share_each_round() -> None:
+    for round_id in ("r1", "r2"):
+        samples = _cot(GeneratorSource("mix").samples(Competition.COT_SFT, 64, round_id))
+        readers = [[f.name for f in REGISTRY if f.answers(s.prompt)] for s in samples]
+        assert all(len(r) == 1 for r in readers)  # each prompt is one family's
+        families = Counter(r[0] for r in readers)
+        assert families == dict.fromkeys(REGISTRY.names(), 16)
 
 
 def test_generator_quality_degrades_answers() -> None:

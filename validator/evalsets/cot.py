@@ -6,7 +6,9 @@ publishes the set (``write_eval_set``) and its sha256, and anyone holding the pu
 for that round can regenerate it and check the hash. Items come from ``tasks.families`` with
 their reference CoT and answers: FULL-size instances in every registered phrasing, the
 PRIVATE share the embedded base never read included (``tasks/registry.py``), so that what
-a miner's data adds is the skill, not the template. That is the default suite; a GPU
+a miner's data adds is the skill, not the template. The draw is stratified (equal items per
+family, sizes in each family's proportions: ``tasks/stratified.py``), so that two rounds'
+sets are alike in what they can measure and differ only in their instances. That is the default suite; a GPU
 validator can draw from reasoning-gym instead (``--eval.suite reasoning-gym``,
 ``validator/evalsets/suites.py``), under a version that names the suite and the package's version.
 
@@ -26,17 +28,18 @@ from typing import Any
 
 from common.atomic_file import write_text_atomic
 from common.seeds import prefixed_seed
-from tasks.families import generate_many
 from tasks.registry import REGISTRY, REGISTRY_VERSION, Difficulty, TaskItem
+from tasks.stratified import generate_stratified
 from validator.evalsets.suites import EvalSuite, draw_reasoning_gym, suite_version
 from validator.model.general_text import GUARD_TEXTS
 from validator.model.recipe import RECIPE_VERSION
 
 # Bump on any change to: EVAL_SIZE, GUARD_TEXTS, the measures in validator/model/evaluate.py;
 # the task registry's and the recipe's versions are folded in.
-# /3: three near misses per item (the contrast margin), 96 new tokens per generation;
-# /2: the registry's families and phrasings, FULL sizes.
-EVAL_VERSION = f"eval/3+{REGISTRY_VERSION}+{RECIPE_VERSION}"
+# /4: items stratified by family and size (tasks/stratified.py; the draw's share of an
+# honest miner's spread halved); /3: three near misses per item (the contrast margin), 96 new
+# tokens per generation; /2: the registry's families and phrasings, FULL sizes.
+EVAL_VERSION = f"eval/4+{REGISTRY_VERSION}+{RECIPE_VERSION}"
 
 # 64 items: at the tiny model's per-item noise, enough for paired deltas to order the quality
 # ladder; generation for 64 items stays a few seconds on CPU.
@@ -99,7 +102,7 @@ def draw_eval_set(
         items = draw_reasoning_gym(seed, count, families)
     else:
         names = families or REGISTRY.names()
-        items = generate_many(seed, count, names, Difficulty.FULL, near_misses=NEAR_MISSES)
+        items = generate_stratified(seed, count, names, Difficulty.FULL, near_misses=NEAR_MISSES)
     return EvalSet(str(round_id), seed, version, tuple(items))
 
 

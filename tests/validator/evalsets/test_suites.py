@@ -21,8 +21,9 @@ import pytest
 import reasoning_gym
 
 from protocol.cli import parse_settings, to_env
-from tasks.families import generate_many, verify
+from tasks.families import verify
 from tasks.registry import REGISTRY, Difficulty
+from tasks.stratified import generate_stratified
 from validator.config import ValidatorSettings
 from validator.evalsets.cot import EVAL_VERSION, NEAR_MISSES, EvalSet, draw_eval_set, round_seed
 from validator.evalsets.pool import EvalPool
@@ -55,9 +56,11 @@ def test_registry_suite_is_the_default_and_its_sets_are_unchanged() -> None:
     default = draw_eval_set(SECRET, "r1", 24)
     explicit = draw_eval_set(SECRET, "r1", 24, suite=EvalSuite.REGISTRY)
     assert explicit.sha256() == default.sha256()
-    # ... and equal to the set as drawn before suites existed.
+    # ... and equal to the registry's stratified draw from the round seed, as without suites.
     seed = round_seed(SECRET, "r1")
-    items = generate_many(seed, 24, REGISTRY.names(), Difficulty.FULL, near_misses=NEAR_MISSES)
+    items = generate_stratified(
+        seed, 24, REGISTRY.names(), Difficulty.FULL, near_misses=NEAR_MISSES
+    )
     before = EvalSet("r1", seed, EVAL_VERSION, tuple(items))
     assert default.sha256() == before.sha256()
     assert default.version == EVAL_VERSION
