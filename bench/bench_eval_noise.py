@@ -1,7 +1,7 @@
 """How much of an honest miner's round-to-round spread is the eval set's draw, and what buys it down.
 
-Run: ``.venv/bin/python bench/bench_eval_noise.py [--sets 20] [--sizes 64 128 256] [--grid 5]``
-(about 12 minutes on one thread with the defaults).
+Run: ``.venv/bin/python bench/bench_eval_noise.py [--sets 20] [--sizes 64 128] [--grid 5]``
+(about 10 minutes on one thread with the defaults).
 
 Part 1, the decomposition: a grid of ``--grid`` eval sets (validator A's, ladder rounds) x
 ``--grid`` data seeds of the ladder's correct rung; each cell is the score the round gives
@@ -9,16 +9,15 @@ Part 1, the decomposition: a grid of ``--grid`` eval sets (validator A's, ladder
 fixed is the validator's own noise; across data seeds with the eval fixed, the miner's.
 
 Part 2, the eval set alone: one data seed's correct samples scored on ``--sets`` eval sets per
-design, each drawn from its own seed: the registry's draw at each of ``--sizes`` items (the
-family of each item drawn at random, as ``draw_eval_set`` does), and at the first size the
-same count stratified by family (equal items per family, order shuffled). Printed: mean, sd
+design, each drawn from its own seed: the round's draw (``draw_eval_set``: stratified by
+family and size, ``tasks/stratified.py``) at each of ``--sizes`` items, and at the first size
+the draw before ``eval/4`` (each item's family and size drawn at random). Printed: mean, sd
 and coefficient of variation of the score.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,8 @@ from bench.ladder import seed_eval_items, seed_samples
 from protocol.schemas import CotSample
 from tasks.families import generate_many
 from tasks.quality import Quality
-from tasks.registry import REGISTRY, Difficulty, Share, TaskItem
+from tasks.registry import Difficulty, TaskItem
+from tasks.stratified import generate_stratified
 from validator.evalsets.cot import EVAL_SIZE, NEAR_MISSES, round_seed
 from validator.model.base import load_base
 from validator.stages.cot_validate import evaluate_base, validate_and_score
@@ -40,18 +40,14 @@ from validator.stages.cot_validate import evaluate_base, validate_and_score
 Draw = Callable[[int, int], list[TaskItem]]
 
 
-def registry_draw(seed: int, count: int) -> list[TaskItem]:
-    """As ``draw_eval_set``: each item's family drawn at random."""
+def random_draw(seed: int, count: int) -> list[TaskItem]:
+    """The draw before ``eval/4``: each item's family and size at random."""
     return generate_many(seed, count, None, Difficulty.FULL, near_misses=NEAR_MISSES)
 
 
-def stratified_draw(seed: int, count: int) -> list[TaskItem]:
-    """Equal items per family (the remainder to the first families), in a shuffled order."""
-    rng = random.Random(seed)
-    names = REGISTRY.names()
-    families = [names[i % len(names)] for i in range(count)]
-    rng.shuffle(families)
-    return [REGISTRY[f].item(rng, Difficulty.FULL, tuple(Share), NEAR_MISSES) for f in families]
+def round_draw(seed: int, count: int) -> list[TaskItem]:
+    """As ``draw_eval_set``: stratified by family and size."""
+    return generate_stratified(seed, count, None, Difficulty.FULL, near_misses=NEAR_MISSES)
 
 
 def score(model: object, tok: object, samples: list[CotSample], items: list[TaskItem]) -> float:
@@ -66,7 +62,7 @@ def correct(seed: int) -> list[CotSample]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sets", type=int, default=20, help="eval sets per design (part 2)")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[EVAL_SIZE, 128, 256])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[EVAL_SIZE, 128])
     ap.add_argument("--grid", type=int, default=5, help="eval sets and data seeds (part 1)")
     args = ap.parse_args()
     model, tok = load_base("tiny", "cpu")
@@ -86,8 +82,8 @@ def main() -> None:
     )
 
     samples = correct(0)
-    designs: list[tuple[str, Draw, int]] = [("registry", registry_draw, n) for n in args.sizes]
-    designs.append(("by family", stratified_draw, args.sizes[0]))
+    designs: list[tuple[str, Draw, int]] = [("stratified", round_draw, n) for n in args.sizes]
+    designs.append(("random", random_draw, args.sizes[0]))
     print(f"part 2: data seed 0's correct samples on {args.sets} eval sets per design")
     for name, draw, size in designs:
         scores = np.array(
@@ -98,7 +94,7 @@ def main() -> None:
         )
         sd = scores.std(ddof=1)
         print(
-            f"  {name:9s} {size:4d} items: mean {scores.mean():.3f} sd {sd:.3f}"
+            f"  {name:10s} {size:4d} items: mean {scores.mean():.3f} sd {sd:.3f}"
             f" cv {sd / scores.mean():.2f} range {scores.min():.3f}-{scores.max():.3f}",
             flush=True,
         )
