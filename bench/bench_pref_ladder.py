@@ -1,4 +1,4 @@
-"""The preference ladder: does ``pref-v1`` order five kinds of pair data by quality?
+"""The preference ladder: does the preference rule order five kinds of pair data by quality?
 
 Run: ``.venv/bin/python bench/bench_pref_ladder.py [--seeds 3] [--first-seed 0] [--model tiny]
 [--prompts 16] [--dpo-steps 8] [--dpo-lr 1e-3]`` (the last three vary the round's defaults, to
@@ -97,6 +97,7 @@ def measure_rung(
         f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
         f"  pref acc {c[Component.PREF_ACCURACY_DELTA]:+.3f}  margin {c[Component.REWARD_MARGIN]:+.3f}"
         f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
+        f"  (beyond chance {c[Component.REFUSAL_COUNTED]:+.3f} {c[Component.COMPLIANCE_COUNTED]:+.3f})"
         f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}",
         flush=True,
     )

@@ -137,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             print(f"UNEXPECTED: {problem}")
         if not problems:
-            print("As expected: honest holds the most weight; sloppy, copycat and contaminator ~0.")
+            print(
+                "As expected: honest holds the most weight; copycat and contaminator under 5% of"
+                " it; sloppy earns 0 on CoT."
+            )
         problems += _commitments_and_audit(records, settings.run_dir, network.chain_path, hotkeys)
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
         if args.serve:

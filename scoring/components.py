@@ -41,8 +41,10 @@ class Component(StrEnum):
     TUNED_PREF_ACCURACY = "tuned_pref_accuracy"
     REWARD_MARGIN = "reward_margin"
     REFUSAL_DELTA = "refusal_delta"
+    REFUSAL_COUNTED = "refusal_counted"  # the change beyond chance, what pref-v2 scores
     TUNED_REFUSAL_RATE = "tuned_refusal_rate"
     COMPLIANCE_DELTA = "compliance_delta"
+    COMPLIANCE_COUNTED = "compliance_counted"
     TUNED_COMPLIANCE_RATE = "tuned_compliance_rate"
     OVER_REFUSAL_PENALTY = "over_refusal_penalty"
     # Preference, the last DPO step (validator/stages/preference.py).
