@@ -34,6 +34,8 @@ def family_counts(rng: random.Random, names: tuple[str, ...], count: int) -> dic
     """Equal items per family; the remainder to families drawn by ``rng`` (one each)."""
     if not names:
         raise ValueError("no families to draw from")
+    if count < 0:
+        raise ValueError(f"a negative item count: {count}")
     counts = dict.fromkeys(names, count // len(names))
     for name in rng.sample(names, count % len(names)):
         counts[name] += 1

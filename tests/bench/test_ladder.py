@@ -8,7 +8,7 @@ phrasings and in an outsider's, and no flawed rung earns. What the model alone p
 off) where the shipped base meets issue 10's targets in all ten data seeds measured (0-4 and
 10-14, docs/SCORING.md): right data in an outsider's words earns at least half of right data in
 the templates, and the damaging rungs lose. Wrong answers earning at most 5% of right ones by
-the model alone is met in none of the ten seeds (they earn 25-117%): it stays a strict xfail,
+the model alone is met in none of the ten seeds (they earn 47-130%): it stays a strict xfail,
 which turns into a failure the day a base or a signal makes it pass, so that it is then
 asserted for good.
 """
@@ -54,16 +54,16 @@ def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quali
     correct, other = by[Quality.CORRECT], by[Quality.CORRECT_OTHER_WORDS]
     assert correct.score_model_only > 0, correct.components
     # Right data in an outsider's words earns at least half of right data in the templates
-    # (0.50-1.54 of it over ten data seeds).
+    # (0.52-1.13 of it over ten data seeds).
     assert other.score_model_only >= 0.5 * correct.score_model_only, other.components
     assert other.improvement >= 0.5 * correct.improvement
     # Data that only damages the task loses or earns a fraction of right data, by the model
-    # alone (over ten seeds at most: scrambled 0.33, off-topic 0.29, near-empty 0.46 of it;
-    # each below 0 in half the seeds or more).
+    # alone (over ten seeds at most: scrambled 0.13, off-topic 0.31, near-empty 0.63 of it;
+    # below 0 in 4, 3 and 5 of them).
     for flawed in (Quality.SCRAMBLED, Quality.OFF_TOPIC, Quality.EMPTY):
         assert by[flawed].improvement < 0.5 * correct.improvement, (flawed, by[flawed].components)
-    # Both right rungs above every flawed one, on the improvement itself (9 of 10 seeds; in
-    # seed 2 the wrong rung came out above both).
+    # Both right rungs above every flawed one, on the improvement itself (7 of 10 seeds; in
+    # seeds 2, 3 and 11 a wrong rung came out above the outsider-phrased right one).
     lowest_right = min(by[q].improvement for q in CORRECT_RUNGS)
     for flawed in FLAWED_ORDER:
         assert by[flawed].improvement < lowest_right, (flawed, by[flawed].components)
@@ -71,7 +71,7 @@ def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quali
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 10 open: on the shipped base the model alone pays wrong answers 25-117% of "
+    reason="issue 10 open: on the shipped base the model alone pays wrong answers 47-130% of "
     "right ones over ten data seeds (docs/SCORING.md, 'The quality ladder')",
 )
 def test_one_seed_the_model_alone_prices_wrong_answers(ladder: dict[Quality, Any]) -> None:

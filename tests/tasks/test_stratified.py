@@ -75,6 +75,8 @@ def test_the_count_of_longer_lists_varies_far_less_than_a_random_draws() -> None
     assert np.std(stratified) < 0.5 * np.std(chance)  # ... without the chance spread
 
 
-def test_no_families_is_refused() -> None:
+def test_no_families_or_a_negative_count_is_refused() -> None:
     with pytest.raises(ValueError, match="no families"):
         family_counts(random.Random(0), (), 4)
+    with pytest.raises(ValueError, match="negative"):
+        generate_stratified(0, -1)
