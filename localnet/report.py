@@ -3,7 +3,7 @@
 ``format_leaderboards`` renders each competition's leaderboard (from the REST API, as any
 user would read it) with the demo miners' names beside their hotkeys. ``verdict`` checks the
 rounds against ``localnet/cast.py``'s table: the honest miner holds the largest weight, the
-copycat and the contaminator hold almost none, sloppy's wrong answers earn 0 on CoT. A demo
+copycat, the contaminator and sloppy hold almost none, sloppy's wrong answers earn 0 on CoT. A demo
 that comes out otherwise is a scoring bug, so ``neurons/localnet.py`` exits non-zero on it.
 
 ``model_alone`` reports issue 10's targets for what the model's measurement alone would pay
@@ -23,10 +23,12 @@ from protocol.schemas import Competition
 from scoring.components import Component
 from validator.store.records import RoundRecord
 
-# "Near zero" for the attackers: the attack catalogue's bound (issue 5), an attack may earn
-# at most 5% of the honest miner's share.
-ATTACKER_SHARE_MAX = 0.05
-ATTACKERS = ("copycat", "contaminator")
+# "Near zero": the attack catalogue's bound (issue 5), an attack may earn at most 5% of the
+# honest miner's share. Sloppy's data (wrong answers, swapped preference pairs) is held to the
+# same bound: under pref-v1 single flipped answers let its swapped pairs take 12% of the
+# weights in one run (docs/PREFERENCE.md, section 4).
+NEAR_ZERO_SHARE_MAX = 0.05
+NEAR_ZERO = ("sloppy", "copycat", "contaminator")
 HONEST = "honest"
 TEACHER = "teacher"  # honest data in its own phrasing
 SLOPPY = "sloppy"
@@ -87,10 +89,10 @@ def verdict(records: Sequence[RoundRecord], uids: Mapping[str, int]) -> list[str
     for name, value in share.items():
         if name not in (HONEST, TEACHER) and value >= honest:
             problems.append(f"{name} holds {value:.3f}, not below honest's {honest:.3f}")
-    for name in ATTACKERS:
-        if name in share and share[name] > ATTACKER_SHARE_MAX * honest:
+    for name in NEAR_ZERO:
+        if name in share and share[name] > NEAR_ZERO_SHARE_MAX * honest:
             problems.append(
-                f"{name} holds {share[name]:.3f}, over {ATTACKER_SHARE_MAX:.0%} of honest's"
+                f"{name} holds {share[name]:.3f}, over {NEAR_ZERO_SHARE_MAX:.0%} of honest's"
                 f" {honest:.3f}"
             )
     if SLOPPY in uids and any(s > 0 for s in cot_scores(records, uids[SLOPPY])):

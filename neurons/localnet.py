@@ -138,8 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"UNEXPECTED: {problem}")
         if not problems:
             print(
-                "As expected: honest holds the most weight; copycat and contaminator under 5% of"
-                " it; sloppy earns 0 on CoT."
+                "As expected: honest holds the most weight; sloppy, copycat and contaminator"
+                " under 5% of it; sloppy earns 0 on CoT."
             )
         problems += _commitments_and_audit(records, settings.run_dir, network.chain_path, hotkeys)
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
