@@ -46,6 +46,7 @@ from bittensor.sp_core import Keypair
 from pydantic import ValidationError
 
 from common.atomic_file import write_text_atomic
+from miner.selection import family_of, spread_selection
 from miner.sources import DataSource, DataSourceError, Sample, _round_rng
 from protocol.chain.base import Chain, ChainError, Commitment
 from protocol.commitments import manifest_commitment
@@ -235,7 +236,8 @@ class PoolSource:
 
     ``pool`` is the manifest, or a function returning the current one (``PoolBook.manifest``,
     so a refreshed pool is served as soon as it is committed). The selection is FileSource's:
-    the competition's pool samples shuffled by ``seed`` and the round id, the first ``count``.
+    ``count`` of the competition's pool samples, seeded by ``seed`` and the round id, spread
+    evenly over the task families (``miner/selection.py``).
     """
 
     def __init__(self, pool: Manifest | Callable[[], Manifest], seed: str):
@@ -260,9 +262,7 @@ class PoolSource:
         pool = self._current().get(competition)
         if pool is None:
             raise DataSourceError(f"the pool holds no {competition.value} samples")
-        chosen = list(pool)
-        _round_rng(self._seed, round_id).shuffle(chosen)
-        return chosen[:count]
+        return spread_selection(pool, count, _round_rng(self._seed, round_id), family_of)
 
 
 class PoolRefresher:

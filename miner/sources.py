@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from common.seeds import joined_seed
+from miner.selection import family_of, spread_selection
 from protocol.schemas import SAMPLE_TYPES, Competition, CotSample, PreferenceSample, first_error
 from tasks.quality import Quality, degrade
 from tasks.safety_pairs import PairQuality, generate_pairs
@@ -92,7 +93,11 @@ def load_dataset_file(path: Path, competition: Competition) -> list[Sample]:
 
 
 class FileSource:
-    """Serves samples from a validated dataset file, a seeded selection per round."""
+    """Serves samples from a validated dataset file, a seeded selection per round.
+
+    The selection is spread evenly over the task families the registry reads in the prompts
+    (``miner/selection.py``); samples it reads as none form one group of their own.
+    """
 
     def __init__(self, path: Path, competition: Competition, seed: str = "file"):
         self._competition = competition
@@ -104,12 +109,10 @@ class FileSource:
         return (self._competition,)
 
     def samples(self, competition: Competition, count: int, round_id: str) -> list[Sample]:
-        """``count`` samples (all if fewer), in a per-round seeded order."""
+        """``count`` samples (all if fewer): a per-round seeded selection spread over families."""
         if competition != self._competition:
             raise DataSourceError(f"this source serves {self._competition.value} only")
-        chosen = list(self._samples)
-        _round_rng(self._seed, round_id).shuffle(chosen)
-        return chosen[:count]
+        return spread_selection(self._samples, count, _round_rng(self._seed, round_id), family_of)
 
 
 class GeneratorSource:
