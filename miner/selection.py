@@ -2,13 +2,14 @@
 
 A validator's eval set holds every registered task family in an equal share
 (``tasks/stratified.py``), and what a round's data earns follows how many samples of each
-family it holds: a plain shuffle of a balanced 1,024-sample pool hands a round of 64 samples
-16 of a family on average with a standard deviation of 3.1 (9 to 24 over 200 rounds), and an
-honest miner's score moved with that count (docs/SCORING.md, "The eval set's draw"). So the selection is spread: the samples grouped by
-the family the task registry reads in their prompt (one group for prompts it reads as none,
-and for preference pairs), each group shuffled by the round's seed, then taken one group at a
-time in a seeded order until the round's count is reached. Groups end up within one sample of
-each other while they last; with a single group this is exactly the seeded shuffle.
+family it holds (docs/SCORING.md, "The eval set's draw"). A plain shuffle of a balanced
+1,024-sample pool hands a round of 64 samples 16 of a family on average, with a standard
+deviation of 3.1 (9 to 24 over 200 rounds). So the selection is spread: the samples grouped
+by the family the task registry reads in their prompt (one group for prompts it reads as
+none, and for preference pairs), each group shuffled by the round's seed, then taken one
+group at a time in a seeded order until the round's count is reached. Groups end up within
+one sample of each other while they last; with a single group this is exactly the seeded
+shuffle.
 """
 
 from __future__ import annotations

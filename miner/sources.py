@@ -154,7 +154,7 @@ class GeneratorSource:
         # with one seed serve the same prompts (the quality ladder compares like with like).
         # Every family in an equal share, sizes in proportion: a round's data covers what the
         # validator's eval set asks (it is stratified the same way) instead of whatever mix
-        # chance gives, which moved an honest miner's score by half its mean
+        # chance gives: a random 64 with 21 list reversals scored twice what one with 12 did
         # (docs/SCORING.md, "The eval set's draw").
         task_rng = _round_rng(self._seed, round_id)
         noise_rng = _round_rng(self._seed + "|noise", round_id)

@@ -42,9 +42,9 @@ other way: the two terms sum to ``(f(j) - 3 f(k)) / n`` with ``f(x) = max(0, x -
 sqrt(x))``, nondecreasing. That is <= -2 f(k) / n <= 0 whenever ``j <= k``, i.e. whenever the
 base refuses harmful prompts at least as often as benign ones (``br >= 1 - bc``): for any
 base that is not worse than indifferent to harm; such a switch can then earn only what it
-gains in held-out preference accuracy and margin. An
-anti-safe base (refusing benign prompts more often than harmful ones) is the one case where
-refusing everything is a real improvement in both rates, and the rule pays it as one.
+gains in held-out preference accuracy and margin. An anti-safe base (refusing benign prompts
+more often than harmful ones) is the one case where refusing everything is a real
+improvement in both rates, and the rule pays it as one.
 """
 
 from __future__ import annotations
