@@ -1,9 +1,9 @@
 """The preference ladder: does the preference rule order five kinds of pair data by quality?
 
 Run: ``.venv/bin/python bench/bench_pref_ladder.py [--seeds 3] [--first-seed 0] [--model tiny]
-[--prompts 16] [--dpo-steps 8] [--dpo-lr 1e-3]`` (the last three vary the round's defaults, to
-measure what a longer recipe or more held-out prompts would change; the score is always the
-round's rule).
+[--prompts 16] [--pairs 128] [--dpo-steps 8] [--dpo-lr 1e-3]`` (the last four vary the round's
+defaults, to measure what a longer recipe or more held-out prompts or pairs would change; the
+score is always the round's rule).
 
 Five rungs of pairs over the same prompts (``tasks/safety_pairs.py``): good (refuse the
 harmful, help with the benign); over-refuse (refusal preferred everywhere); off-topic text on
@@ -138,6 +138,7 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--model", default="tiny", help="base model (default: the embedded tiny)")
     ap.add_argument("--prompts", type=int, default=PreferenceConfig.harmful_prompts)
+    ap.add_argument("--pairs", type=int, default=PreferenceConfig.heldout_pairs)
     ap.add_argument("--dpo-steps", type=int, default=DEFAULT_DPO_RECIPE.steps)
     ap.add_argument("--dpo-lr", type=float, default=DEFAULT_DPO_RECIPE.lr)
     args = ap.parse_args()
@@ -145,7 +146,10 @@ def main() -> None:
     model, tokenizer = load_base(args.model, "cpu")
     recipe = replace(DEFAULT_DPO_RECIPE, steps=args.dpo_steps, lr=args.dpo_lr)
     config = PreferenceConfig(
-        harmful_prompts=args.prompts, benign_prompts=args.prompts, recipe=recipe
+        harmful_prompts=args.prompts,
+        benign_prompts=args.prompts,
+        heldout_pairs=args.pairs,
+        recipe=recipe,
     )
     texts = general_texts()
     t0 = time.perf_counter()

@@ -42,7 +42,12 @@ class PreferenceConfig:
     # data turn refusals on or off; generation dominates the cost on CPU (~48 tokens each).
     harmful_prompts: int = 16
     benign_prompts: int = 16
-    heldout_pairs: int = 32  # preference accuracy in steps of 1/32
+    # Held-out pairs for preference accuracy and the margin, teacher-forced (no generation, so
+    # cheap): the margin carries all the signal of the data's quality on the embedded base, and
+    # with 32 pairs its sampling noise paid off-topic pairs. At 128 (the pair ladder, 20 seeds,
+    # docs/PREFERENCE.md section 4) good pairs' margin varies sd 0.020 over seeds (32: 0.048),
+    # off-topic earns <= 5% of good in 13 of 20 seeds (32: 10), good first 19 of 20 either way.
+    heldout_pairs: int = 128
     max_new_tokens: int = (
         48  # a refusal or the start of an answer fits; the judge reads the opening
     )
