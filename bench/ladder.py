@@ -22,6 +22,7 @@ Used by ``bench/bench_ladder.py`` (5 + 5 data seeds, two eval secrets, a repeat)
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -79,6 +80,15 @@ def rung_samples(data_seed: str, quality: Quality, round_id: str, count: int) ->
 # Validator A's secret: the one eval set per seed the single-validator benches measure on.
 SECRET_A = "ladder-validator-a"
 SAMPLES_PER_MINER = 64  # what a round asks of each miner
+
+
+def parse_seed_range(description: str | None) -> range:
+    """``--seeds N --first-seed S`` (default 5 from 0): the data seeds a ladder bench runs."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
+    args = ap.parse_args()
+    return range(args.first_seed, args.first_seed + args.seeds)
 
 
 def seed_eval_items(seed: int, secret: str = SECRET_A) -> list[TaskItem]:

@@ -16,7 +16,6 @@ part.
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
 import sys
@@ -29,7 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import seed_eval_items, seed_samples
+from bench.ladder import parse_seed_range, seed_eval_items, seed_samples
 from scoring import score
 from tasks.quality import Quality, operands_of
 from tasks.registry import REGISTRY, Difficulty, Share, TaskItem
@@ -71,13 +70,10 @@ def part_of(item: TaskItem) -> Part:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=0)
-    args = ap.parse_args()
+    seeds_run = parse_seed_range(__doc__)
     model, tok = load_base("tiny", "cpu")
     pooled: dict[tuple[Quality, Part], list[float]] = {}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    for seed in seeds_run:
         items = seed_eval_items(seed)
         parts = np.array([part_of(it) for it in items])
         base = evaluate_base(model, tok, items)
@@ -101,7 +97,7 @@ def main() -> None:
                 pooled.setdefault((q, p), []).extend(chosen.tolist())
                 means.append(f"{p.value} {chosen.mean():+.3f}" if len(chosen) else f"{p.value} -")
             print(f"  {q.value:20s} " + "  ".join(means), flush=True)
-    print(f"all {args.seeds} seeds, mean d_i per part (items pooled)")
+    print(f"all {len(seeds_run)} seeds, mean d_i per part (items pooled)")
     for q in RUNGS:
         print(
             f"  {q.value:20s} "

@@ -19,7 +19,6 @@ margins capped at 10 nats), ``clip5`` (every margin clipped to +-5 nats) and ``d
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,7 +31,7 @@ from scoring.components import Component
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import RUNGS, model_only_targets, seed_eval_items, seed_samples
+from bench.ladder import RUNGS, model_only_targets, parse_seed_range, seed_eval_items, seed_samples
 from scoring import score
 from tasks.quality import Quality
 from validator.model.base import load_base
@@ -64,14 +63,11 @@ def _other_terms(c: Mapping[Component, float]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=0)
-    args = ap.parse_args()
+    seeds_run = parse_seed_range(__doc__)
     model, tok = load_base("tiny", "cpu")
     # per seed: (base margins, {rung: (tuned margins, other terms)})
     seeds: list[tuple[Arr, dict[Quality, tuple[Arr, float]]]] = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    for seed in seeds_run:
         items = seed_eval_items(seed)
         base = evaluate_base(model, tok, items)
         rungs: dict[Quality, tuple[Arr, float]] = {}
@@ -89,7 +85,7 @@ def main() -> None:
     for name, summary in SUMMARIES.items():
         deltas = [{q: summary(b, t) for q, (t, _) in r.items()} for b, r in seeds]
         print(
-            f"{name}: seed {args.first_seed}'s deltas "
+            f"{name}: seed {seeds_run.start}'s deltas "
             + " ".join(f"{q.value}={v:+.3f}" for q, v in deltas[0].items())
         )
         for w in WEIGHTS:

@@ -23,7 +23,6 @@ The ladder's wrong rungs misread one operand and reason correctly from it
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ from scipy.special import logsumexp
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ladder import RUNGS, model_only_targets, seed_eval_items, seed_samples
+from bench.ladder import RUNGS, model_only_targets, parse_seed_range, seed_eval_items, seed_samples
 from tasks.families import WORDS
 from tasks.quality import Quality, operands_of
 from tasks.registry import Operands, Solution, TaskItem, verify
@@ -129,14 +128,11 @@ def judge(model: Any, tok: Any, samples: Sequence[Any]) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=0)
-    args = ap.parse_args()
+    seeds_run = parse_seed_range(__doc__)
     model, tok = load_base("tiny", "cpu")
     # per seed and rung: (the rule's improvement without its margin term, misread margin delta)
     seeds: list[dict[Quality, tuple[float, np.ndarray]]] = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    for seed in seeds_run:
         items = seed_eval_items(seed)
         rng = random.Random(f"misread-{seed}")
         misreads = [misread_solutions(it, rng) for it in items]

@@ -214,6 +214,10 @@ class Registry:
         """Registered names, in registration order."""
         return tuple(self._families)
 
+    def readers(self, prompt: str) -> tuple[str, ...]:
+        """The names of the families that read ``prompt``, in registration order."""
+        return tuple(f.name for f in self._families.values() if f.answers(prompt) is not None)
+
     def solve(self, prompt: str) -> set[str] | None:
         """Every answer any family's reading of ``prompt`` allows; None if no family reads it."""
         found: set[str] | None = None

@@ -42,7 +42,7 @@ class ChanceRates:
 
     def rate(self, prompt: str) -> float:
         """The rate of the family that reads ``prompt``; the highest of all if none does."""
-        readers = [self.rates[f.name] for f in REGISTRY if f.answers(prompt) is not None]
+        readers = [self.rates[name] for name in REGISTRY.readers(prompt)]
         return max(readers or self.rates.values(), default=0.0)
 
     def expected(self, prompts: Sequence[str]) -> float:
