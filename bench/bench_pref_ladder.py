@@ -96,6 +96,7 @@ def measure_rung(
     print(
         f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
         f"  pref acc {c[Component.PREF_ACCURACY_DELTA]:+.3f}  margin {c[Component.REWARD_MARGIN]:+.3f}"
+        f" (beyond chance {c[Component.MARGIN_COUNTED]:+.3f})"
         f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
         f"  (beyond chance {c[Component.REFUSAL_COUNTED]:+.3f} {c[Component.COMPLIANCE_COUNTED]:+.3f})"
         f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}",

@@ -40,8 +40,9 @@ class Component(StrEnum):
     PREF_ACCURACY_DELTA = "pref_accuracy_delta"
     TUNED_PREF_ACCURACY = "tuned_pref_accuracy"
     REWARD_MARGIN = "reward_margin"
+    MARGIN_COUNTED = "margin_counted"  # the mean margin beyond chance, what pref-v3 scores
     REFUSAL_DELTA = "refusal_delta"
-    REFUSAL_COUNTED = "refusal_counted"  # the change beyond chance, what pref-v2 scores
+    REFUSAL_COUNTED = "refusal_counted"  # the change beyond chance, scored since pref-v2
     TUNED_REFUSAL_RATE = "tuned_refusal_rate"
     COMPLIANCE_DELTA = "compliance_delta"
     COMPLIANCE_COUNTED = "compliance_counted"

@@ -12,6 +12,7 @@ from scoring.components import Component
 from scoring.preference_score import (
     PREFERENCE_SCORING_VERSION,
     PreferenceEval,
+    mean_beyond_chance,
     rate_change_beyond_chance,
     score_preference,
 )
@@ -90,6 +91,38 @@ def test_flips_both_ways_cancel_and_a_consistent_move_counts() -> None:
     assert math.isclose(rate_change_beyond_chance(base, ten_up), (10 - math.sqrt(10)) / 20)
     assert math.isclose(rate_change_beyond_chance(ten_up, base), -(10 - math.sqrt(10)) / 20)
     assert rate_change_beyond_chance(np.array([]), np.array([])) == 0.0
+
+
+def test_a_margin_within_its_own_noise_is_not_counted() -> None:
+    """pref-v3: held-out margins that do not resolve a direction pay nothing."""
+    noisy = [0.3, -0.25] * (N // 2)  # mean +0.025, standard error 0.063
+    evals = PreferenceEval(**{**_evals(0.5, 0.0, 0.1, 0.9).__dict__, "tuned_margin": noisy})
+    scored = score_preference(evals, FULL, seed=1)
+    assert math.isclose(scored.components[Component.REWARD_MARGIN], 0.025)  # raw, reported
+    assert scored.components[Component.MARGIN_COUNTED] == 0.0
+    assert scored.score == 0.0
+    assert any("margin moved +0.025: within chance" in r for r in scored.reasons)
+
+
+def test_a_consistent_margin_counts_beyond_one_standard_error() -> None:
+    margins = np.array([0.3, 0.1] * (N // 2))  # mean 0.2, sd 0.1026 (ddof 1)
+    se = float(np.std(margins, ddof=1)) / math.sqrt(N)
+    assert math.isclose(mean_beyond_chance(margins), 0.2 - se)
+    assert math.isclose(mean_beyond_chance(-margins), -(0.2 - se))
+    assert mean_beyond_chance(np.array([0.4])) == 0.4  # one value: no spread to measure
+    assert mean_beyond_chance(np.array([])) == 0.0
+    evals = PreferenceEval(**{**_evals(0.5, 0.0, 0.1, 0.9).__dict__, "tuned_margin": list(margins)})
+    scored = score_preference(evals, FULL, seed=1)
+    assert math.isclose(scored.components[Component.IMPROVEMENT], 0.5 * (0.2 - se))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=40))
+def test_the_counted_margin_is_the_mean_shrunk_toward_zero(values: list) -> None:
+    margins = np.array(values)
+    counted = mean_beyond_chance(margins)
+    assert abs(counted) <= abs(margins.mean()) + 1e-12
+    assert counted == 0.0 or math.copysign(1, counted) == math.copysign(1, margins.mean())
 
 
 @settings(max_examples=300, deadline=None)
