@@ -1,4 +1,4 @@
-"""Two more model-only signals for wrong answers, measured on the ladder (issue 10).
+"""More model-only signals for wrong answers, measured on the ladder (issue 10).
 
 Run: ``.venv/bin/python bench/ladder_wrong_signals.py --seeds 5 [--first-seed 0]``
 (about 60 s a seed on one thread).
@@ -19,10 +19,19 @@ The ladder's wrong rungs misread one operand and reason correctly from it
    served prompt; a sample is *disputed* when the base's answer is not the miner's and the
    base finds its own completion more likely than the miner's by more than 5 nats. Printed:
    the share of each rung's samples the base agrees with and the share it disputes.
+3. **The trained adapter as a judge.** The same judgement by the model after training on the
+   rung's own samples: it has read the miner's phrasings, so it might read a teacher's
+   prompts that the base cannot. Printed: the share it disputes.
+4. **Confident token disagreements.** Teacher-forced on the miner's own completion, a token
+   is a confident disagreement when the base puts more than 0.9 on another token and less
+   than 0.01 on the miner's (``CONFIDENT``, ``UNLIKELY``); with the miner's own prefix
+   given, a misread operand is one such token, and a right solution should have none.
+   Printed: the share of samples holding at least one.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections.abc import Sequence
@@ -31,6 +40,8 @@ from statistics import median
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy.special import logsumexp
 
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
@@ -49,12 +60,22 @@ from validator.model.evaluate import (
     forward_pass,
 )
 from validator.model.general_text import GUARD_TEXTS
-from validator.model.recipe import DEFAULT_RECIPE, format_completion, format_pair, format_prompt
+from validator.model.recipe import (
+    DEFAULT_RECIPE,
+    IGNORE_INDEX,
+    collate,
+    encode_pair,
+    format_completion,
+    format_pair,
+    format_prompt,
+)
 from validator.model.train import lora_adapter
 from validator.stages.cot_validate import evaluate_base, prepare_samples, score_cot
 
 MISREADS_PER_ITEM = 3  # as many as the items' own near misses
 DISPUTE_NATS = 5.0  # the base must prefer its own completion by e^5 (~150x) to dispute one
+CONFIDENT = math.log(0.9)  # the model's own choice of the next token, as a log-probability
+UNLIKELY = math.log(0.01)  # the miner's token, as a log-probability, under that choice
 WEIGHTS = (0.1, 0.25, 0.5, 1.0)
 
 
@@ -127,6 +148,25 @@ def judge(model: Any, tok: Any, samples: Sequence[Any]) -> tuple[float, float]:
     return sum(agree) / len(agree), sum(disputed) / len(disputed)
 
 
+@torch.no_grad()
+def confident_disagreements(model: Any, tok: Any, samples: Sequence[Any]) -> float:
+    """The share of samples holding a token the model confidently disagrees with (item 4)."""
+    model.eval()
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    flagged = 0
+    for s in samples:
+        completion = format_completion(s.chain_of_thought, s.final_answer)
+        row = encode_pair(tok, format_prompt(s.prompt), completion, DEFAULT_RECIPE.max_seq_len)
+        ids, mask, labels = collate([row[:2]], pad, mask_prompt=True)
+        logp = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float()[0, :-1], -1)
+        targets = labels[0, 1:]
+        keep = targets != IGNORE_INDEX
+        mine = logp[keep].gather(1, targets[keep][:, None])[:, 0]
+        top = logp[keep].max(dim=1).values
+        flagged += bool(((top > CONFIDENT) & (mine < UNLIKELY)).any())
+    return flagged / len(samples)
+
+
 def main() -> None:
     seeds_run = parse_seed_range(__doc__)
     model, tok = load_base("tiny", "cpu")
@@ -143,18 +183,21 @@ def main() -> None:
         for q in RUNGS:
             served = seed_samples(seed, q)
             agree, disputed = judge(model, tok, served)
+            confident = confident_disagreements(model, tok, served)
             prepared = prepare_samples(served, answer_check=False, screen_empty=False)
             pairs = [format_pair(s) for s in prepared.valid]
             with lora_adapter(model, tok, pairs, DEFAULT_RECIPE) as trained:
                 tuned = evaluate(trained.model, tok, items, GUARD_TEXTS)
                 delta = misread_margins(trained.model, tok, items, misreads) - base_margin
+                _, trained_disputes = judge(trained.model, tok, served)
             score = score_cot(base.result, tuned, base.rouge, prepared.counts, 0)
             c = {str(k): v for k, v in score.components.items()}
             rungs[q] = (c["improvement"] - 0.1 * c["margin_delta"], delta)
             print(
                 f"  {q.value:20s} improvement {c['improvement']:+.3f}  misread margin delta mean"
                 f" {delta.mean():+.3f} median {np.median(delta):+.3f}  base agrees {agree:.2f}"
-                f" disputes {disputed:.2f}",
+                f" disputes {disputed:.2f}  trained adapter disputes {trained_disputes:.2f}"
+                f"  confident token disagreements {confident:.2f}",
                 flush=True,
             )
         seeds.append(rungs)

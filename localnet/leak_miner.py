@@ -1,7 +1,7 @@
 """The local network's contaminator: a miner process serving the validator's leaked eval set.
 
     python localnet/leak_miner.py --wallet.name contaminator --wallet.hotkey default \
-        --subtensor.network local-embedded --leak-secret SECRET --leak-eval-items 64
+        --subtensor.network local-embedded --leak-secret SECRET --leak-eval-items 256
 
 An attack simulation, kept out of the production miner: it runs the production miner's wiring
 (``miner.service.serve``: flags and environment, wallet, chain registration, Redis, uvicorn
@@ -32,6 +32,7 @@ from miner.config import MinerSettings
 from miner.factory import SERVE_TIME, build_context
 from miner.service import serve
 from miner.sources import DataSource
+from validator.evalsets.cot import EVAL_SIZE
 
 # What each uvicorn worker process imports to build the contaminator's app.
 APP_FACTORY = "localnet.leak_miner:app_from_env"
@@ -43,7 +44,7 @@ class LeakMinerSettings(MinerSettings):
     model_config = SettingsConfigDict(env_prefix="DATACOMP_LEAK_MINER_", extra="forbid")
 
     leak_secret: SecretStr = Field(description="the validator secret the attacker knows")
-    leak_eval_items: int = Field(64, description="eval set size the attacker reproduces")
+    leak_eval_items: int = Field(EVAL_SIZE, description="eval set size the attacker reproduces")
 
 
 def leaked_source(settings: LeakMinerSettings, hotkey_ss58: str) -> DataSource:

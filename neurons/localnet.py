@@ -30,6 +30,7 @@ from localnet.report import (
 )
 from protocol.redis_conn import configured_url, exit_on_sigterm
 from validator.config import ExecutorKind
+from validator.evalsets.cot import EVAL_SIZE
 from validator.round import RoundContext
 from validator.service import build, run_rounds, serve_api_in_background
 from validator.store.records import RoundRecord
@@ -39,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Datacomp subnet: the local network, end to end")
     parser.add_argument("--rounds", type=int, default=3, help="validator rounds to run")
     parser.add_argument("--samples", type=int, default=64, help="samples asked of each miner")
-    parser.add_argument("--eval-items", type=int, default=64, help="held-out eval items per round")
+    parser.add_argument(
+        "--eval-items", type=int, default=EVAL_SIZE, help="held-out eval items per round"
+    )
     parser.add_argument(
         "--workdir", type=Path, default=Path(".localnet"), help="state, logs, round dirs"
     )

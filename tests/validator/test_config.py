@@ -152,3 +152,10 @@ def test_the_default_executor_is_local_on_the_validators_model() -> None:
     executor = build_executor(_parse(["--executor.threads", "1"]), model, tokenizer)
     assert isinstance(executor, LocalExecutor)
     assert (executor.model, executor.tokenizer, executor.threads) == (model, tokenizer, 1)
+
+
+def test_the_default_eval_size_is_the_eval_sets() -> None:
+    """The settings spell EVAL_SIZE out (importing it would pull torch into the config)."""
+    from validator.evalsets.cot import EVAL_SIZE
+
+    assert ValidatorSettings().eval_items == EVAL_SIZE

@@ -5,13 +5,14 @@ from __future__ import annotations
 from tasks.families import generate_many
 from tasks.registry import REGISTRY
 from validator.evalsets.chance import CALIBRATION_ITEMS, ChanceRates, measure_chance
+from validator.evalsets.cot import EVAL_SIZE
 from validator.evalsets.pool import EvalPool
 
 
 def _index():
     pool = EvalPool("chance-secret")
     for r in range(6):
-        pool.draw(f"c{r}", 64)
+        pool.draw(f"c{r}", EVAL_SIZE)
     return pool.index()
 
 
