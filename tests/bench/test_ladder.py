@@ -26,6 +26,10 @@ from bench.ladder import CORRECT_RUNGS, FLAWED_ORDER, RUNGS, ladder_round
 from scoring.components import Component
 from tasks.quality import Quality
 
+# Eight rungs trained and evaluated on a 256-item eval set (eval/5): about 90 s on a quiet
+# 2-core machine; the limit leaves room for a loaded one.
+pytestmark = pytest.mark.timeout(900)
+
 # The flawed rungs that teach nothing of the task or damage it (the wrong rungs teach most of it).
 DAMAGING = (Quality.SCRAMBLED, Quality.OFF_TOPIC, Quality.EMPTY)
 
