@@ -1,7 +1,7 @@
 """More model-only signals for wrong answers, measured on the ladder (issue 10).
 
 Run: ``.venv/bin/python bench/ladder_wrong_signals.py --seeds 5 [--first-seed 0]``
-(about 60 s a seed on one thread).
+(about 4 min a seed on one thread at `eval/5`'s 256 eval items).
 
 The ladder's wrong rungs misread one operand and reason correctly from it
 (``tasks/quality.py``). Two ways the model alone might see that, neither in the rule:

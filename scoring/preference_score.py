@@ -38,8 +38,9 @@ The margin counts the same way (``mean_beyond_chance``, ``pref-v3``): each held-
 implicit reward margin is clipped to +-1, and their mean counts only beyond ``NOISE_Z``
 standard errors of itself (``sign(m) * max(0, |m| - NOISE_Z * sd / sqrt(n))``): the held-out
 pairs must resolve the direction the data moved the model. Under ``pref-v2`` the raw mean paid
-off-topic pairs, which teach no preference, up to 0.021 (40% of good pairs' score in its seed)
-on means within one or two standard errors of 0.
+off-topic pairs, which teach no preference, more than 5% of good pairs' score in 7 of 20
+pair-ladder seeds (up to 0.021, 32% of good's in its seed), mostly on means within two
+standard errors of 0.
 
 The over-refusal term makes a lost benign answer cost three times what a gained one earns
 (W_COMPLIANCE + W_OVER_REFUSAL against W_COMPLIANCE). Refusing everything newly refuses the
