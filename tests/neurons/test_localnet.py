@@ -1,8 +1,9 @@
 """The main job, end to end: ``neurons/localnet.py`` as a user runs it (issue 4).
 
 A real run in a subprocess: embedded Redis (or ``REDIS_URL``), the local chain, four miner
-processes, the validator and the API. Two rounds (the default is three) to keep CI short; the
-base model comes from this session's cache, so the run does not pretrain again. The command
+processes, the validator and the API. Two rounds (the default is three) and 64 eval items (the
+default, 256, takes a three-round run from 146 s to 272 s on 2 cores: docs/SCORING.md) to keep
+CI short; the base model comes from this session's cache, so the run does not pretrain again. The command
 itself checks the cast's expected outcome (honest on top, copycat and contaminator ~0) and
 exits 1 otherwise; this test also reads the printed tables.
 """
@@ -21,6 +22,7 @@ from validator.model.base import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 2
+EVAL_ITEMS = 64  # the mechanics and the cast's outcome, not the eval's noise, are checked here
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -33,6 +35,7 @@ def test_local_network_runs_and_the_honest_miner_comes_out_on_top(
     env = os.environ | {CACHE_ENV: str(model_cache), "PYTHONUNBUFFERED": "1"}
     run = subprocess.run(
         [sys.executable, "neurons/localnet.py", "--rounds", str(ROUNDS), "--no-progress"]
+        + ["--eval-items", str(EVAL_ITEMS)]
         + ["--workdir", str(tmp_path / "net"), "--executor", executor],
         cwd=ROOT,
         env=env,
