@@ -1,12 +1,13 @@
 """How much an honest miner's CoT score moves from round to round, by eval set size.
 
 Run: ``.venv/bin/python bench/bench_round_spread.py [--rounds 20] [--first-round 0]
-[--eval-items 64 256] [--train-seeds 1]`` (one thread: about 16 s a round at 64 items and
-four training seeds, 38 s at 256).
+[--eval-items 64 256] [--samples 64] [--train-seeds 1]`` (one thread: about 16 s a round at 64
+items and four training seeds, 38 s at 256).
 
 Each simulated round is what the local network's honest miner meets: a fresh eval set drawn
 from one validator's secret and the round id (``EvalPool``, the round's own draw) and 64
-fresh correct samples from the built-in generator seeded by the round. The score is the
+fresh correct samples from the built-in generator seeded by the round (``--samples`` asks for
+more, as a validator requesting more of each miner would). The score is the
 round's rule (``validate_and_score``) with the fixed recipe; with ``--train-seeds K`` the
 same data is also trained with recipe seeds ``1..K-1`` (LoRA init and batch order), to see how
 much of the spread is the adapter's own. Every eval size sees the same rounds' data.
@@ -33,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: the repo root holds the bench 
 from bench.ladder import SAMPLES_PER_MINER, rung_samples
 from localnet.report import HONEST_SPREAD_MAX
 from scoring.components import Component
+from scoring.score import W_ACCURACY, W_ANSWER_LOSS, W_LOSS, W_MARGIN, W_ROUGE
 from tasks.quality import Quality
 from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
@@ -40,6 +42,16 @@ from validator.model.recipe import DEFAULT_RECIPE
 from validator.stages.cot_validate import evaluate_base, validate_and_score
 
 SECRET = "spread-validator"
+
+# The rule's terms as they enter the improvement (the general-text penalty is subtracted).
+WEIGHTED_TERMS = {
+    Component.LOSS_DELTA: W_LOSS,
+    Component.ANSWER_LOSS_DELTA: W_ANSWER_LOSS,
+    Component.ACCURACY_DELTA: W_ACCURACY,
+    Component.ROUGE_DELTA: W_ROUGE,
+    Component.MARGIN_DELTA: W_MARGIN,
+    Component.GENERAL_PENALTY: -1.0,
+}
 
 
 def triples_within(values: list[float], share: float = HONEST_SPREAD_MAX) -> float:
@@ -52,14 +64,16 @@ def triples_within(values: list[float], share: float = HONEST_SPREAD_MAX) -> flo
 
 
 def round_improvements(
-    model: object, tok: object, round_no: int, eval_items: int, train_seeds: int
-) -> list[float]:
-    """The honest miner's improvement in simulated round ``round_no``, per training seed."""
+    model: object, tok: object, round_no: int, eval_items: int, train_seeds: int, samples: int
+) -> tuple[list[float], dict[Component, float]]:
+    """The honest miner's improvement in simulated round ``round_no``, per training seed, and
+    the first seed's weighted terms (``WEIGHTED_TERMS``)."""
     round_id = f"spread-{round_no}"
     items = list(EvalPool(SECRET).draw(round_id, eval_items).items)
     base = evaluate_base(model, tok, items)
-    served = rung_samples(f"honest-{round_no}", Quality.CORRECT, round_id, SAMPLES_PER_MINER)
+    served = rung_samples(f"honest-{round_no}", Quality.CORRECT, round_id, samples)
     out = []
+    terms: dict[Component, float] = {}
     for seed in range(train_seeds):
         scored = validate_and_score(
             model,
@@ -68,10 +82,13 @@ def round_improvements(
             items,
             replace(DEFAULT_RECIPE, seed=seed),
             base=base,
-            requested=SAMPLES_PER_MINER,
+            requested=samples,
         )
-        out.append(scored.score.components[Component.IMPROVEMENT])
-    return out
+        components = scored.score.components
+        out.append(components[Component.IMPROVEMENT])
+        if seed == 0:
+            terms = {c: w * components[c] for c, w in WEIGHTED_TERMS.items()}
+    return out, terms
 
 
 def main() -> None:
@@ -79,24 +96,37 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--first-round", type=int, default=0)
     ap.add_argument("--eval-items", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--samples", type=int, nargs="+", default=[SAMPLES_PER_MINER])
     ap.add_argument("--train-seeds", type=int, default=1)
     args = ap.parse_args()
     model, tok = load_base("tiny", "cpu")
     t0 = time.perf_counter()
     rounds = range(args.first_round, args.first_round + args.rounds)
-    for n in args.eval_items:
+    for n, m in itertools.product(args.eval_items, args.samples):
+        label = f"{n} items" if m == SAMPLES_PER_MINER else f"{n} items, {m} samples"
         per_round = []
+        per_round_terms = []
         for r in rounds:
-            imps = round_improvements(model, tok, r, n, args.train_seeds)
-            print(f"{n} items, round {r}: " + " ".join(f"{x:+.4f}" for x in imps), flush=True)
+            imps, terms = round_improvements(model, tok, r, n, args.train_seeds, m)
+            print(f"{label}, round {r}: " + " ".join(f"{x:+.4f}" for x in imps), flush=True)
             per_round.append(imps)
+            per_round_terms.append(terms)
+        print(
+            f"{label}, the rule's weighted terms over the rounds (mean / sd): "
+            + "; ".join(
+                f"{c.value} {fmean(t[c] for t in per_round_terms):+.4f}"
+                f" / {pstdev([t[c] for t in per_round_terms]):.4f}"
+                for c in WEIGHTED_TERMS
+            ),
+            flush=True,
+        )
         for k in sorted({1, 2, 4, args.train_seeds}):
             if k > args.train_seeds:
                 continue
             values = [fmean(imps[:k]) for imps in per_round]
             mean, sd = fmean(values), pstdev(values)
             print(
-                f"{n} items, {k} training seed(s) averaged: mean {mean:.4f} sd {sd:.4f}"
+                f"{label}, {k} training seed(s) averaged: mean {mean:.4f} sd {sd:.4f}"
                 f" CV {sd / mean:.3f}; triples within {HONEST_SPREAD_MAX:.0%} of their mean"
                 f" {triples_within(values):.2f}",
                 flush=True,
