@@ -59,7 +59,8 @@ ALLOWED: dict[str, set[str]] = {
     "validator.service": _VALIDATOR,
     "validator.audit": _VALIDATOR,
     "miner": _PURE,
-    "localnet": _VALIDATOR | {"validator.service", "miner"},
+    # The local network runs the audit command and reads its output (its section marker).
+    "localnet": _VALIDATOR | {"validator.service", "validator.audit", "miner"},
     "neurons": _VALIDATOR | {"validator.service", "miner", "localnet"},
     "bench": _VALIDATOR | {"validator.service", "miner", "localnet"},
 }

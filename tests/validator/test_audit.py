@@ -24,7 +24,7 @@ from tasks.quality import Quality
 from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.api.app import create_app
-from validator.audit.cli import main
+from validator.audit.cli import MINER_SECTION, main
 from validator.stages.preference_measure import PreferenceConfig
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.records import MinerStatus, RoundRecord
@@ -240,3 +240,40 @@ def test_a_third_party_audits_from_the_api_and_the_miners_file(
 def test_the_api_mode_needs_the_miners_file() -> None:
     with pytest.raises(SystemExit):
         main(["--api", "http://127.0.0.1:1", "--round", ROUND_ID, "--miner", "x"])
+
+
+def _score_lines(out: str) -> list[str]:
+    """The recorded and recomputed numbers an audit prints, through its verdict."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("recorded score"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("reproduced bit for bit"))
+    return lines[start : end + 1]
+
+
+def test_one_process_audits_several_miners_as_it_audits_each(
+    audited: Audited, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several miners of a competition on one model load and one base evaluation: each miner's
+    section prints, number for number, what its own audit prints."""
+    names = ["honest", "sloppy"]
+    alone = {}
+    for name in names:
+        assert _audit(audited, name) == 0
+        alone[name] = _score_lines(capsys.readouterr().out)
+    hotkeys = [audited.hotkeys[name] for name in names]
+    code = main(
+        [str(audited.round_dir), "--miner", *hotkeys]
+        + ["--chain.path", str(audited.chain_path), "--model", "tiny-random"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    sections = out.split(MINER_SECTION)[1:]
+    assert [section.split()[0] for section in sections] == hotkeys
+    for name, section in zip(names, sections, strict=True):
+        assert _score_lines(section) == alone[name]
+        assert "reproduced bit for bit: yes" in section and "FAIL" not in section
+
+
+def test_a_miners_own_signed_file_is_for_one_miner(audited: Audited, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main([str(audited.round_dir), "--miner", "a", "b", "--signed", str(tmp_path / "r.json")])

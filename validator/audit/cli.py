@@ -1,4 +1,4 @@
-"""``python -m validator.audit ROUND_DIR --miner HOTKEY``: re-run one miner's score of a round.
+"""``python -m validator.audit ROUND_DIR --miner HOTKEY [HOTKEY ...]``: re-run miners' scores of a round.
 
 Reads the round directory (``summary.json``: the record; ``eval_set.json``: the published
 sets and the commitment's salt; ``signed/<competition>/<uid>.json``: the miner's signed
@@ -7,8 +7,10 @@ response, or ``--signed FILE`` for the miner's own copy) — or, with ``--api UR
 third party needs only the API and the miner's signed response — reads the chain's commitments at
 the recorded blocks, checks signatures, proofs and both commitments, re-runs the contamination
 gate on the published sets (``validator/audit/gate.py``), re-trains and re-scores,
-and prints the recomputed score beside the recorded one. Exit status 0 when every check holds
-and the score is reproduced exactly, 1 otherwise, 2 for unusable input.
+and prints the recomputed score beside the recorded one. Several miners of one competition are
+audited in one process, each in its own section, on one base evaluation (the round shares one
+too, so the numbers are the same as one at a time). Exit status 0 when every check holds and
+every score is reproduced exactly, 1 otherwise, 2 for unusable input.
 """
 
 from __future__ import annotations
@@ -28,18 +30,19 @@ from validator.audit.checks import (
     Finding,
     SignedResponse,
     eval_commitment_findings,
-    published_cot_set,
-    published_preference_set,
     response_findings,
 )
 from validator.audit.gate import gate_findings
-from validator.audit.rescore import AuditError, kept_samples, rescore_cot, rescore_preference
+from validator.audit.rescore import AuditError, RoundRescorer, kept_samples
 from validator.evalsets.pool import PUBLISHED_FILE
 from validator.model.base import load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
 # A round record and a published set are tens of kilobytes; a slow API still answers in this.
 API_TIMEOUT_S = 30.0
+
+# Heads each miner's section when one process audits several (``localnet/audit.py`` splits on it).
+MINER_SECTION = "== miner"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -50,7 +53,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--api", help="a leaderboard API to read the round from (with --round)")
     parser.add_argument("--round", dest="round_id", help="the round id (with --api)")
-    parser.add_argument("--miner", required=True, help="the miner's hotkey (ss58)")
+    parser.add_argument(
+        "--miner",
+        dest="miners",
+        nargs="+",
+        required=True,
+        metavar="HOTKEY",
+        help="the miners' hotkeys (ss58); several are audited in one process",
+    )
     parser.add_argument(
         "--competition", type=Competition, default=Competition.COT_SFT, choices=list(Competition)
     )
@@ -69,6 +79,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("give a round directory, or --api URL --round ID --signed FILE")
     if args.api is not None and (args.round_id is None or args.signed is None):
         parser.error("--api needs --round and --signed (the miner's signed response)")
+    if args.signed is not None and len(args.miners) > 1:
+        parser.error("--signed is one miner's response: audit one miner with it")
     return args
 
 
@@ -133,59 +145,62 @@ def _print(findings: Sequence[Finding]) -> None:
 
 
 def audit(args: argparse.Namespace, chain: Chain) -> bool:
-    """Every check and the re-score; True when all hold and the score is reproduced."""
+    """Every check and the re-score of each miner; True when all hold and all are reproduced."""
     record, published = _load(args)
-    miner = _miner(record, args.miner, args.competition)
+    miners = [_miner(record, hotkey, args.competition) for hotkey in args.miners]
     committed = record.eval_commitment
     at = committed.block if committed is not None and committed.block is not None else None
     validator_commitment = (
         chain.commitments(at).get(record.validator_hotkey) if at is not None else None
     )
-    findings = eval_commitment_findings(record, published, validator_commitment)
-    signed_path = (
-        args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
-    )
-    signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
+    round_findings = eval_commitment_findings(record, published, validator_commitment)
+    _print(round_findings)
     read_at = record.commitments_block.get(args.competition.value)
-    miner_commitment = chain.commitments(read_at).get(miner.hotkey) if read_at is not None else None
-    found, response, proven = response_findings(signed, record, miner, miner_commitment)
-    findings += found
-    if response is not None:
-        findings += gate_findings(record, miner, proven, published, _load_window(args, record))
-    _print(findings)
-    if response is None:
-        return False
-    kept = kept_samples(response.samples, signed.kept_sha256)
-    model, tokenizer = load_base(args.model, args.device)
-    if args.competition == Competition.COT_SFT:
-        rescored = rescore_cot(
-            record, miner, published_cot_set(published), kept, signed.requested, model, tokenizer
+    commitments = chain.commitments(read_at) if read_at is not None else {}
+    rescorer: RoundRescorer | None = None
+    window: dict[str, dict[str, Any] | None] | None = None
+    ok = all(f.ok for f in round_findings)
+    for miner in miners:
+        if len(miners) > 1:
+            print(f"{MINER_SECTION} {miner.hotkey} ({args.competition.value})")
+        signed_path = (
+            args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
         )
-    else:
-        rescored = rescore_preference(
-            record,
-            miner,
-            published_preference_set(published),
-            kept,
-            signed.requested,
-            model,
-            tokenizer,
+        signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
+        found, response, proven = response_findings(
+            signed, record, miner, commitments.get(miner.hotkey)
         )
-    exact = rescored.miner.score == miner.score
-    print(f"recorded score   {miner.score!r}")
+        if response is not None:
+            window = _load_window(args, record) if window is None else window
+            found += gate_findings(record, miner, proven, published, window)
+        _print(found)
+        if response is None:
+            ok = False
+            continue
+        kept = kept_samples(response.samples, signed.kept_sha256)
+        if rescorer is None:
+            rescorer = RoundRescorer(record, published, *load_base(args.model, args.device))
+        rescored = rescorer.rescore(miner, kept, signed.requested)
+        exact = rescored.miner.score == miner.score
+        _print_scores(miner, rescored.miner)
+        print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
+        where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
+        print(
+            f"reproduce: python -m validator.audit {where} --miner {miner.hotkey}"
+            f" --competition {args.competition.value}"
+        )
+        ok = ok and exact and all(f.ok for f in found)
+    return ok
+
+
+def _print_scores(recorded: MinerRoundRecord, recomputed: MinerRoundRecord) -> None:
+    print(f"recorded score   {recorded.score!r}")
     print(
-        f"recomputed score {rescored.miner.score!r}  difference {rescored.miner.score - miner.score!r}"
+        f"recomputed score {recomputed.score!r}  difference {recomputed.score - recorded.score!r}"
     )
-    for name, value in sorted(miner.components.items()):
-        again = rescored.miner.components.get(name)
+    for name, value in sorted(recorded.components.items()):
+        again = recomputed.components.get(name)
         print(f"  {name:<24} recorded {value!r:<24} recomputed {again!r}")
-    print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
-    where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
-    print(
-        f"reproduce: python -m validator.audit {where} --miner {args.miner}"
-        f" --competition {args.competition.value}"
-    )
-    return exact and all(f.ok for f in findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
