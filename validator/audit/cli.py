@@ -19,12 +19,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from protocol.chain import LOCAL_EMBEDDED, Chain, open_chain
+from protocol.chain.base import Commitment
 from protocol.schemas import Competition
 from validator.audit.checks import (
     Finding,
@@ -144,6 +146,26 @@ def _print(findings: Sequence[Finding]) -> None:
         print(f"[{mark}] {finding.check}: {finding.detail}")
 
 
+class _Shared:
+    """What the audits of one round's miners share, each loaded once, when first needed."""
+
+    def __init__(
+        self, args: argparse.Namespace, record: RoundRecord, published: dict[str, Any]
+    ) -> None:
+        self.args = args
+        self.record = record
+        self.published = published
+
+    @cached_property
+    def window(self) -> dict[str, dict[str, Any] | None]:
+        return _load_window(self.args, self.record)
+
+    @cached_property
+    def rescorer(self) -> RoundRescorer:
+        model, tokenizer = load_base(self.args.model, self.args.device)
+        return RoundRescorer(self.record, self.published, model, tokenizer)
+
+
 def audit(args: argparse.Namespace, chain: Chain) -> bool:
     """Every check and the re-score of each miner; True when all hold and all are reproduced."""
     record, published = _load(args)
@@ -157,40 +179,39 @@ def audit(args: argparse.Namespace, chain: Chain) -> bool:
     _print(round_findings)
     read_at = record.commitments_block.get(args.competition.value)
     commitments = chain.commitments(read_at) if read_at is not None else {}
-    rescorer: RoundRescorer | None = None
-    window: dict[str, dict[str, Any] | None] | None = None
+    shared = _Shared(args, record, published)
     ok = all(f.ok for f in round_findings)
     for miner in miners:
         if len(miners) > 1:
             print(f"{MINER_SECTION} {miner.hotkey} ({args.competition.value})")
-        signed_path = (
-            args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
-        )
-        signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
-        found, response, proven = response_findings(
-            signed, record, miner, commitments.get(miner.hotkey)
-        )
-        if response is not None:
-            window = _load_window(args, record) if window is None else window
-            found += gate_findings(record, miner, proven, published, window)
-        _print(found)
-        if response is None:
-            ok = False
-            continue
-        kept = kept_samples(response.samples, signed.kept_sha256)
-        if rescorer is None:
-            rescorer = RoundRescorer(record, published, *load_base(args.model, args.device))
-        rescored = rescorer.rescore(miner, kept, signed.requested)
-        exact = rescored.miner.score == miner.score
-        _print_scores(miner, rescored.miner)
-        print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
-        where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
-        print(
-            f"reproduce: python -m validator.audit {where} --miner {miner.hotkey}"
-            f" --competition {args.competition.value}"
-        )
-        ok = ok and exact and all(f.ok for f in found)
+        ok = _audit_miner(shared, miner, commitments.get(miner.hotkey)) and ok
     return ok
+
+
+def _audit_miner(shared: _Shared, miner: MinerRoundRecord, commitment: Commitment | None) -> bool:
+    """One miner's checks and re-score, printed; True when all hold and the score is exact."""
+    args, record = shared.args, shared.record
+    signed_path = (
+        args.signed or args.round_dir / "signed" / args.competition.value / f"{miner.uid}.json"
+    )
+    signed = SignedResponse.from_dict(json.loads(signed_path.read_text()))
+    found, response, proven = response_findings(signed, record, miner, commitment)
+    if response is not None:
+        found += gate_findings(record, miner, proven, shared.published, shared.window)
+    _print(found)
+    if response is None:
+        return False
+    kept = kept_samples(response.samples, signed.kept_sha256)
+    rescored = shared.rescorer.rescore(miner, kept, signed.requested)
+    exact = rescored.miner.score == miner.score
+    _print_scores(miner, rescored.miner)
+    print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
+    where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
+    print(
+        f"reproduce: python -m validator.audit {where} --miner {miner.hotkey}"
+        f" --competition {args.competition.value}"
+    )
+    return exact and all(f.ok for f in found)
 
 
 def _print_scores(recorded: MinerRoundRecord, recomputed: MinerRoundRecord) -> None:
