@@ -2,14 +2,13 @@
 
 A real run in a subprocess: embedded Redis (or ``REDIS_URL``), the local chain, four miner
 processes, the validator and the API. Two rounds (the default is three) and 64 eval items (the
-default, 256, takes a three-round run from 146 s to 272 s on 2 cores: docs/SCORING.md) to keep
-CI short; through Ray, one round: what the second round adds (the EMA, the published set
-reloaded) does not depend on the executor, and a round through Ray is checked against the
-local one number for number in ``tests/validator/executor/test_ray_cluster.py`` (the Ray run
-took 182 s at two rounds, the local one 120 s). The base model comes from this session's
-cache, so the run does not pretrain again. The command itself checks the cast's expected
-outcome (honest on top, copycat and contaminator ~0) and exits 1 otherwise; this test also
-reads the printed tables.
+default, 256, about doubles a run's time on 2 cores: docs/SCORING.md) to keep CI short;
+through Ray, one round: what the second round adds (the EMA, the published set reloaded) does
+not depend on the executor, and a round through Ray is checked against the local one number
+for number in ``tests/validator/executor/test_ray_cluster.py`` (the Ray run took 182 s at two
+rounds, the local one 120 s). The base model comes from this session's cache, so the run does
+not pretrain again. The command itself checks the cast's expected outcome (honest on top,
+copycat and contaminator ~0) and exits 1 otherwise; this test also reads the printed tables.
 """
 
 from __future__ import annotations
