@@ -1,8 +1,8 @@
 """How much an honest miner's CoT score moves from round to round, by eval set size.
 
 Run: ``.venv/bin/python bench/bench_round_spread.py [--rounds 20] [--first-round 0]
-[--eval-items 64 256] [--samples 64] [--train-seeds 1]`` (one thread: about 16 s a round at 64
-items and four training seeds, 38 s at 256).
+[--eval-items 64 256] [--samples 64] [--train-seeds 1] [--batch-size 8]`` (one thread: about
+16 s a round at 64 items and four training seeds, 38 s at 256).
 
 Each simulated round is what the local network's honest miner meets: a fresh eval set drawn
 from one validator's secret and the round id (``EvalPool``, the round's own draw) and 64
@@ -39,7 +39,7 @@ from scoring.score import W_ACCURACY, W_ANSWER_LOSS, W_LOSS, W_MARGIN, W_ROUGE
 from tasks.quality import Quality
 from validator.evalsets.pool import EvalPool
 from validator.model.base import load_base
-from validator.model.recipe import DEFAULT_RECIPE
+from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
 from validator.stages.cot_validate import evaluate_base, validate_and_score
 
 SECRET = "spread-validator"
@@ -65,7 +65,13 @@ def triples_within(values: list[float], share: float = HONEST_SPREAD_MAX) -> flo
 
 
 def round_improvements(
-    model: object, tok: object, round_no: int, eval_items: int, train_seeds: int, samples: int
+    model: object,
+    tok: object,
+    round_no: int,
+    eval_items: int,
+    train_seeds: int,
+    samples: int,
+    recipe: TrainRecipe = DEFAULT_RECIPE,
 ) -> tuple[list[float], dict[Component, float]]:
     """The honest miner's improvement in simulated round ``round_no``, per training seed, and
     the first seed's weighted terms (``WEIGHTED_TERMS``)."""
@@ -81,7 +87,7 @@ def round_improvements(
             tok,
             served,
             items,
-            replace(DEFAULT_RECIPE, seed=seed),
+            replace(recipe, seed=seed),
             base=base,
             requested=samples,
         )
@@ -99,16 +105,23 @@ def main() -> None:
     ap.add_argument("--eval-items", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--samples", type=int, nargs="+", default=[SAMPLES_PER_MINER])
     ap.add_argument("--train-seeds", type=int, default=1)
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_RECIPE.batch_size,
+        help="rows a step (a variant of the recipe: the steps and rate stay)",
+    )
     args = ap.parse_args()
     model, tok = load_base("tiny", "cpu")
     t0 = time.perf_counter()
     rounds = range(args.first_round, args.first_round + args.rounds)
+    recipe = replace(DEFAULT_RECIPE, batch_size=args.batch_size)
     for n, m in itertools.product(args.eval_items, args.samples):
         label = f"{n} items" if m == SAMPLES_PER_MINER else f"{n} items, {m} samples"
         per_round = []
         per_round_terms = []
         for r in rounds:
-            imps, terms = round_improvements(model, tok, r, n, args.train_seeds, m)
+            imps, terms = round_improvements(model, tok, r, n, args.train_seeds, m, recipe)
             print(f"{label}, round {r}: " + " ".join(f"{x:+.4f}" for x in imps), flush=True)
             per_round.append(imps)
             per_round_terms.append(terms)
