@@ -1,7 +1,7 @@
 """The quality ladder: does the model's own measurement order seven miners by data quality?
 
 Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--model tiny]
-[--steps 16] [--eval-items 64] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
+[--steps 16] [--batch-size 8] [--eval-items 256] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
 targets for other signal weights from the per-rung components.
 
 Seven rungs (``bench/ladder.py``). Per data seed, one ladder round on validator A's eval
@@ -97,10 +97,16 @@ def main() -> None:
         "--steps", type=int, default=DEFAULT_RECIPE.steps, help="LoRA steps (the recipe's: 16)"
     )
     ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_RECIPE.batch_size,
+        help="rows a LoRA step (the recipe's: 8)",
+    )
+    ap.add_argument(
         "--eval-items", type=int, default=EVAL_SIZE, help="eval items per validator (EVAL_SIZE)"
     )
     args = ap.parse_args()
-    recipe = replace(DEFAULT_RECIPE, steps=args.steps)
+    recipe = replace(DEFAULT_RECIPE, steps=args.steps, batch_size=args.batch_size)
     setup = {"recipe": recipe, "eval_items": args.eval_items}  # the same for every round
     model, tokenizer = load_base(args.model, "cpu")
     t0 = time.perf_counter()
