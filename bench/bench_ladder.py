@@ -1,8 +1,9 @@
 """The quality ladder: does the model's own measurement order seven miners by data quality?
 
 Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--model tiny]
-[--steps 16] [--batch-size 8] [--eval-items 256] [--out FILE.json]``; ``bench/ladder_weights.py FILE.json`` then recomputes the
-targets for other signal weights from the per-rung components.
+[--steps 16] [--batch-size 8] [--eval-items 256] [--out FILE.json]``;
+``bench/ladder_weights.py FILE.json`` then recomputes the targets for other signal weights
+from the per-rung components.
 
 Seven rungs (``bench/ladder.py``). Per data seed, one ladder round on validator A's eval
 set, then the same data on validator B's (another secret, another eval set), and a repeat of
