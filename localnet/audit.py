@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protocol.schemas import Competition
-from validator.audit.cli import MINER_SECTION
+from validator.audit.cli import MINER_SECTION, REPRODUCED
 from validator.store.records import MinerStatus, RoundRecord
 
 # A re-score is one LoRA (or DPO) training and an evaluation on the tiny base: ~5-15 s a miner
@@ -102,4 +102,4 @@ def miner_sections(output: str, hotkeys: Sequence[str]) -> dict[str, str]:
 
 def _holds(section: str) -> bool:
     """A section of a failed multi-miner audit in which every check held and the score matched."""
-    return "reproduced bit for bit: yes" in section and "[FAIL]" not in section
+    return REPRODUCED in section and "[FAIL]" not in section

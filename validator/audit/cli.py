@@ -45,6 +45,8 @@ API_TIMEOUT_S = 30.0
 
 # Heads each miner's section when one process audits several (``localnet/audit.py`` splits on it).
 MINER_SECTION = "== miner"
+# The verdict line of a miner whose score was reproduced (``localnet/audit.py`` reads it).
+REPRODUCED = "reproduced bit for bit: yes"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -205,7 +207,7 @@ def _audit_miner(shared: _Shared, miner: MinerRoundRecord, commitment: Commitmen
     rescored = shared.rescorer.rescore(miner, kept, signed.requested)
     exact = rescored.miner.score == miner.score
     _print_scores(miner, rescored.miner)
-    print(f"reproduced bit for bit: {'yes' if exact else 'no'}")
+    print(REPRODUCED if exact else "reproduced bit for bit: no")
     where = args.round_dir or f"--api {args.api} --round {args.round_id} --signed {args.signed}"
     print(
         f"reproduce: python -m validator.audit {where} --miner {miner.hotkey}"
