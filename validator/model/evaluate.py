@@ -33,10 +33,14 @@ that sub-batch; the rest of the model runs over the taller batch, the same math 
 The width is what matters: on CPU float32 a row's losses move in the last bits (~3e-5) when
 its batch is padded to another width, and not at all when only the row count changes (more
 rows, fewer rows, rows of other adapters interleaved), because the CPU GEMM reduces each
-output row in the same order whatever the row count. So on CPU every number of
-``evaluate_many`` equals the one-at-a-time evaluation of the unmerged ``PeftModel`` bit for
-bit (asserted in tests/validator/model/test_evaluate.py; measured at 1 and 2 threads). That
-is a property of the backend, not a guarantee: a GEMM that picks its kernel or splits its
+output row in the same order whatever the row count - from 16 rows of the flattened matmul
+up. Below that (a chunk of a few short guard texts; a decode step, one row per sequence, of
+a last chunk of a few items) MKL takes another kernel and a row's bits depend on its
+neighbours, so such a chunk runs one pass per adapter, each the shape of its own
+(``SHARED_PASS_MIN_ROWS``). So on CPU every number of ``evaluate_many`` equals the
+one-at-a-time evaluation of the unmerged ``PeftModel`` bit for bit (asserted in
+tests/validator/model/test_evaluate.py; measured at 1 and 2 threads). That is a property of
+the backend, not a guarantee: a GEMM that picks its kernel or splits its
 reduction by row count (GPU libraries may; not measured here) moves the last bits, and the
 numbers are then equal to float tolerance; greedy generations stay identical unless two
 tokens tie to within those bits. A merged copy (``TrainResult.eval_model``) differs from
@@ -82,6 +86,14 @@ BATCH_SIZE = 32  # 32 rows of <=256 tokens: fast on CPU, small on any GPU
 # PEFT's reserved adapter name for rows that see no adapter (peft/tuners/lora/layer.py,
 # ``_mixed_batch_forward``): in ``evaluate_many`` it measures the base in the same pass.
 BASE_ADAPTER = "__base__"
+# The fewest rows a linear layer's input (tokens of the pass: rows x width; rows alone in a
+# decode step) may have for its chunk to share a pass with other adapters. Below it the CPU
+# GEMM (MKL, this torch build) takes another kernel and a row's output moves in the last bits
+# with the number of rows beside it: measured on F.linear with K 128-4096, N 64-2048, a row's
+# output differs when its matrix is repeated 2-8 times at 1-15 rows (1-5 at K=128) and never
+# from 16 rows up. A shorter chunk (a few short guard texts, a last chunk of a few items) runs
+# one pass per adapter, each the shape of its own one-at-a-time pass.
+SHARED_PASS_MIN_ROWS = 16
 
 
 def _chunks(n: int, size: int) -> Iterator[range]:
@@ -103,6 +115,19 @@ def _mixed(adapters: Sequence[str] | None, n_rows: int) -> dict[str, Any]:
     if adapters is None:
         return {}
     return {"adapter_names": [name for name in adapters for _ in range(n_rows)]}
+
+
+def _passes(adapters: Sequence[str] | None, matmul_rows: int) -> list[tuple[int, list[str] | None]]:
+    """``(first output index, adapters)`` of each pass a chunk takes.
+
+    One shared pass, or one pass per adapter where a pass alone would have fewer than
+    ``SHARED_PASS_MIN_ROWS`` matmul rows.
+    """
+    if adapters is None:
+        return [(0, None)]
+    if matmul_rows >= SHARED_PASS_MIN_ROWS:
+        return [(0, list(adapters))]
+    return [(k, [name]) for k, name in enumerate(adapters)]
 
 
 @torch.no_grad()
@@ -132,8 +157,9 @@ def _generate(
 ) -> list[list[str]]:
     """``forward_pass`` per adapter (one list for ``adapters=None``: the model as it is).
 
-    Each chunk's left-padded rows are repeated once per adapter in one ``generate`` call: an
-    adapter's rows are exactly the batch ``forward_pass`` would give it alone. The call runs
+    Each chunk's left-padded rows are repeated once per adapter in one ``generate`` call (one
+    call per adapter for a chunk under ``SHARED_PASS_MIN_ROWS`` rows): an adapter's rows are
+    exactly the batch ``forward_pass`` would give it alone. The call runs
     until every row of every adapter has stopped; a row that stopped early only takes pads.
     """
     was_training = model.training
@@ -152,8 +178,7 @@ def _generate(
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
     )
-    copies = _copies(adapters)
-    out: list[list[str]] = [[] for _ in range(copies)]
+    out: list[list[str]] = [[] for _ in range(_copies(adapters))]
     for chunk in _chunks(len(prompts), batch_size):
         rows = [head + tokenizer.encode(prompts[i], add_special_tokens=False) for i in chunk]
         width = max(len(r) for r in rows)
@@ -163,16 +188,19 @@ def _generate(
             ids[r, width - len(row) :] = torch.tensor(row, dtype=torch.long)
             mask[r, width - len(row) :] = 1
         dev = _device(model)
-        gen = model.generate(
-            input_ids=ids.repeat(copies, 1).to(dev),
-            attention_mask=mask.repeat(copies, 1).to(dev),
-            generation_config=config,
-            **_mixed(adapters, len(rows)),
-        )
-        for k, row in enumerate(gen[:, width:].tolist()):
-            if tokenizer.eos_token_id in row:
-                row = row[: row.index(tokenizer.eos_token_id)]
-            out[k // len(rows)].append(tokenizer.decode(row, skip_special_tokens=True))
+        # A decode step's matmuls have one row per sequence: the chunk's row count decides.
+        for first, names in _passes(adapters, len(rows)):
+            copies = _copies(names)
+            gen = model.generate(
+                input_ids=ids.repeat(copies, 1).to(dev),
+                attention_mask=mask.repeat(copies, 1).to(dev),
+                generation_config=config,
+                **_mixed(names, len(rows)),
+            )
+            for k, row in enumerate(gen[:, width:].tolist()):
+                if tokenizer.eos_token_id in row:
+                    row = row[: row.index(tokenizer.eos_token_id)]
+                out[first + k // len(rows)].append(tokenizer.decode(row, skip_special_tokens=True))
     model.train(was_training)
     return out
 
@@ -209,37 +237,40 @@ def _token_losses(
 ) -> list[list[torch.Tensor]]:
     """``_completion_token_losses`` per adapter (one list for ``adapters=None``).
 
-    Each chunk's right-padded rows are repeated once per adapter in one forward pass, so an
-    adapter's rows carry the padding and width of its own one-at-a-time batch.
+    Each chunk's right-padded rows are repeated once per adapter in one forward pass (one pass
+    per adapter for a chunk under ``SHARED_PASS_MIN_ROWS`` tokens), so an adapter's rows carry
+    the padding and width of its own one-at-a-time batch.
     """
     was_training = model.training
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    copies = _copies(adapters)
-    out: list[list[torch.Tensor]] = [[] for _ in range(copies)]
+    out: list[list[torch.Tensor]] = [[] for _ in range(_copies(adapters))]
     for chunk in _chunks(len(pairs), batch_size):
         rows = [encode_pair(tokenizer, *pairs[i], max_seq_len)[:2] for i in chunk]
         ids, mask, labels = collate(rows, pad, mask_prompt=True)
         dev = _device(model)
-        logits = (
-            model(
-                input_ids=ids.repeat(copies, 1).to(dev),
-                attention_mask=mask.repeat(copies, 1).to(dev),
-                **_mixed(adapters, len(rows)),
+        for first, names in _passes(adapters, ids.numel()):
+            copies = _copies(names)
+            logits = (
+                model(
+                    input_ids=ids.repeat(copies, 1).to(dev),
+                    attention_mask=mask.repeat(copies, 1).to(dev),
+                    **_mixed(names, len(rows)),
+                )
+                .logits.float()
+                .cpu()
             )
-            .logits.float()
-            .cpu()
-        )
-        targets = labels[:, 1:].repeat(copies, 1)
-        nll = F.cross_entropy(
-            logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none"
-        )
-        for k in range(copies):
-            for r, (row_ids, n_prompt) in enumerate(rows):
-                # Position i predicts token i + 1. A row with neither bos nor prompt (a guard
-                # text under a tokenizer without bos, as Qwen2's) cannot score its first token.
-                start = max(n_prompt, 1) - 1
-                out[k].append(nll[k * len(rows) + r, start : len(row_ids) - 1].clone())
+            targets = labels[:, 1:].repeat(copies, 1)
+            nll = F.cross_entropy(
+                logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none"
+            )
+            for k in range(copies):
+                for r, (row_ids, n_prompt) in enumerate(rows):
+                    # Position i predicts token i + 1. A row with neither bos nor prompt (a
+                    # guard text under a tokenizer without bos, as Qwen2's) cannot score its
+                    # first token.
+                    start = max(n_prompt, 1) - 1
+                    out[first + k].append(nll[k * len(rows) + r, start : len(row_ids) - 1].clone())
     model.train(was_training)
     return out
 

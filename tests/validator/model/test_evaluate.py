@@ -145,8 +145,9 @@ def test_on_task_data_lowers_answer_loss_far_more_than_off_topic_data(pretrained
 
 # Few steps: the adapters only need to differ from each other and from the base.
 FAST_RECIPE = TrainRecipe(steps=4, batch_size=4)
-# 9 items at batch 4: three chunks, the last one short, and 27 near misses in 7 chunks.
-MANY_ITEMS, MANY_BATCH = 9, 4
+# 17 items at batch 16: a chunk of 16 (one shared pass) and a last one of one item (a pass
+# per adapter: a decode step of one row), and 51 near misses in 4 chunks.
+MANY_ITEMS, MANY_BATCH = 17, 16
 
 
 def _three_miners() -> dict[str, list[tuple[str, str]]]:
@@ -169,13 +170,17 @@ def test_evaluate_many_equals_one_adapter_at_a_time_bit_for_bit(pretrained) -> N
     Claimed exact, and asserted with ``==`` on every array (losses, margins, guard losses,
     generations, answers, correctness): each adapter's rows carry its own one-at-a-time
     layout, PEFT computes its LoRA term on exactly that sub-batch, and the CPU GEMM under the
-    base layers gives each row the same bits whatever the row count (module docstring of
-    validator/model/evaluate.py). The pretrained base is used so that generations stop at eos
-    at different steps per adapter: rows that finished keep riding along in the shared batch.
+    base layers gives each row the same bits whatever the row count from 16 matmul rows up; a
+    shorter chunk runs one pass per adapter (module docstring of validator/model/evaluate.py).
+    Both kinds are here: chunks of 16 items and guard texts (shared, in generation too) and a
+    last chunk of one item and of one three-token guard text (a pass each). The pretrained base
+    is used so that generations stop at eos at different steps per adapter: rows that finished
+    keep riding along in the shared batch.
     """
     model, tok = pretrained
     items = generate_many(99, MANY_ITEMS, near_misses=3)  # finite margins, compared too
-    guard = ["A short guard sentence.", "Another guard sentence, a little longer than that."]
+    guard = [f"Guard sentence {i}, a little longer than some." for i in range(MANY_BATCH)]
+    guard.append("Short.")  # alone in its chunk: a few matmul rows
     kwargs: dict[str, Any] = {"max_new_tokens": 24, "batch_size": MANY_BATCH}
     before = _snapshot(model)
     bare = evaluate(model, tok, items, guard, **kwargs)
@@ -213,6 +218,24 @@ def test_evaluate_many_without_generation_equals_evaluate(tiny_random) -> None:
             trained.model.set_adapter(name)
             assert batched[name] == evaluate(trained.model, tok, items, **kwargs)
     assert batched["m1"].generated == [""] * MANY_ITEMS and batched["m1"].general_loss == []
+
+
+def test_evaluate_many_runs_a_short_pass_once_per_adapter_bit_for_bit(tiny_random) -> None:
+    """Passes of a few tokens (one short guard text each) equal one at a time, bit for bit.
+
+    Below 16 matmul rows the CPU GEMM takes another kernel, and a row's output depends on the
+    rows beside it: sharing these passes moved 1-2 of these 7 guard losses per adapter in the
+    last bits (measured before ``SHARED_PASS_MIN_ROWS``), so each adapter gets its own pass.
+    """
+    model, tok = tiny_random
+    items = generate_many(5, 2, near_misses=2)
+    guard = ["Hi.", "Short.", "Ok then", "A few words", "Yes", "No.", "Maybe so."]
+    kwargs: dict[str, Any] = {"batch_size": 1, "generate": False}
+    with lora_adapters(model, tok, _three_miners(), FAST_RECIPE) as trained:
+        batched = evaluate_many(trained.model, tok, trained.names, items, guard, **kwargs)
+        for name in trained.names:
+            trained.model.set_adapter(name)
+            assert batched[name] == evaluate(trained.model, tok, items, guard, **kwargs), name
 
 
 def test_evaluate_many_refuses_unusable_adapter_lists(tiny_random) -> None:
