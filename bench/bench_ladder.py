@@ -1,7 +1,7 @@
 """The quality ladder: does the model's own measurement order seven miners by data quality?
 
 Run: ``.venv/bin/python bench/bench_ladder.py [--seeds 5] [--first-seed 0] [--model tiny]
-[--steps 16] [--batch-size 8] [--eval-items 256] [--out FILE.json]``;
+[--steps 16] [--batch-size 16] [--eval-items 256] [--out FILE.json]``;
 ``bench/ladder_weights.py FILE.json`` then recomputes the targets for other signal weights
 from the per-rung components.
 

@@ -1,7 +1,7 @@
 """How much an honest miner's CoT score moves from round to round, by eval set size.
 
 Run: ``.venv/bin/python bench/bench_round_spread.py [--rounds 20] [--first-round 0]
-[--eval-items 64 256] [--samples 64] [--train-seeds 1] [--batch-size 8]`` (one thread: about
+[--eval-items 64 256] [--samples 64] [--train-seeds 1] [--batch-size 16]`` (one thread: about
 16 s a round at 64 items and four training seeds, 38 s at 256).
 
 Each simulated round is what the local network's honest miner meets: a fresh eval set drawn

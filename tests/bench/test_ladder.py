@@ -4,14 +4,15 @@ The multi-seed, two-validator run with its figures is ``bench/bench_ladder.py``
 (docs/SCORING.md); this is the same measurement at one seed, kept in CI.
 
 Three tests. What a round pays (the answer check on): right data earns, in the registry's
-phrasings and in an outsider's, and no flawed rung earns. What the model alone pays (the check
-off) where the shipped base meets issue 10's targets in all ten data seeds measured (0-4 and
-10-14, docs/SCORING.md): right data in an outsider's words earns at least half of right data in
-the templates, and the damaging rungs (scrambled reasoning, off-topic text, near-empty
-samples) stay below both right rungs. Wrong answers earning at most 5% of right ones by the
-model alone is met in none of the ten seeds, and with it the wrong rungs staying below the
-outsider-phrased right one fails in some (seed 0 among them under ``eval/5``): both stay a
-strict xfail, which turns into a failure the day a base or a signal makes them pass, so that
+phrasings and in an outsider's; wrong answers, off-topic text and near-empty samples earn
+nothing, and scrambled reasoning (right answers, which the check passes) a small fraction.
+What the model alone pays (the check off) where the shipped base meets issue 10's targets in
+all ten data seeds measured (0-4 and 10-14, docs/SCORING.md): right data in an outsider's
+words earns at least half of right data in the templates, and the damaging rungs (scrambled
+reasoning, off-topic text, near-empty samples) stay below both right rungs. Wrong answers
+earning at most 5% of right ones by the model alone is met in none of the ten seeds, and with
+it the wrong rungs staying below the outsider-phrased right one fails in some (0, 1 and 12 on
+validator A under ``cot-sft-lora/3``): both stay a strict xfail, which turns into a failure the day a base or a signal makes them pass, so that
 they are then asserted for good.
 """
 
@@ -50,8 +51,13 @@ def test_one_seed_a_round_pays_right_data_only(ladder: dict[Quality, Any]) -> No
     # Right data in an outsider's words earns too: the answer check never charges it.
     assert other.score_checked > 0, other.components
     assert other.components[Component.WRONG_ANSWER_SHARE] == 0.0
-    for flawed in (Quality.SCRAMBLED, Quality.WRONG, Quality.OFF_TOPIC, Quality.EMPTY):
+    for flawed in (Quality.WRONG, Quality.OFF_TOPIC, Quality.EMPTY):
         assert by[flawed].score_checked == 0.0, (flawed, by[flawed].components)
+    # Scrambled reasoning keeps the right answers, so the check passes it and the model alone
+    # prices it: over ten data seeds and two validators it earned 0 in 13 of 20 rounds and at
+    # most 0.093 of right data (cot-sft-lora/3; 15 of 20 and 0.093 at 8 rows a step).
+    scrambled = by[Quality.SCRAMBLED]
+    assert scrambled.score_checked <= 0.2 * correct.score_checked, scrambled.components
     # Wrong answers in an outsider's words: the check reads nearly all of them.
     assert by[Quality.WRONG_OTHER_WORDS].score_checked <= 0.05 * correct.score_checked
     # A round's interval: the honest rung's gain is above the eval set's noise.
@@ -63,12 +69,12 @@ def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quali
     correct, other = by[Quality.CORRECT], by[Quality.CORRECT_OTHER_WORDS]
     assert correct.score_model_only > 0, correct.components
     # Right data in an outsider's words earns at least half of right data in the templates
-    # (0.65-1.06 of it over ten data seeds, eval/5).
+    # (0.68-1.17 of it over ten data seeds, validator A, cot-sft-lora/3).
     assert other.score_model_only >= 0.5 * correct.score_model_only, other.components
     assert other.improvement >= 0.5 * correct.improvement
     # Data that only damages the task loses or earns a fraction of right data, by the model
-    # alone (over ten seeds, validator A, at most: scrambled 0.05, off-topic 0.18, near-empty
-    # 0.22 of it; below 0 in 8, 3 and 5 of them).
+    # alone (over ten seeds, validator A, cot-sft-lora/3, at most: scrambled 0.04, off-topic
+    # 0.12, near-empty -0.01 of it; below 0 in 8, 4 and 10 of them).
     for flawed in DAMAGING:
         assert by[flawed].improvement < 0.5 * correct.improvement, (flawed, by[flawed].components)
     # Both right rungs above every damaging rung, on the improvement itself (ten of ten seeds).
@@ -79,7 +85,7 @@ def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quali
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 10 open: on the shipped base the model alone pays wrong answers 72-118% of "
+    reason="issue 10 open: on the shipped base the model alone pays wrong answers 56-89% of "
     "right ones over ten data seeds, above the outsider-phrased right rung in some "
     "(docs/SCORING.md, 'The quality ladder')",
 )
