@@ -12,8 +12,8 @@ words earns at least half of right data in the templates, and the damaging rungs
 reasoning, off-topic text, near-empty samples) stay below both right rungs. Wrong answers
 earning at most 5% of right ones by the model alone is met in none of the ten seeds, and with
 it the wrong rungs staying below the outsider-phrased right one fails in some (0, 1 and 12 on
-validator A under ``cot-sft-lora/3``): both stay a strict xfail, which turns into a failure the day a base or a signal makes them pass, so that
-they are then asserted for good.
+validator A under ``cot-sft-lora/3``): both stay a strict xfail, which turns into a failure
+the day a base or a signal makes them pass, so that they are then asserted for good.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.api.app import create_app
 from validator.audit.cli import MINER_SECTION, main
+from validator.audit.rescore import AuditError, recipe_for
+from validator.model.recipe import DEFAULT_RECIPE, RECIPES
 from validator.stages.preference_measure import PreferenceConfig
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.records import MinerStatus, RoundRecord
@@ -277,3 +279,36 @@ def test_one_process_audits_several_miners_as_it_audits_each(
 def test_a_miners_own_signed_file_is_for_one_miner(audited: Audited, tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main([str(audited.round_dir), "--miner", "a", "b", "--signed", str(tmp_path / "r.json")])
+
+
+def test_a_round_under_the_previous_recipe_is_audited_with_it(
+    tmp_path: Path,
+    tiny_random: tuple[Any, Any],
+    embedded_redis: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A validator that upgrades keeps its earlier rounds auditable: the record names
+    ``cot-sft-lora/2`` and the audit re-trains at that recipe's 8 rows a step, bit for bit."""
+    previous = RECIPES["cot-sft-lora/2"]
+    assert previous.batch_size != DEFAULT_RECIPE.batch_size
+    keys = Keys.for_network("audit-previous-recipe", 1)
+    miners = [MinerSpec("honest", GeneratorSource("honest"))]
+    with round_network(tmp_path, embedded_redis, keys, tiny_random, miners) as net:
+        net.ctx.shares = {Competition.COT_SFT: 1.0, Competition.PREFERENCE: 0.0}
+        net.ctx.stages.cot.recipe = previous
+        record = net.run(ROUND_ID)
+        hotkey = next(n.hotkey for n in net.chain.metagraph() if n.uid == net.uids["honest"])
+    assert record.competitions[Competition.COT_SFT].recipe_version == "cot-sft-lora/2"
+    code = main(
+        [str(tmp_path / "runs" / ROUND_ID), "--miner", hotkey]
+        + ["--chain.path", str(tmp_path / "chain.sqlite"), "--model", "tiny-random"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "reproduced bit for bit: yes" in out
+
+
+def test_a_recipe_this_code_cannot_re_run_is_named() -> None:
+    with pytest.raises(AuditError, match=r"cot-sft-lora/1; this code re-runs cot-sft-lora/2, "):
+        recipe_for("cot-sft-lora/1")
+    assert recipe_for(DEFAULT_RECIPE.version) is DEFAULT_RECIPE

@@ -29,7 +29,7 @@ from validator.evalsets.cot import EvalSet, general_texts
 from validator.evalsets.preference import PreferenceEvalSet
 from validator.executor.local import LocalExecutor
 from validator.model.dpo_train import DEFAULT_DPO_RECIPE
-from validator.model.recipe import DEFAULT_RECIPE, TrainRecipe
+from validator.model.recipe import RECIPES, TrainRecipe
 from validator.stages.cot import CotBase, CotRun, score_cot_miners
 from validator.stages.cot_validate import BaseEval, evaluate_base
 from validator.stages.preference import PreferenceRun, price_preference_miner
@@ -51,12 +51,13 @@ class Rescored:
 
 
 def recipe_for(version: str | None) -> TrainRecipe:
-    """The training recipe a record names (this code knows its current one only)."""
-    if version != DEFAULT_RECIPE.version:
+    """The training recipe a record names: the current one or an earlier one this code keeps."""
+    recipe = RECIPES.get(version or "")
+    if recipe is None:
         raise AuditError(
-            f"the round trained with recipe {version}; this code has {DEFAULT_RECIPE.version}"
+            f"the round trained with recipe {version}; this code re-runs {', '.join(RECIPES)}"
         )
-    return DEFAULT_RECIPE
+    return recipe
 
 
 def kept_samples(
