@@ -81,9 +81,10 @@ class TrainRecipe:
     # Four passes over 64 samples (two at 8 rows). The honest score's round-to-round noise is
     # about 0.06 whatever the batch, and 16 rows teach half as much again from the same data
     # (mean 0.53 against 0.36): CV over 40 rounds 0.125 against 0.166, three-round windows
-    # within 25% 0.98 against 0.84; on the ladder (ten seeds) two validators agree on the
-    # improvements (tau >= 0.8) in 9 of 10 seeds against 7, both right rungs lead in 7 against
-    # 5 (docs/SCORING.md, "The recipe's batch"). About 1 s more per adapter on CPU.
+    # within 25% 0.98 against 0.84 (0.134 and 0.94 on 40 rounds it was not chosen on); on the
+    # ladder (ten seeds) two validators agree on the improvements (tau >= 0.8) in 9 of 10
+    # seeds against 7, both right rungs lead in 7 against 5 (docs/SCORING.md, "The recipe's
+    # batch"). About 1 s more per adapter on CPU.
     batch_size: int = 16
     lr: float = 2e-3  # high for LoRA on purpose: 16 steps must move the answer loss
     weight_decay: float = 0.0  # a few steps from a zero-initialised B: nothing to decay
