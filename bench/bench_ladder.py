@@ -101,7 +101,7 @@ def main() -> None:
         "--batch-size",
         type=int,
         default=DEFAULT_RECIPE.batch_size,
-        help="rows a LoRA step (the recipe's: 8)",
+        help="rows a LoRA step (default: the recipe's)",
     )
     ap.add_argument(
         "--eval-items", type=int, default=EVAL_SIZE, help="eval items per validator (EVAL_SIZE)"
