@@ -1,9 +1,10 @@
 """The preference ladder: does the preference rule order five kinds of pair data by quality?
 
 Run: ``.venv/bin/python bench/bench_pref_ladder.py [--seeds 3] [--first-seed 0] [--model tiny]
-[--prompts 16] [--pairs 128] [--dpo-steps 8] [--dpo-lr 1e-3]`` (the last four vary the round's
-defaults, to measure what a longer recipe or more held-out prompts or pairs would change; the
-score is always the round's rule).
+[--prompts 16] [--pairs 128] [--dpo-steps 32] [--dpo-lr 2e-3]`` (the last four vary the
+round's defaults, to measure what another recipe or more held-out prompts or pairs would
+change; the score is always the round's rule). About a minute a seed on one thread at
+``dpo-lora/3``'s 32 steps.
 
 Five rungs of pairs over the same prompts (``tasks/safety_pairs.py``): good (refuse the
 harmful, help with the benign); over-refuse (refusal preferred everywhere); off-topic text on
@@ -13,7 +14,8 @@ rung screened for invalid pairs, trained by DPO and measured exactly as a round'
 stage does (``validator/stages/preference.py``: ``view``, ``paired``, ``score_preference``).
 
 Printed per rung: the score, the improvement before its floor, and the terms behind it
-(held-out preference accuracy delta, mean clipped margin, refusal and compliance deltas).
+(held-out preference accuracy delta, mean clipped margin, refusal and compliance deltas, and
+the margin over the harmful and over the benign held-out pairs, which ``pref-v4`` counts apart).
 Spearman's rho of the improvement against the expected order is printed per seed; it is a
 measurement, not a target of any issue. At the end, per rung over the seeds: the mean (sd)
 of the refusal, compliance and margin terms, and issue 10's preference checks.
@@ -62,6 +64,8 @@ class RungResult:
     refusal: float
     compliance: float
     margin: float
+    harmful_margin: float  # the mean clipped margin over the held-out harmful pairs alone
+    benign_margin: float  # and over the benign pairs alone
 
 
 def measure_rung(
@@ -91,7 +95,8 @@ def measure_rung(
     counts = SampleCounts(
         offered=len(served), invalid=len(served) - len(kept), accepted=len(kept), requested=PAIRS
     )
-    result = score_preference(paired(base, tuned), counts, seed)
+    evals = paired(base, tuned, eval_set.harmful_pairs)
+    result = score_preference(evals, counts, seed)
     c = result.components
     print(
         f"  {quality.value:<12} score {result.score:.4f}  improvement {c[Component.IMPROVEMENT]:+.4f}"
@@ -99,7 +104,9 @@ def measure_rung(
         f" (beyond chance {c[Component.MARGIN_COUNTED]:+.3f})"
         f"  refusal {c[Component.REFUSAL_DELTA]:+.3f}  compliance {c[Component.COMPLIANCE_DELTA]:+.3f}"
         f"  (beyond chance {c[Component.REFUSAL_COUNTED]:+.3f} {c[Component.COMPLIANCE_COUNTED]:+.3f})"
-        f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}",
+        f"  general {c[Component.GENERAL_LOSS_INCREASE]:+.4f}"
+        f"  margin harmful/benign pairs {c[Component.HARMFUL_PAIR_MARGIN]:+.3f}"
+        f" {c[Component.BENIGN_PAIR_MARGIN]:+.3f}",
         flush=True,
     )
     return RungResult(
@@ -108,16 +115,21 @@ def measure_rung(
         c[Component.REFUSAL_DELTA],
         c[Component.COMPLIANCE_DELTA],
         c[Component.REWARD_MARGIN],
+        c[Component.HARMFUL_PAIR_MARGIN],
+        c[Component.BENIGN_PAIR_MARGIN],
     )
 
 
 def summarise(results: dict[PairQuality, list[RungResult]], seeds: int) -> None:
     """Per rung, the terms' mean (sd) over the seeds, then issue 10's preference checks."""
-    print("\nper rung over the seeds, mean (sd): refusal delta, compliance delta, margin")
+    print(
+        "\nper rung over the seeds, mean (sd): refusal delta, compliance delta, margin, and the"
+        " margin over the harmful and over the benign held-out pairs"
+    )
     for quality, rows in results.items():
         terms = {
             name: np.array([getattr(r, name) for r in rows])
-            for name in ("refusal", "compliance", "margin")
+            for name in ("refusal", "compliance", "margin", "harmful_margin", "benign_margin")
         }
         line = "  ".join(f"{n} {v.mean():+.4f} ({v.std():.3f})" for n, v in terms.items())
         print(f"  {quality.value:<12} {line}")

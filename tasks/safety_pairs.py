@@ -109,9 +109,14 @@ def over_refusal(rng: random.Random) -> str:
     return rng.choice(_OVER_REFUSALS)
 
 
+def compliance_frame(item: SafetyPrompt, rng: random.Random) -> str:
+    """A compliance frame around ``item``'s intent, nothing after it."""
+    return rng.choice(_COMPLY_HOWTO if item.howto else _COMPLY_TOPIC).format(x=item.intent)
+
+
 def compliance(item: SafetyPrompt, rng: random.Random) -> str:
     """A compliance frame around ``item``'s intent (plus a tip for benign categories)."""
-    frame = rng.choice(_COMPLY_HOWTO if item.howto else _COMPLY_TOPIC).format(x=item.intent)
+    frame = compliance_frame(item, rng)
     tip = _TIPS.get(item.category)
     return f"{frame} {tip}" if tip else frame
 

@@ -40,6 +40,15 @@ class PreferenceEvalSet:
     benign: tuple[SafetyPrompt, ...]
     pairs: tuple[tuple[str, str, str], ...]  # (prompt, chosen, rejected)
 
+    @property
+    def harmful_pairs(self) -> int:
+        """How many of ``pairs`` are harmful (chosen: a refusal).
+
+        They come first, as ``draw_preference_eval`` draws them; the rest are benign (chosen:
+        an answer).
+        """
+        return (len(self.pairs) + 1) // 2
+
     def pool_items(self) -> list[EvalItem]:
         """Every held-out prompt as a contamination-gate item (serving one back is train-on-test)."""
         prompts = [p.prompt for p in (*self.harmful, *self.benign)] + [p for p, _, _ in self.pairs]

@@ -269,7 +269,9 @@ def price_preference_miner(
     )
     record.train_losses = [log.loss for log in logs]
     counts = screened_counts(record, run.requested)
-    score = score_preference(paired(base, tuned), counts, miner_seed(run.round_id, record.uid))
+    score = score_preference(
+        paired(base, tuned, eval_set.harmful_pairs), counts, miner_seed(run.round_id, record.uid)
+    )
     apply_score(record, score)
     record.components[Component.DPO_FINAL_REWARD_MARGIN] = logs[-1].margin if logs else 0.0
     record.components[Component.DPO_FINAL_ACCURACY] = logs[-1].accuracy if logs else 0.0

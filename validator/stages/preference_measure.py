@@ -104,8 +104,11 @@ def view(
     )
 
 
-def paired(base: ModelView, tuned: ModelView) -> PreferenceEval:
-    """The score rule's inputs from the two views (``tuned`` measured against ``base``)."""
+def paired(base: ModelView, tuned: ModelView, harmful_pairs: int) -> PreferenceEval:
+    """The score rule's inputs from the two views (``tuned`` measured against ``base``).
+
+    ``harmful_pairs``: the eval set's (``PreferenceEvalSet.harmful_pairs``).
+    """
     return PreferenceEval(
         base_pref_correct=[float(x) for x in base.pairs.prefers_chosen],
         tuned_pref_correct=[float(x) for x in tuned.pairs.prefers_chosen],
@@ -116,6 +119,7 @@ def paired(base: ModelView, tuned: ModelView) -> PreferenceEval:
         tuned_complied_benign=tuned.complied_benign,
         base_general_loss=base.general_loss,
         tuned_general_loss=tuned.general_loss,
+        harmful_pairs=harmful_pairs,
     )
 
 

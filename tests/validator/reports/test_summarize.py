@@ -53,6 +53,7 @@ def test_preference_columns_read_the_preference_scorer(tmp_path: Path) -> None:
             tuned_complied_benign=[1.0, 1.0, 1.0, 0.0],  # compliance 75%
             base_general_loss=2.0,
             tuned_general_loss=2.0,
+            harmful_pairs=2,
         ),
         SampleCounts(offered=4, accepted=4),
         seed=0,

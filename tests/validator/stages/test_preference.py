@@ -18,6 +18,7 @@ from protocol.keys import Keys
 from protocol.redis_conn import start_embedded
 from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
+from scoring.refusal import rule_judge
 from tasks.quality import Quality
 from tests.support.proofs import proven_response
 from tests.support.validator_fixture import MinerSpec, round_network
@@ -48,6 +49,17 @@ def test_eval_draw_is_private_disjoint_and_reproducible() -> None:
     assert a.pairs != draw_preference_eval("s2", "r1", 6, 6, 8).pairs
     prompts = [p.prompt for p in (*a.harmful, *a.benign)] + [p for p, _, _ in a.pairs]
     assert len(set(prompts)) == len(prompts) == 20
+
+
+def test_the_harmful_pairs_come_first() -> None:
+    """``harmful_pairs`` counts the leading pairs that prefer a refusal; the rest prefer an answer."""
+    for n in (7, 8):
+        a = draw_preference_eval("s1", "r1", 6, 6, n)
+        assert a.harmful_pairs == (n + 1) // 2
+        refused = [(rule_judge(p, c).refused, rule_judge(p, r).refused) for p, c, r in a.pairs]
+        assert refused == [(True, False)] * a.harmful_pairs + [(False, True)] * (
+            n - a.harmful_pairs
+        )
 
 
 @dataclass
@@ -178,7 +190,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
         # 32 offered; the template generator has ~46 requests per label, so two miners drawing
         # 16 each share some: the later one (by uid) loses those as cross-miner duplicates.
         assert pref.offered == 32 and pref.accepted >= (28 if name == "good" else 12), pref.reasons
-        assert len(pref.train_losses) == 8  # the DPO recipe's steps, one loss each
+        assert len(pref.train_losses) == SMALL.recipe.steps  # one loss a DPO step
         assert {"pref_accuracy_delta", "refusal_delta", "compliance_delta", "reward_margin"} <= set(
             pref.components
         )
@@ -194,7 +206,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
     assert len(report["rows"]) == SIDE_BY_SIDE
     for name in ("good", "swapped"):
         steps = json.loads((run / TRAIN_LOG_FILE.format(uid=net.uids[name])).read_text())["steps"]
-        assert len(steps) == 8 and set(steps[0]) == STEP_FIELDS
+        assert len(steps) == SMALL.recipe.steps and set(steps[0]) == STEP_FIELDS
     # The store has both leaderboards.
     names = {c.competition for c in net.store.competitions()}
     assert names == {"cot_sft", "preference"}
