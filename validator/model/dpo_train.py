@@ -102,7 +102,8 @@ class DpoRecipe:
     # ladder seeds and were paid for the benign pairs' larger gain; with mirrored held-out
     # pairs the two cancelled (bench/pref_heldout_designs.py). At 32 steps x 2e-3 good pairs
     # raise the harmful pairs' margin in 60 of 60 seeds and the benign pairs' in 57, which
-    # pref-v4 asks for (docs/PREFERENCE.md, section 4). Four times the DPO compute per miner.
+    # pref-v4 asks for, the benign ones still partly through the public templates' own
+    # sentences (docs/PREFERENCE.md, section 4). Four times the DPO compute per miner.
     # At 64 steps (one seed measured) off-topic pairs moved the two kinds half a nat apart.
     steps: int = 32
     batch_size: int = 8  # pairs per step: 16 rows of <=256 tokens in one forward pass
