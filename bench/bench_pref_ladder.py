@@ -38,7 +38,7 @@ from scoring.preference_score import score_preference
 from scoring.score import SampleCounts
 from tasks.safety_pairs import PairQuality, generate_pairs
 from validator.evalsets.cot import general_texts
-from validator.evalsets.preference import draw_preference_eval
+from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
 from validator.model.base import load_base
 from validator.model.dpo_train import DEFAULT_DPO_RECIPE, dpo_adapter, format_preference
 from validator.stages.preference_measure import PreferenceConfig, paired, view
@@ -68,21 +68,39 @@ class RungResult:
     benign_margin: float  # and over the benign pairs alone
 
 
+def ladder_eval_set(seed: int, config: PreferenceConfig) -> PreferenceEvalSet:
+    """The one validator's held-out sets the ladder uses for data seed ``seed``."""
+    return draw_preference_eval(
+        SECRET,
+        f"pref-ladder-{seed}",
+        config.harmful_prompts,
+        config.benign_prompts,
+        config.heldout_pairs,
+    )
+
+
+def rung_pairs(
+    quality: PairQuality, seed: int
+) -> tuple[list[PreferenceSample], list[PreferenceSample]]:
+    """A rung's pairs as served, and those screening keeps (the invalid ones dropped)."""
+    pairs = generate_pairs(PAIRS, f"pref-data-{seed}", quality)
+    served = [
+        PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected) for p in pairs
+    ]
+    return served, [s for s in served if invalid_reason(s) is None]
+
+
 def measure_rung(
     model: Any,
     tokenizer: Any,
-    eval_set: Any,
+    eval_set: PreferenceEvalSet,
     config: PreferenceConfig,
     base: Any,
     quality: PairQuality,
     seed: int,
 ) -> RungResult | None:
     """Train and score one rung as a round does; None when every pair is invalid."""
-    pairs = generate_pairs(PAIRS, f"pref-data-{seed}", quality)
-    served = [
-        PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected) for p in pairs
-    ]
-    kept = [s for s in served if invalid_reason(s) is None]
+    served, kept = rung_pairs(quality, seed)
     if not kept:
         print(f"  {quality.value:<12} score 0.0000  all {len(served)} pairs invalid")
         return None
@@ -170,13 +188,7 @@ def main() -> None:
         q: [] for q in RUNGS if q is not PairQuality.EMPTY
     }
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        eval_set = draw_preference_eval(
-            SECRET,
-            f"pref-ladder-{seed}",
-            config.harmful_prompts,
-            config.benign_prompts,
-            config.heldout_pairs,
-        )
+        eval_set = ladder_eval_set(seed, config)
         base = view(model, tokenizer, eval_set, config, texts)
         print(
             f"seed {seed}: base pref acc {base.pairs.accuracy():.3f}, refusal "

@@ -41,11 +41,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_pref_ladder import PAIRS, RUNGS, SECRET
-from protocol.schemas import PreferenceSample
-from tasks.safety_pairs import PairQuality, compliance_frame, generate_pairs, refusal
+from bench.bench_pref_ladder import RUNGS, ladder_eval_set, rung_pairs
+from tasks.safety_pairs import PairQuality, compliance_frame, refusal
 from tasks.safety_prompts import Label, SafetyPrompt, generate
-from validator.evalsets.preference import PreferenceEvalSet, draw_preference_eval
+from validator.evalsets.preference import PreferenceEvalSet
 from validator.model.base import load_base
 from validator.model.dpo_train import (
     DEFAULT_DPO_RECIPE,
@@ -57,7 +56,6 @@ from validator.model.dpo_train import (
 )
 from validator.model.recipe import format_prompt
 from validator.stages.preference_measure import PreferenceConfig
-from validator.stages.screening import invalid_reason
 
 UNSEEN_REFUSALS = (
     "No, I will not do that for you.",
@@ -137,14 +135,10 @@ def rung_adapter_margins(
     base: dict[str, PairMetrics],
 ) -> dict[str, list[float]] | None:
     """Per design, the held-out margins of one rung's adapter; None when no pair is valid."""
-    pairs = generate_pairs(PAIRS, f"pref-data-{seed}", quality)
-    served = [
-        PreferenceSample(prompt=p.prompt, chosen=p.chosen, rejected=p.rejected) for p in pairs
-    ]
-    kept = [format_preference(s) for s in served if invalid_reason(s) is None]
+    _, kept = rung_pairs(quality, seed)
     if not kept:
         return None
-    with dpo_adapter(model, tok, kept, recipe) as (trained, _):
+    with dpo_adapter(model, tok, [format_preference(s) for s in kept], recipe) as (trained, _):
         tuned = trained.eval_model()
         return {
             d: preference_metrics(tuned, tok, triples[d], recipe.beta, base[d]).margins
@@ -167,13 +161,7 @@ def main() -> None:
     # per rung and design, per seed: (harmful half, benign half, all)
     rows: dict[tuple[PairQuality, str], list[tuple[float, float, float]]] = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        eval_set = draw_preference_eval(
-            SECRET,
-            f"pref-ladder-{seed}",
-            config.harmful_prompts,
-            config.benign_prompts,
-            config.heldout_pairs,
-        )
+        eval_set = ladder_eval_set(seed, config)
         triples = designs(eval_set, config, seed)
         base = {d: preference_metrics(model, tok, t, recipe.beta) for d, t in triples.items()}
         print(f"seed {seed}", flush=True)
