@@ -34,7 +34,12 @@ COPY localnet/ localnet/
 RUN pip install ".[gym]" "matplotlib>=3.8"
 
 # Run as an unprivileged user; /data holds run directories, caches and the embedded state.
-RUN useradd --create-home --uid 1000 datacomp && mkdir -p /data && chown datacomp /data
+# Every directory docker-compose.yml mounts a volume on under /data exists here, owned by
+# datacomp: Docker creates a missing mount point root-owned, and a new named volume takes the
+# owner of the directory it is mounted on (/data/ledger: the miner's ledger).
+RUN useradd --create-home --uid 1000 datacomp \
+    && mkdir -p /data/ledger \
+    && chown -R datacomp:datacomp /data
 USER datacomp
 
 CMD ["python", "neurons/api.py", "--api.host", "0.0.0.0"]

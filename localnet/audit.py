@@ -100,6 +100,47 @@ def miner_sections(output: str, hotkeys: Sequence[str]) -> dict[str, str]:
     return {hotkey: sections.get(hotkey, output) for hotkey in hotkeys}
 
 
+def report_commitments_and_audit(
+    records: list[RoundRecord], run_dir: Path, chain_path: Path, hotkeys: list[tuple[str, str]]
+) -> list[str]:
+    """Print each round's commitments, audit the last round's scores; the problems found.
+
+    ``hotkeys``: (name, hotkey) of the cast, for the printout.
+    """
+    names = {hotkey: name for name, hotkey in hotkeys}
+    problems: list[str] = []
+    for record in records:
+        committed = record.eval_commitment
+        where = (
+            f"block {committed.block}"
+            if committed is not None and committed.block is not None
+            else "NOT committed"
+        )
+        blocks: dict[str, int | None] = {}
+        for miner in record.miners:  # a miner's block, from whichever competition saw it
+            name = names.get(miner.hotkey, miner.hotkey)
+            if blocks.get(name) is None:
+                blocks[name] = miner.commit_block
+        print(
+            f"round {record.round_id}: eval sets committed at {where}; miners' manifests at {blocks}"
+        )
+        if committed is None or committed.block is None:
+            problems.append(f"round {record.round_id}: the eval sets were not committed")
+    print(f"\nauditing round {records[-1].round_id} (python -m validator.audit ...):", flush=True)
+    for outcome in audit_round(records[-1], run_dir, chain_path):
+        name = names.get(outcome.hotkey, outcome.hotkey)
+        lines = outcome.output.splitlines()
+        gate = [line for line in lines if "contamination gate re-derived" in line]
+        last = gate + lines[-3:]
+        verdict_line = "reproduced bit for bit" if outcome.reproduced else "NOT reproduced"
+        print(f"  {name} ({outcome.competition.value}): {verdict_line}")
+        for line in last:
+            print(f"    {line}")
+        if not outcome.reproduced:
+            problems.append(f"the audit did not reproduce {name}'s {outcome.competition} score")
+    return problems
+
+
 def _holds(section: str) -> bool:
     """A section of a failed multi-miner audit in which every check held and the score matched."""
     return REPRODUCED in section and "[FAIL]" not in section

@@ -57,7 +57,11 @@ class MinerSettings(NeuronSettings):
         None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1"
     )
     teacher_model: str = Field("teacher", description="model name at the teacher endpoint")
-    teacher_api_key: SecretStr | None = Field(None, description="API key for the teacher endpoint")
+    teacher_api_key: SecretStr | None = Field(
+        None,
+        description="API key for the teacher endpoint",
+        json_schema_extra={"env_only": True},  # never a flag: a command line is readable by all
+    )
     min_validator_stake: float = Field(1.0, description="least stake a caller needs to be served")
     ledger_path: Path = Field(
         Path(".localnet/miner-ledger.jsonl"), description="append-only ledger of served responses"

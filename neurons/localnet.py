@@ -18,7 +18,7 @@ if __package__ in (None, ""):
 
 import httpx
 
-from localnet.audit import audit_round
+from localnet.audit import report_commitments_and_audit
 from localnet.network import free_port, start
 from localnet.report import (
     fetch_leaderboards,
@@ -33,7 +33,6 @@ from validator.config import ExecutorKind
 from validator.evalsets.cot import EVAL_SIZE
 from validator.round import RoundContext
 from validator.service import build, run_rounds, serve_api_in_background
-from validator.store.records import RoundRecord
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,44 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         help="torch threads per training job (ray: 1 unless set); same count, same numbers",
     )
     return parser
-
-
-def _commitments_and_audit(
-    records: list[RoundRecord], run_dir: Path, chain_path: Path, hotkeys: list[tuple[str, str]]
-) -> list[str]:
-    """Print each round's commitments, audit the last round's scores; the problems found."""
-    names = {hotkey: name for name, hotkey in hotkeys}
-    problems: list[str] = []
-    for record in records:
-        committed = record.eval_commitment
-        where = (
-            f"block {committed.block}"
-            if committed is not None and committed.block is not None
-            else "NOT committed"
-        )
-        blocks: dict[str, int | None] = {}
-        for miner in record.miners:  # a miner's block, from whichever competition saw it
-            name = names.get(miner.hotkey, miner.hotkey)
-            if blocks.get(name) is None:
-                blocks[name] = miner.commit_block
-        print(
-            f"round {record.round_id}: eval sets committed at {where}; miners' manifests at {blocks}"
-        )
-        if committed is None or committed.block is None:
-            problems.append(f"round {record.round_id}: the eval sets were not committed")
-    print(f"\nauditing round {records[-1].round_id} (python -m validator.audit ...):", flush=True)
-    for outcome in audit_round(records[-1], run_dir, chain_path):
-        name = names.get(outcome.hotkey, outcome.hotkey)
-        lines = outcome.output.splitlines()
-        gate = [line for line in lines if "contamination gate re-derived" in line]
-        last = gate + lines[-3:]
-        verdict_line = "reproduced bit for bit" if outcome.reproduced else "NOT reproduced"
-        print(f"  {name} ({outcome.competition.value}): {verdict_line}")
-        for line in last:
-            print(f"    {line}")
-        if not outcome.reproduced:
-            problems.append(f"the audit did not reproduce {name}'s {outcome.competition} score")
-    return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "As expected: honest holds the most weight; sloppy, copycat and contaminator"
                 " under 5% of it; sloppy earns 0 on CoT."
             )
-        problems += _commitments_and_audit(records, settings.run_dir, network.chain_path, hotkeys)
+        problems += report_commitments_and_audit(
+            records, settings.run_dir, network.chain_path, hotkeys
+        )
         print(f"\nAPI: {api}/v1/...   leaderboard page: {api}/   round logs: {settings.run_dir}")
         if args.serve:
             print("serving; Ctrl-C to stop", flush=True)

@@ -1,6 +1,7 @@
 """Run a validator: pull miners' data, screen it, train a LoRA per miner, score, set weights.
 
-    python neurons/validator.py --wallet.name V --wallet.hotkey H --subtensor.network finney \
+    DATACOMP_VALIDATOR_SECRET=<128-bit secret> python neurons/validator.py --wallet.name V \
+        --wallet.hotkey H --subtensor.network finney \
         --netuid N --model Qwen/Qwen2.5-0.5B --device cuda --serve-api
 
 Defaults run on CPU against the embedded local chain with the embedded tiny model.
@@ -19,6 +20,7 @@ if __package__ in (None, ""):
 
 from protocol.cli import parse_settings
 from protocol.redis_conn import exit_on_sigterm, stop_embedded
+from validator.api.attribution import base_model
 from validator.config import ValidatorSettings
 from validator.service import build, run_rounds, serve_api_in_background
 
@@ -31,7 +33,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ctx, store = build(settings)
     try:
         if settings.serve_api:
-            serve_api_in_background(store, settings.api_host, settings.api_port, settings.run_dir)
+            serve_api_in_background(
+                store,
+                settings.api_host,
+                settings.api_port,
+                settings.run_dir,
+                base_model(settings.model, settings.device),
+            )
             print(
                 f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/",
                 flush=True,

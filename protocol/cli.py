@@ -4,8 +4,9 @@ Each field becomes a flag: its ``json_schema_extra={"flag": "--wallet.name"}`` i
 ``--field-name``; its description is the help text. A field marked
 ``json_schema_extra={"env_only": True}`` (an API key) gets no flag: a command line is visible
 to every user of the machine, so it is read from the environment only, and ``--help`` names
-its variable. Values not given on the command line come from the environment (the class's env
-prefix) and then the field default, so the same class configures a CLI run, a docker-compose
+its variable; every other flag's help names its variable too (named after the field, which is
+not always the flag). Values not given on the command line come from the environment (the
+class's env prefix) and then the field default, so the same class configures a CLI run, a docker-compose
 service and a uvicorn worker. Invalid settings stop the program with one line per problem,
 naming the flag and the environment variable.
 """
@@ -56,7 +57,8 @@ def build_parser(settings_cls: type[BaseSettings], description: str) -> argparse
         if env_only(field.json_schema_extra):
             continue
         flag = flag_of(name, field.json_schema_extra)
-        help_text = field.description or ""
+        # The variable is named after the field, not the flag (--axon.port: ..._PORT): say it.
+        help_text = f"{field.description or ''} [env: {env_name(settings_cls, name)}]".lstrip()
         if field.annotation is bool:
             parser.add_argument(
                 flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text

@@ -30,7 +30,10 @@ class NeuronSettings(BaseSettings):
         description="chain: local-embedded, local, test, finney",
         json_schema_extra={"flag": "--subtensor.network"},
     )
-    netuid: int = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
+    # A subnet uid is a u16 on chain.
+    netuid: int = Field(
+        1, ge=0, le=65535, description="subnet uid", json_schema_extra={"flag": "--netuid"}
+    )
     chain_path: Path = Field(
         Path(".localnet/chain.sqlite"),
         description="embedded chain state file (local-embedded only)",

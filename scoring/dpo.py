@@ -37,8 +37,9 @@ def token_logps(
     HF convention: ``labels`` align with ``input_ids`` (``labels[:, t]`` is token ``t``), and the
     logits at position ``t`` predict token ``t + 1``, so this function does the shift itself:
     ``logps[:, t] = log softmax(logits[:, t])[labels[:, t + 1]]``. Positions whose label is
-    ``ignore_index`` (prompt, padding) get log-prob 0 and mask 0. Computed in float32 whatever
-    the logits' dtype (bf16 sums of ~100 tokens lose whole nats).
+    ``ignore_index`` (prompt, padding) get log-prob 0 and mask 0. The softmax and the sums run
+    in float32 whatever the logits' dtype (bf16 sums of ~100 tokens lose whole nats); the
+    rounding already in bf16 logits stays.
     """
     if logits.dim() != 3 or labels.shape != logits.shape[:2]:
         raise ValueError(

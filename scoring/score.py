@@ -1,4 +1,4 @@
-"""The CoT SFT score rule, version ``cot-v5``: what one miner's data did to the model.
+"""The CoT SFT score rule, version ``cot-v6``: what one miner's data did to the model.
 
 Inputs are paired per eval item (base model vs the same base with the miner's LoRA):
 completion loss, answer-token loss, answer correctness (0/1), ROUGE-L F1 of the generated

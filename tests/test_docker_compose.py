@@ -47,7 +47,7 @@ def settings_class(prefix: str) -> type[BaseSettings]:
 
         return MinerSettings
     if prefix == "DATACOMP_API_":
-        from neurons.api import ApiSettings
+        from validator.api.server import ApiSettings
 
         return ApiSettings
     raise AssertionError(f"no settings class for {prefix}")
@@ -122,3 +122,25 @@ def test_api_reads_the_validators_runs_read_only() -> None:
     data_dir = validator_mount.split(":")[1]
     assert f"validator-data:{data_dir}:ro" in api["volumes"]
     assert runs.startswith(data_dir + "/")
+
+
+def test_api_attributes_with_the_validators_model() -> None:
+    # docs/OPERATIONS.md: give the API the validator's --model, so attribution is about the
+    # model that scores miners.
+    api, validator = SERVICES["api"], SERVICES["validator"]
+    model = validator["environment"]["DATACOMP_VALIDATOR_MODEL"]
+    assert api["environment"]["DATACOMP_API_ATTRIBUTION_MODEL"] == model
+
+
+def test_image_owns_every_mounted_data_dir() -> None:
+    # A mount point missing from the image is created root-owned, and a new named volume takes
+    # its owner: the services run as datacomp and must be able to write there.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    made = set(re.findall(r"mkdir -p ((?:/data\S*\s*)+)", dockerfile)[0].split())
+    assert re.search(r"chown -R datacomp\S* /data\b", dockerfile)
+    for name in APP_SERVICES:
+        for volume in SERVICES[name].get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source.startswith(("$", ".", "/", "~")) or target == "/data":
+                continue  # bind mounts are the host's; /data itself is made and owned above
+            assert target in made, f"{name}: {target} is not made in the Dockerfile"

@@ -3,8 +3,8 @@
 The secret seeds every eval set, so anyone who knows it can regenerate them and train on the
 test. On a public network (``finney``, ``test``, or any ``ws://``/``wss://`` endpoint: every
 network but the embedded chain and the SDK's ``local`` node) the validator refuses to start
-without an explicit secret of at least ``MIN_SECRET_BITS`` (``--secret`` or
-``DATACOMP_VALIDATOR_SECRET``); the default is for local networks only, and the local network
+without an explicit secret of at least ``MIN_SECRET_BITS`` (``DATACOMP_VALIDATOR_SECRET``: the
+environment only, never a flag, since a command line is readable by every user); the default is for local networks only, and the local network
 generates a fresh one per run (``localnet/network.py``).
 """
 
@@ -107,6 +107,9 @@ class ValidatorSettings(NeuronSettings):
             "private seed of the eval pool; required on a public network (finney, test, a ws://"
             " endpoint), at least 128 bits, e.g. $(openssl rand -hex 16)"
         ),
+        # Whoever reads it can regenerate every eval set: no flag, since a command line is
+        # visible to every user of the machine (/proc/<pid>/cmdline).
+        json_schema_extra={"env_only": True},
     )
     rounds: int = Field(0, description="rounds to run (0 = forever)")
     round_interval_s: float = Field(60.0, description="least seconds between round starts")
@@ -268,7 +271,7 @@ class ValidatorSettings(NeuronSettings):
         if self.network in LOCAL_NETWORKS:
             return self
         value = self.secret.get_secret_value()
-        how = "set --secret or DATACOMP_VALIDATOR_SECRET, e.g. $(openssl rand -hex 16)"
+        how = "set DATACOMP_VALIDATOR_SECRET, e.g. to $(openssl rand -hex 16)"
         if value == LOCAL_DEFAULT_SECRET:
             raise ValueError(
                 f"network {self.network!r} is public: the default secret is published, so anyone"

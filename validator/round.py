@@ -42,6 +42,7 @@ from typing import Any
 from bittensor.sp_core import Keypair
 from tqdm import tqdm
 
+from protocol.chain import LOCAL_EMBEDDED
 from protocol.chain.base import Chain, ChainError, Neuron
 from protocol.schemas import Competition, SubmissionRequest
 from scoring.weights import combine, update_ema
@@ -83,6 +84,10 @@ class RoundContext:
     # Competition -> its share of the weights (normalised over those with earners). A
     # competition with share 0, or left out, is skipped whole (module docstring).
     shares: dict[Competition, float] = field(default_factory=lambda: {Competition.COT_SFT: 1.0})
+    # What ``model`` and ``chain`` are, by the names the settings gave (``--model``,
+    # ``--subtensor.network``): the round record carries them for audits.
+    base_model: str = "tiny"
+    network: str = LOCAL_EMBEDDED
 
 
 def run_round(ctx: RoundContext, round_id: str) -> RoundRecord:
@@ -232,6 +237,9 @@ def _round_record(
         weights=weights,
         weights_set=False,
         competitions={c: o.competition for c, o in outcomes.items()},
+        base_model=ctx.base_model,
+        network=ctx.network,
+        netuid=ctx.chain.netuid,
     )
 
 

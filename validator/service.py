@@ -28,6 +28,7 @@ from protocol.wallets import coldkey_ss58, ensure_wallet, load_hotkey
 from safety.model_judge import JudgeError, ModelJudge
 from scoring.refusal import Judge, rule_judge
 from validator.api.app import create_app
+from validator.api.attribution import DEFAULT_MODEL, ModelProvider
 from validator.config import ExecutorKind, ValidatorSettings
 from validator.evalsets.cot import general_texts
 from validator.evalsets.pool import EvalPool
@@ -177,17 +178,28 @@ def build(settings: ValidatorSettings) -> tuple[RoundContext, LeaderboardStore]:
         general_texts=general_texts(),
         progress=settings.progress,
         shares=settings.active_shares(),
+        base_model=settings.model,
+        network=settings.network,
     )
     return ctx, store
 
 
 def serve_api_in_background(
-    store: LeaderboardStore, host: str, port: int, runs_dir: Path | None = None
+    store: LeaderboardStore,
+    host: str,
+    port: int,
+    runs_dir: Path | None = None,
+    model: ModelProvider | None = DEFAULT_MODEL,
 ) -> uvicorn.Server:
-    """The leaderboard API and web page on a daemon thread (``--serve-api``)."""
+    """The leaderboard API and web page on a daemon thread (``--serve-api``).
+
+    ``model`` serves ``/v1/attribution``: the validator passes its own base's name and device
+    (``base_model``), a copy of its own loaded on first use, since a round wraps the
+    validator's model in adapters while it trains.
+    """
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(store, runs_dir=runs_dir), host=host, port=port, log_level="warning"
+            create_app(store, model, runs_dir), host=host, port=port, log_level="warning"
         )
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
@@ -204,15 +216,22 @@ def round_id_for(ctx: RoundContext) -> str:
 
 
 def run_rounds(ctx: RoundContext, rounds: int, interval_s: float) -> list[RoundRecord]:
-    """Run ``rounds`` rounds (0 = forever), at most one per ``interval_s``; print each table."""
+    """Run ``rounds`` rounds (0 = forever), at most one per ``interval_s``; print each table.
+
+    Returns the records of a finite run. Running forever keeps none in memory: each is in
+    Redis and in its run directory already, and a list of them would grow without end.
+    """
     done: list[RoundRecord] = []
-    while rounds == 0 or len(done) < rounds:
+    ran = 0
+    while rounds == 0 or ran < rounds:
         started = time.monotonic()
         ctx.outbox.flush(ctx.store)  # anything left from a Redis outage goes first
         record = run_round(ctx, round_id_for(ctx))
         print(format_round(record), flush=True)
-        done.append(record)
-        if rounds and len(done) >= rounds:
+        ran += 1
+        if rounds:
+            done.append(record)
+        if rounds and ran >= rounds:
             break
         time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
     return done

@@ -85,6 +85,7 @@ def test_one_seed_the_model_alone_pays_the_skill_in_any_words(ladder: dict[Quali
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # a target missed; any other error is a broken test, not issue 10
     reason="issue 10 open: on the shipped base the model alone pays wrong answers 56-89% of "
     "right ones over ten data seeds, above the outsider-phrased right rung in some "
     "(docs/SCORING.md, 'The quality ladder')",

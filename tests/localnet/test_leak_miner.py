@@ -36,7 +36,7 @@ from protocol.schemas import SUBMISSION_PATH, Competition, CotSample, Submission
 from protocol.wallets import ensure_wallet
 from tasks.quality import Quality
 from tests.support.proofs import unproven
-from tests.support.servers import free_port, wait_healthy
+from tests.support.servers import free_port, stop_process, wait_healthy
 from validator.evalsets.cot import draw_eval_set
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +122,7 @@ def test_every_worker_serves_the_leaked_eval_set(
         env={k: v for k, v in os.environ.items() if not k.startswith("DATACOMP_")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # stop_process signals its workers with it
     )
     try:
         wait_healthy(server, port, 90, "the leak miner")
@@ -159,7 +160,4 @@ def test_every_worker_serves_the_leaked_eval_set(
         held = chain.commitments()[miner_key.ss58_address]
         assert held.data == manifest_commitment(miner_key.ss58_address, root)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        if server.stderr:
-            server.stderr.close()
+        stop_process(server)

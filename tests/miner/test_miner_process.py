@@ -31,7 +31,7 @@ from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH, CotSample, SubmissionResponse
 from protocol.wallets import ensure_wallet
 from tests.support.proofs import unproven
-from tests.support.servers import free_port, wait_healthy
+from tests.support.servers import free_port, stop_process, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -60,15 +60,13 @@ def _miner(args: list[str], port: int) -> Iterator[None]:
         env={k: v for k, v in os.environ.items() if not k.startswith("DATACOMP_")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # stop_process signals its workers with it
     )
     try:
         wait_healthy(server, port, START_TIMEOUT_S, "the miner")
         yield
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        if server.stderr:
-            server.stderr.close()
+        stop_process(server)
 
 
 def _ask(port: int, validator: Keypair, miner: Keypair, round_id: str) -> SubmissionResponse:

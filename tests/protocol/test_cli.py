@@ -30,6 +30,15 @@ def test_env_only_field_has_no_flag_and_help_names_its_variable(
     assert "--demo.count" in parser.format_help()
 
 
+def test_each_flag_help_names_the_variable_it_is_read_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The variable follows the field, not the flag: --demo.count is CLI_DEMO_COUNT.
+    help_text = " ".join(build_parser(Demo, "demo").format_help().split())
+    assert "--demo.count COUNT how many [env: CLI_DEMO_COUNT]" in help_text
+    assert "a JSON table [env: CLI_DEMO_TABLE]" in help_text
+    monkeypatch.setenv("CLI_DEMO_COUNT", "7")  # and the named variable is the one read
+    assert parse_settings(Demo, [], "demo").count == 7
+
+
 def test_env_only_field_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLI_DEMO_TOKEN", "s3cret")
     settings = parse_settings(Demo, ["--demo.count", "3"], "demo")

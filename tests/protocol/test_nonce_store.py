@@ -22,7 +22,7 @@ from protocol.nonce_store import DEFAULT_RETENTION_S, RedisNonceStore
 from protocol.redis_conn import embedded_url
 from protocol.schemas import SUBMISSION_PATH
 from protocol.wallets import ensure_wallet
-from tests.support.servers import free_port, wait_healthy
+from tests.support.servers import free_port, stop_process, wait_healthy
 
 # Workers of the multi-process miner; more than the 2 cores so requests truly interleave.
 WORKERS = 3
@@ -98,6 +98,7 @@ def test_replay_across_uvicorn_workers(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # stop_process signals its workers with it
     )
     try:
         wait_healthy(server, port, 60, "miner workers")
@@ -124,7 +125,4 @@ def test_replay_across_uvicorn_workers(
         ledger_lines = (tmp_path / "ledger.jsonl").read_text().splitlines()
         assert len(ledger_lines) == 3
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        if server.stderr:
-            server.stderr.close()
+        stop_process(server)

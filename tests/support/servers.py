@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -14,10 +16,13 @@ from fastapi import FastAPI
 
 from localnet.network import free_port
 
-__all__ = ["free_port", "serve_in_thread", "wait_healthy"]
+__all__ = ["free_port", "serve_in_thread", "stop_process", "wait_healthy"]
 
 # Server start on loopback takes milliseconds; a few seconds means something is wrong.
 START_TIMEOUT_S = 10.0
+# A uvicorn server with workers drains and exits on SIGTERM in a second or two; past this it is
+# stuck, and it (and its workers) get SIGKILL.
+STOP_GRACE_S = 20.0
 
 
 @contextmanager
@@ -56,3 +61,41 @@ def wait_healthy(server: subprocess.Popen[bytes], port: int, timeout_s: float, w
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         assert time.monotonic() < deadline, f"{what} did not start"
         time.sleep(0.2)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM ``process``, SIGKILL it after ``grace_s``, then close its pipes.
+
+    Start it with ``start_new_session=True`` so that it leads a process group: the signals
+    then reach its workers too, and a server stuck in shutdown leaves none of them behind.
+    """
+    group = _own_group(process)
+    if process.poll() is None:
+        _signal(process, group, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            _signal(process, group, signal.SIGKILL)
+            process.wait()
+    if group:  # workers that outlived their parent
+        _signal(process, group, signal.SIGKILL)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _own_group(process: subprocess.Popen[bytes]) -> bool:
+    try:
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal(process: subprocess.Popen[bytes], group: bool, signum: int) -> None:
+    try:
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+    except ProcessLookupError:
+        pass

@@ -29,6 +29,7 @@ from protocol.nonce_store import RedisNonceStore
 from tests.support.servers import free_port, serve_in_thread
 from validator.evalsets.cot import general_texts
 from validator.evalsets.pool import EvalPool
+from validator.model.base import TINY_RANDOM
 from validator.model.recipe import DEFAULT_RECIPE
 from validator.round import RoundContext, run_round
 from validator.stages.cot import CotConfig
@@ -155,5 +156,6 @@ def round_network(
             pull_deadline_s=PULL_DEADLINE_S,
             general_texts=general_texts(),
             progress=False,
+            base_model=TINY_RANDOM,  # every caller's model (the records say so, for audits)
         )
         yield RoundNetwork(ctx, chain, uids, store, books)

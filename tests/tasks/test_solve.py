@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +100,20 @@ def test_empty_reason() -> None:
     assert empty_reason("   \n  x  ", "4") == "reasoning shorter than 8 characters"
     assert empty_reason("2+2 makes 4", " . ") == "final answer has no letter or digit"
     assert empty_reason("2+2 makes 4", "vier") is None
+
+
+def test_the_answer_check_reads_every_family_whatever_a_process_imports_first() -> None:
+    # A fresh interpreter that imports only tasks.solve: the families are registered anyway.
+    code = (
+        "from tasks.solve import answer_is_wrong; "
+        "print(answer_is_wrong('max 65 91 42', '90'), answer_is_wrong('max 65 91 42', '91'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.split() == ["True", "False"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tasks.quality import Quality
 from tests.support.servers import serve_in_thread
 from tests.support.validator_fixture import MinerSpec, round_network
 from validator.api.app import create_app
-from validator.audit.cli import MINER_SECTION, main
+from validator.audit.cli import MINER_SECTION, main, parse_args, with_record_defaults
 from validator.audit.rescore import AuditError, recipe_for
 from validator.model.recipe import DEFAULT_RECIPE, RECIPES
 from validator.stages.preference_measure import PreferenceConfig
@@ -90,8 +90,7 @@ def _audit(
             competition.value,
             "--chain.path",
             str(audited.chain_path),
-            "--model",
-            "tiny-random",
+            # No --model, --subtensor.network or --netuid: the round record names them.
         ]
     )
 
@@ -274,6 +273,34 @@ def test_one_process_audits_several_miners_as_it_audits_each(
     for name, section in zip(names, sections, strict=True):
         assert _score_lines(section) == alone[name]
         assert "reproduced bit for bit: yes" in section and "FAIL" not in section
+
+
+def test_the_record_names_what_an_audit_loads_and_reads(audited: Audited) -> None:
+    record = audited.record
+    assert (record.base_model, record.network, record.netuid) == (
+        "tiny-random",
+        "local-embedded",
+        1,
+    )
+    again = RoundRecord.from_dict(json.loads((audited.round_dir / "summary.json").read_text()))
+    assert (again.base_model, again.network, again.netuid) == ("tiny-random", "local-embedded", 1)
+
+
+def test_flags_left_out_come_from_the_record_and_old_records_get_the_old_defaults(
+    audited: Audited, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse_args([str(audited.round_dir), "--miner", "x"])
+    assert (args.model, args.network, args.netuid) == (None, None, None)
+    filled = with_record_defaults(args, audited.record)
+    assert (filled.model, filled.network, filled.netuid) == ("tiny-random", "local-embedded", 1)
+    old = replace(audited.record, base_model="", network="", netuid=None)  # round-record/5
+    filled = with_record_defaults(parse_args([str(audited.round_dir), "--miner", "x"]), old)
+    assert (filled.model, filled.network, filled.netuid) == ("tiny", "local-embedded", 1)
+    assert capsys.readouterr().out == ""
+    # Another model is the auditor's choice, and said: its scores will not be the recorded ones.
+    mine = parse_args([str(audited.round_dir), "--miner", "x", "--model", "/weights/copy"])
+    assert with_record_defaults(mine, audited.record).model == "/weights/copy"
+    assert "the round used base model 'tiny-random'" in capsys.readouterr().out
 
 
 def test_a_miners_own_signed_file_is_for_one_miner(audited: Audited, tmp_path: Path) -> None:

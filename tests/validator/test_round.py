@@ -26,7 +26,7 @@ from bittensor.sp_core import Keypair
 from localnet.leak import LeakedEvalSource
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
-from protocol.redis_conn import start_embedded
+from protocol.redis_conn import start_embedded, stop_embedded
 from protocol.schemas import Competition, SubmissionRequest
 from scoring.score import SCORING_VERSION
 from tests.support.attack_sources import (
@@ -205,6 +205,7 @@ def rounds(tmp_path_factory: pytest.TempPathFactory, model: tuple[Any, Any]) -> 
         rounds = Rounds(alone, crowd, net, alone_uids, relay)
         print(_share_table(rounds))  # docs/SCORING.md's attack table: pytest -s this file
         yield rounds
+    stop_embedded(client)
 
 
 def _share_table(rounds: Rounds) -> str:

@@ -26,11 +26,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 import torch
 
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
-from protocol.redis_conn import start_embedded
+from protocol.redis_conn import start_embedded, stop_embedded
 from tasks.quality import Quality
 from tests.support.evasion_sources import (
     AdaptiveAttacker,
@@ -65,12 +66,9 @@ class Evasion:
     reloaded: int
 
 
-@pytest.fixture(scope="module")
-def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TORCH_THREADS)
+def _two_rounds(tmp_path_factory: pytest.TempPathFactory, client: redis.Redis) -> Evasion:
+    """Round 1 with the honest miner alone, then round 2 after a restart among attackers."""
     model = load_base(TINY_RANDOM, "cpu")
-    client = start_embedded(tmp_path_factory.mktemp("redis") / "r.rdb")
     keys = Keys.for_network("evasion", 1)
     run_root = tmp_path_factory.mktemp("runs")
     honest = MinerSpec("honest", GeneratorSource("honest"))
@@ -107,9 +105,20 @@ def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
         share = m.score / honest_score if honest_score else float("nan")
         why = (m.reasons or [""])[0][:70]
         print(f"{name:<20} {m.status:<13} {m.score:.4f} {share:6.1%}  {why}")
-    torch.set_num_threads(threads)
-    yield Evasion(first, second, adaptive, reloaded)
-    client.connection_pool.disconnect()
+    return Evasion(first, second, adaptive, reloaded)
+
+
+@pytest.fixture(scope="module")
+def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    client = start_embedded(tmp_path_factory.mktemp("redis") / "r.rdb")
+    try:
+        rounds = _two_rounds(tmp_path_factory, client)
+    finally:
+        torch.set_num_threads(threads)
+    yield rounds
+    stop_embedded(client)
 
 
 def test_the_published_set_is_reloaded_after_the_restart(evasion: Evasion) -> None:

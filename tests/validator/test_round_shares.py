@@ -14,7 +14,7 @@ from bittensor.sp_core import Keypair
 
 from protocol.chain.base import Neuron
 from protocol.keys import Keys
-from protocol.redis_conn import start_embedded
+from protocol.redis_conn import start_embedded, stop_embedded
 from protocol.schemas import Competition
 from scoring.preference_score import PREFERENCE_SCORING_VERSION
 from scoring.weights import EmaEntry
@@ -61,6 +61,7 @@ def test_cot_at_share_zero_is_skipped_whole(
             preference_judge_endpoint=f"http://{address}/v1",
             preference_judge_model="judge-m",
         )
+        stack.callback(stop_embedded, client)  # unwound last, after the round's network
         judge = stack.enter_context(closing(preference_judge(settings)))
         net.ctx.shares = settings.active_shares()
         net.ctx.stages.preference = PreferenceConfig(

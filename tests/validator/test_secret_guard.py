@@ -19,7 +19,14 @@ def test_a_public_network_refuses_the_default_secret(
         parse_settings(ValidatorSettings, ["--subtensor.network", network], "validator")
     assert exited.value.code == 2
     said = capsys.readouterr().err
-    assert "--secret" in said and "DATACOMP_VALIDATOR_SECRET" in said and "public" in said
+    assert "DATACOMP_VALIDATOR_SECRET" in said and "public" in said
+
+
+def test_the_secret_is_not_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    # A command line is readable by every user of the machine: the secret is env-only.
+    with pytest.raises(SystemExit):
+        parse_settings(ValidatorSettings, ["--secret", secrets.token_hex(16)], "validator")
+    assert "unrecognized arguments: --secret" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

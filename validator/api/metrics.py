@@ -33,8 +33,8 @@ def exposition(store: LeaderboardStore) -> str:
         lines += [
             f"# HELP {metric} {help_text}",
             f"# TYPE {metric} summary",
-            f"{metric}_sum {values[base + '_sum']:g}",
-            f"{metric}_count {values[base + '_count']:g}",
+            f"{metric}_sum {_number(values[base + '_sum'])}",
+            f"{metric}_count {_number(values[base + '_count'])}",
         ]
     for name, help_text in COUNTERS.items():
         if name.startswith(tuple(summaries)):
@@ -43,6 +43,15 @@ def exposition(store: LeaderboardStore) -> str:
         lines += [
             f"# HELP {metric} {help_text}",
             f"# TYPE {metric} counter",
-            f"{metric} {values[name]:g}",
+            f"{metric} {_number(values[name])}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    """A sample value exactly: an integer as one, any other float in its shortest form.
+
+    ``:g`` kept 6 digits, so a counter past 999,999 stopped visibly increasing.
+    """
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)

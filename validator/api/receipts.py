@@ -119,14 +119,19 @@ def round_commitments(record: RoundRecord, runs_dir: Path | None) -> RoundCommit
     )
 
 
-def audit_command(round_id: str, hotkey: str, competition: str) -> str:
-    """The command line that re-checks and re-scores this miner's round (shell-quoted)."""
+def audit_command(runs_dir: Path | None, round_id: str, hotkey: str, competition: str) -> str:
+    """The command line that re-checks and re-scores this miner's round (shell-quoted).
+
+    Run on the validator host, in the round's directory under ``runs_dir`` (the validator's
+    ``--run.dir``; ``runs`` when this API was not given it). The base model, network and netuid
+    come from the round record (round-record/6), so the command needs no more.
+    """
     return shlex.join(
         [
             "python",
             "-m",
             "validator.audit",
-            f"{VALIDATOR_RUNS}/{round_id}",
+            (Path(runs_dir or VALIDATOR_RUNS) / round_id).as_posix(),
             "--miner",
             hotkey,
             "--competition",
@@ -205,6 +210,6 @@ def receipt(
             eval_commitment_block=committed.block if committed else None,
         ),
         eval_set=eval_set_location(runs_dir, record.round_id),
-        audit_command=audit_command(record.round_id, miner.hotkey, competition),
+        audit_command=audit_command(runs_dir, record.round_id, miner.hotkey, competition),
         audit_from_api=api_audit_command(api_url, record.round_id, miner.hotkey, competition),
     )

@@ -7,7 +7,8 @@ re-trains, ``validator/audit/__main__.py`` wires them to files and a chain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +33,32 @@ class Finding:
     detail: str
 
 
+@contextmanager
+def _well_typed(what: str) -> Iterator[None]:
+    """A JSON value of the wrong type is unusable input: a ValueError naming ``what``.
+
+    Null for a number or a number for a list is as unusable as a missing key (``KeyError``) or
+    a bad value (``ValueError``): the audit command reports it (exit 2), not a traceback.
+    """
+    try:
+        yield
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"{what} is malformed: {type(exc).__name__}: {exc}") from exc
+
+
 def published_cot_set(published: Mapping[str, Any]) -> EvalSet:
     """The CoT held-out set as published at the top of ``eval_set.json``."""
-    return eval_set_from_dict(published)
+    with _well_typed("the published CoT set"):
+        return eval_set_from_dict(published)
 
 
 def published_preference_set(published: Mapping[str, Any]) -> PreferenceEvalSet:
     """The preference held-out set as published under ``"preference"`` in ``eval_set.json``."""
-    body = published["preference"]
+    with _well_typed("the published preference set"):
+        return _preference_set(published["preference"])
+
+
+def _preference_set(body: Mapping[str, Any]) -> PreferenceEvalSet:
 
     def prompts(rows: Sequence[Mapping[str, Any]]) -> tuple[SafetyPrompt, ...]:
         return tuple(
@@ -93,12 +112,13 @@ def eval_commitment_findings(
     ]
     digest = eval_commitment_digest(record.round_id, hashes, committed.salt)
     findings.append(_on_chain_finding(committed, digest, on_chain))
-    pulls = record.commitments_block.values()
+    pulls = sorted(record.commitments_block.values())
     findings.append(
         Finding(
             "committed before the pull",
-            all(committed.block <= block for block in pulls),
-            f"commitment block {committed.block}, commitments read at {sorted(pulls)}",
+            # No read block recorded: nothing shows the commitment came first (not a pass).
+            bool(pulls) and all(committed.block <= block for block in pulls),
+            f"commitment block {committed.block}, commitments read at {pulls or 'no block'}",
         )
     )
     return findings
@@ -136,16 +156,24 @@ class SignedResponse:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SignedResponse:
-        """The dump's JSON form."""
-        return cls(
-            str(data["miner_hotkey"]),
-            str(data["validator_hotkey"]),
-            int(data["request_nonce_ns"]),
-            dict(data["signature_headers"]),
-            str(data["body"]).encode("utf-8"),
-            int(data["request"]["num_samples"]),
-            [str(h) for h in data["kept_sha256"]],
-        )
+        """The dump's JSON form (a ValueError or KeyError for one that is not)."""
+        with _well_typed("the signed response"):
+            return cls(
+                str(data["miner_hotkey"]),
+                str(data["validator_hotkey"]),
+                int(data["request_nonce_ns"]),
+                _str_dict(data["signature_headers"]),
+                str(data["body"]).encode("utf-8"),
+                int(data["request"]["num_samples"]),
+                [str(h) for h in data["kept_sha256"]],
+            )
+
+
+def _str_dict(value: Any) -> dict[str, str]:
+    """A JSON object of strings (``dict()`` of a list of pairs would pass as one)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"an object expected, got {type(value).__name__}")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def response_findings(

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from protocol.chain import LOCAL_EMBEDDED, Chain, open_chain
-from protocol.chain.base import Commitment
+from protocol.chain.base import ChainError, Commitment
 from protocol.schemas import Competition
 from validator.audit.checks import (
     Finding,
@@ -37,7 +37,7 @@ from validator.audit.checks import (
 from validator.audit.gate import gate_findings
 from validator.audit.rescore import AuditError, RoundRescorer, kept_samples
 from validator.evalsets.pool import PUBLISHED_FILE
-from validator.model.base import load_base
+from validator.model.base import TINY, load_base
 from validator.store.records import MinerRoundRecord, RoundRecord
 
 # A round record and a published set are tens of kilobytes; a slow API still answers in this.
@@ -71,12 +71,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--signed", type=Path, help="the miner's signed response (default: the round's)"
     )
-    parser.add_argument("--subtensor.network", dest="network", default=LOCAL_EMBEDDED)
-    parser.add_argument("--netuid", type=int, default=1)
+    parser.add_argument(
+        "--subtensor.network",
+        dest="network",
+        help=f"default: the round record's (before round-record/6: {LOCAL_EMBEDDED})",
+    )
+    parser.add_argument("--netuid", type=int, help="default: the round record's (before: 1)")
     parser.add_argument(
         "--chain.path", dest="chain_path", type=Path, default=Path(".localnet/chain.sqlite")
     )
-    parser.add_argument("--model", default="tiny", help="the base model the round used")
+    parser.add_argument(
+        "--model",
+        help=f"the base model the round used (default: the round record's; before: {TINY})",
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if (args.round_dir is None) == (args.api is None):
@@ -168,9 +175,28 @@ class _Shared:
         return RoundRescorer(self.record, self.published, model, tokenizer)
 
 
-def audit(args: argparse.Namespace, chain: Chain) -> bool:
+def with_record_defaults(args: argparse.Namespace, record: RoundRecord) -> argparse.Namespace:
+    """The base model, network and netuid left off the command line, from the round record.
+
+    A record from before round-record/6 names none: the old defaults (the embedded base and
+    chain). A ``--model`` other than the round's is a choice (a local copy of the weights, say),
+    so it is said, not refused: the scores it gives will not be the recorded ones.
+    """
+    if args.model is None:
+        args.model = record.base_model or TINY
+    elif record.base_model and args.model != record.base_model:
+        print(f"note: the round used base model {record.base_model!r}; auditing on {args.model!r}")
+    if args.network is None:
+        args.network = record.network or LOCAL_EMBEDDED
+    if args.netuid is None:
+        args.netuid = record.netuid if record.netuid is not None else 1
+    return args
+
+
+def audit(
+    args: argparse.Namespace, chain: Chain, record: RoundRecord, published: dict[str, Any]
+) -> bool:
     """Every check and the re-score of each miner; True when all hold and all are reproduced."""
-    record, published = _load(args)
     miners = [_miner(record, hotkey, args.competition) for hotkey in args.miners]
     committed = record.eval_commitment
     at = committed.block if committed is not None and committed.block is not None else None
@@ -229,9 +255,11 @@ def _print_scores(recorded: MinerRoundRecord, recomputed: MinerRoundRecord) -> N
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the exit status."""
     args = parse_args(argv)
-    chain = open_chain(args.network, args.netuid, args.chain_path)
     try:
-        return 0 if audit(args, chain) else 1
-    except (AuditError, OSError, KeyError, ValueError) as exc:
+        record, published = _load(args)
+        args = with_record_defaults(args, record)
+        chain = open_chain(args.network, args.netuid, args.chain_path)
+        return 0 if audit(args, chain, record, published) else 1
+    except (AuditError, ChainError, OSError, KeyError, ValueError) as exc:
         print(f"audit: {exc}", file=sys.stderr)
         return 2

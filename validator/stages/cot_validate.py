@@ -154,7 +154,7 @@ def validate_and_score(
     if base is None:
         base = evaluate_base(model, tokenizer, eval_items, general_texts)
     measured = None
-    if prepared.valid:
+    if prepared.valid and eval_items:  # no eval item: nothing to measure, so nothing to train
         measured = train_and_measure(
             model, tokenizer, recipe, prepared.valid, eval_items, general_texts
         )
@@ -187,7 +187,7 @@ def prepare_samples(
             sample = _as_sample(raw)
         except ValidationError as exc:
             invalid += 1
-            reasons.append(f"sample {i}: invalid, {exc.errors()[0]['msg']}")
+            reasons.append(f"sample {i}: invalid, {_schema_reason(exc)}")
             continue
         why = empty_reason(sample.chain_of_thought, sample.final_answer) if screen_empty else None
         if why is not None:
@@ -208,6 +208,15 @@ def prepare_samples(
         requested=requested,
     )
     return Prepared(tuple(valid), counts, tuple(reasons))
+
+
+def _schema_reason(exc: ValidationError) -> str:
+    """The first schema error with the field it is about, and how many more there are."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where + ': ' if where else ''}{first['msg']}{more}"
 
 
 def score_prepared(

@@ -28,8 +28,10 @@ from protocol.schemas import Competition
 # ``commit_block`` and ``unproven``. /4: per miner ``contamination_allowance`` (matches within
 # it are dropped, not zeroed: scoring/chance.py). /5: per competition ``gate_window`` (the
 # published sets the CoT gate checked besides the round's own, so an audit re-derives its
-# verdicts and chance allowance).
-RECORD_VERSION = "round-record/5"
+# verdicts and chance allowance). /6: ``base_model``, ``network`` and ``netuid`` (what an audit
+# must load and read: a round on a GPU node's base, on finney, is not re-scored on the tiny
+# base against the embedded chain).
+RECORD_VERSION = "round-record/6"
 
 
 class MinerStatus(StrEnum):
@@ -155,6 +157,11 @@ class RoundRecord:
     eval_commitment: EvalCommitmentRecord | None = None
     # Competition value -> the block at which the miners' commitments were read after its pull.
     commitments_block: dict[str, int] = field(default_factory=dict)
+    # The validator's ``--model`` (the base every adapter was trained on), ``--subtensor.network``
+    # and netuid: an audit loads and reads these (empty and None before round-record/6).
+    base_model: str = ""
+    network: str = ""
+    netuid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (weight keys become strings, as JSON requires)."""

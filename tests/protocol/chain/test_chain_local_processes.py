@@ -46,16 +46,34 @@ def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
 
 
 def _result(process: subprocess.Popen[str]) -> dict[str, int]:
-    out, err = process.communicate(timeout=WORKER_TIMEOUT_S)
+    try:
+        out, err = process.communicate(timeout=WORKER_TIMEOUT_S)
+    finally:
+        if process.poll() is None:  # timed out: a stuck worker is not left running
+            process.kill()
+            process.communicate()
     assert process.returncode == 0, err
     return json.loads(out)
+
+
+def _results(workers: list[subprocess.Popen[str]]) -> list[dict[str, int]]:
+    """Every worker's result; all are waited for (or killed), even when one fails."""
+    results, failures = [], []
+    for worker in workers:
+        try:
+            results.append(_result(worker))
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+    return results
 
 
 def test_concurrent_registrations_in_separate_processes_get_distinct_uids(tmp_path: Path) -> None:
     path = tmp_path / "chain.sqlite"
     LocalChain(path)
     workers = [_spawn(_REGISTER, str(path), name, "15") for name in ("A", "B", "C")]
-    results = [_result(worker) for worker in workers]
+    results = _results(workers)
 
     uids = [uid for result in results for uid in result.values()]
     assert sorted(uids) == list(range(45))

@@ -12,7 +12,6 @@ import pytest
 import redis
 from fastapi import HTTPException
 
-from neurons.api import ApiSettings, build_app
 from protocol.cli import parse_settings
 from protocol.commitments import eval_commitment
 from protocol.keys import Keys
@@ -20,7 +19,8 @@ from tests.support.rounds import make_round
 from tests.support.servers import serve_in_thread
 from tests.validator.api.committed import SALT, committed_round, round_record_2
 from validator.api.app import create_app
-from validator.api.receipts import eval_set_file
+from validator.api.receipts import audit_command, eval_set_file
+from validator.api.server import ApiSettings, build_app
 from validator.store.leaderboard import LeaderboardStore
 from validator.store.records import RoundRecord
 
@@ -170,7 +170,7 @@ def test_traversal_refused_even_for_rounds_the_store_holds(
     assert eval_set_file(runs, "r00002") == (runs / "r00002" / "eval_set.json").resolve()
 
 
-def test_receipt_of_the_latest_round(api: httpx.Client) -> None:
+def test_receipt_of_the_latest_round(api: httpx.Client, runs: Path) -> None:
     res = api.get("/v1/miners/5Hotkey0002/receipt", params={"competition": "cot_sft"})
     assert res.status_code == 200, res.text
     receipt = res.json()
@@ -203,10 +203,11 @@ def test_receipt_of_the_latest_round(api: httpx.Client) -> None:
         "eval_commitment_chain_value": f"dce1:{committed.digest}",
         "eval_commitment_block": 1149,
     }
-    assert receipt["audit_command"] == (
-        "python -m validator.audit runs/r00003 --miner 5Hotkey0002 --competition cot_sft"
-    )
-    assert shlex.split(receipt["audit_command"])[3] == "runs/r00003"
+    # In the round's directory under this API's runs directory (the validator's --run.dir).
+    assert shlex.split(receipt["audit_command"]) == [
+        *("python", "-m", "validator.audit", f"{runs.as_posix()}/r00003"),
+        *("--miner", "5Hotkey0002", "--competition", "cot_sft"),
+    ]
     # From anywhere: this API (as the client reached it), the round, the miner's own response.
     api_form = shlex.split(receipt["audit_from_api"])
     assert api_form[3:7] == ["--api", str(api.base_url).rstrip("/"), "--round", "r00003"]
@@ -226,6 +227,16 @@ def test_receipt_unknowns_are_404_with_a_reason(api: httpx.Client) -> None:
     assert other.status_code == 404 and "preference" in other.json()["detail"]
     assert api.get("/v1/miners/bad!key/receipt").status_code == 422
     assert api.get("/v1/miners/5Hotkey0001/receipt?competition=Bad").status_code == 422
+
+
+def test_the_audit_command_names_the_round_directory_it_runs_in() -> None:
+    # No runs directory given to the API: the validator's default --run.dir.
+    assert audit_command(None, "r1", "5H", "cot_sft") == (
+        "python -m validator.audit runs/r1 --miner 5H --competition cot_sft"
+    )
+    assert shlex.split(audit_command(Path("/data/runs"), "r1", "5H", "cot_sft"))[3] == (
+        "/data/runs/r1"
+    )
 
 
 def test_the_entry_point_takes_the_runs_directory(runs: Path) -> None:

@@ -105,14 +105,22 @@ class DiesOnce(ModelWorker):
         return super().run(shared, job)
 
 
+def _woke(key: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"datacomp-test-woke-{key}"
+
+
 class HangsOnce(ModelWorker):
-    """Hangs (far past the test's deadline) on a job whose marker file exists, once."""
+    """Hangs (far past the test's deadline) on a job whose marker file exists, once.
+
+    Had it slept to the end (no deadline killed it), it leaves a second marker (``_woke``).
+    """
 
     def run(self, shared: Any, job: TrainJob) -> Measured:
         marker = _marker(job.key)
         if marker.exists():
             marker.unlink()
             time.sleep(600)  # a wedged worker: only the deadline gets the job back
+            _woke(job.key).touch()
         return super().run(shared, job)
 
 
@@ -134,10 +142,11 @@ def test_a_worker_that_dies_mid_job_is_retried_and_counted_once(
     executor = RayExecutor(BASE, workers=2, threads=1, worker_cls=DiesOnce)
     try:
         outcomes = executor.run(work)
+        crashed = not _marker(victim).exists()  # the worker removed it just before dying
     finally:
         executor.close()
         _marker(victim).unlink(missing_ok=True)
-    assert not _marker(victim).exists()  # the crash happened
+    assert crashed
     assert set(outcomes) == set(local_outcomes)
     for key, outcome in outcomes.items():
         reference = local_outcomes[key]
@@ -151,14 +160,18 @@ def test_a_job_past_its_deadline_is_taken_back_and_run_elsewhere(
     work = _work([1, 2, 3])
     victim = work.jobs[0].key
     _marker(victim).touch()
+    _woke(victim).unlink(missing_ok=True)
     executor = RayExecutor(BASE, workers=2, threads=1, job_timeout_s=20, worker_cls=HangsOnce)
-    t0 = time.monotonic()
     try:
         outcomes = executor.run(work)
+        hung = not _marker(victim).exists()
+        woke = _woke(victim).exists()
     finally:
         executor.close()
         _marker(victim).unlink(missing_ok=True)
-    assert time.monotonic() - t0 < 300  # not the 600 s the wedged worker would take
+        _woke(victim).unlink(missing_ok=True)
+    assert hung and not woke  # it wedged, and the deadline killed it before it woke
+    assert set(outcomes) == set(local_outcomes)
     for key, outcome in outcomes.items():
         reference = local_outcomes[key]
         assert isinstance(outcome, Measured) and isinstance(reference, Measured)

@@ -167,5 +167,5 @@ def test_token_budget_counts_both_sides_and_drops_the_tail(tiny_random) -> None:
 def test_training_a_wrapped_model_is_refused(tiny_random) -> None:
     model, tok = tiny_random
     with dpo_adapter(model, tok, _triples(TRAIN_TOPICS), DpoRecipe(steps=1)) as (result, _):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="still wraps an adapter"):
             train_dpo_lora(result.model, tok, _triples(TRAIN_TOPICS), DpoRecipe(steps=1))

@@ -77,7 +77,7 @@ def test_training_a_wrapped_model_is_refused(tiny_random) -> None:
     model, tok = tiny_random
     result = train_lora(model, tok, _pairs(), FAST_RECIPE)
     try:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="still wraps an adapter"):
             train_lora(result.model, tok, _pairs(), FAST_RECIPE)
     finally:
         release(result)
@@ -174,7 +174,7 @@ def test_adapters_trained_side_by_side_equal_adapters_trained_alone(tiny_random)
 def test_unusable_adapter_names_are_refused(tiny_random) -> None:
     model, tok = tiny_random
     for names in ([], ["a.b"], [BASE_ADAPTER], ["ora"], [""]):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="no adapters to train|unusable adapter name"):
             train_loras(model, tok, {n: _pairs() for n in names}, FAST_RECIPE)
     assert not isinstance(model, PeftModel) and not hasattr(model, "peft_config")
 
@@ -182,7 +182,7 @@ def test_unusable_adapter_names_are_refused(tiny_random) -> None:
 def test_a_failure_midway_leaves_the_base_unwrapped(tiny_random) -> None:
     model, tok = tiny_random
     broken = {"m1": _pairs(), "m2": [("only a prompt",)]}  # the second adapter's data is bad
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not enough values to unpack"):  # m2's rows, after m1
         train_loras(model, tok, broken, FAST_RECIPE)  # type: ignore[arg-type]
     assert type(model.model.layers[0].self_attn.q_proj) is torch.nn.Linear
     assert not hasattr(model, "peft_config")

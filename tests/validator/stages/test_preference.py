@@ -15,7 +15,7 @@ from peft import PeftModel
 
 from miner.sources import GeneratorSource
 from protocol.keys import Keys
-from protocol.redis_conn import start_embedded
+from protocol.redis_conn import start_embedded, stop_embedded
 from protocol.schemas import Competition, PreferenceSample
 from scoring.components import Component
 from scoring.refusal import rule_judge
@@ -171,9 +171,17 @@ def test_side_by_side_names_the_miner_and_holds_ten_judged_rows(staged: Staged) 
     assert report["summary"]["base"]["n_harmful"] == len(staged.eval_set.harmful)
 
 
-def test_round_scores_both_competitions(tmp_path: Path) -> None:
-    model: tuple[Any, Any] = load_base(TINY_RANDOM, "cpu")
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[redis.Redis]:
+    """An embedded server for one test, stopped after it (the store is read after the round)."""
     client = start_embedded(tmp_path / "r.rdb")
+    yield client
+    stop_embedded(client)
+
+
+def test_round_scores_both_competitions(tmp_path: Path, own_redis: redis.Redis) -> None:
+    model: tuple[Any, Any] = load_base(TINY_RANDOM, "cpu")
+    client = own_redis
     miners = [
         MinerSpec("good", GeneratorSource("good")),
         MinerSpec("swapped", GeneratorSource("swapped", Quality.WRONG)),
@@ -197,7 +205,7 @@ def test_round_scores_both_competitions(tmp_path: Path) -> None:
         assert (Competition.COT_SFT, uid) in by
     assert {"preference.refusal_rate", "preference.compliance_rate"} <= set(record.base_metrics)
     assert "preference_eval" in record.seeds
-    assert abs(sum(record.weights.values()) - 1.0) < 1e-9 if record.weights else True
+    assert record.weights and abs(sum(record.weights.values()) - 1.0) < 1e-9, record.weights
     run = tmp_path / "runs" / "pref-round-1"
     report = json.loads((run / SIDE_BY_SIDE_FILE).read_text())
     shown = report["subject"]

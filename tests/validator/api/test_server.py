@@ -1,10 +1,10 @@
-"""The API entry point wires its settings: the attribution model is the one configured."""
+"""The API process's settings wire its app: the attribution model is the one configured."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from neurons.api import ApiSettings, build_app
+from validator.api.server import ApiSettings, build_app
 
 # An unreachable Redis: building the app sends no command, so this needs no server.
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
