@@ -37,6 +37,7 @@ from bench.ladder import (
     FLAWED_ORDER,
     RUNGS,
     SECRET_A,
+    SECRET_B,
     RungResult,
     flawed_rho,
     kendall_between,
@@ -46,8 +47,6 @@ from tasks.quality import Quality
 from validator.evalsets.cot import EVAL_SIZE
 from validator.model.base import load_base
 from validator.model.recipe import DEFAULT_RECIPE
-
-SECRET_B = "ladder-validator-b"  # two validators: different secrets, different eval sets
 
 
 def _table(results: list[RungResult]) -> list[str]:

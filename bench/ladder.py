@@ -79,6 +79,7 @@ def rung_samples(data_seed: str, quality: Quality, round_id: str, count: int) ->
 
 # Validator A's secret: the one eval set per seed the single-validator benches measure on.
 SECRET_A = "ladder-validator-a"
+SECRET_B = "ladder-validator-b"  # two validators: different secrets, different eval sets
 SAMPLES_PER_MINER = 64  # what a round asks of each miner
 
 

@@ -32,7 +32,7 @@ from protocol.redis_conn import configured_url, exit_on_sigterm
 from validator.config import ExecutorKind
 from validator.evalsets.cot import EVAL_SIZE
 from validator.round import RoundContext
-from validator.service import build, run_rounds, serve_api_in_background
+from validator.service import build, close, run_rounds, serve_api_in_background
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,8 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if ctx is not None and ctx.stages.cot.executor is not None:
-            ctx.stages.cot.executor.close()  # Ray workers and the local cluster
+        if ctx is not None:
+            close(ctx)
         network.stop()
     return 1 if problems else 0
 

@@ -22,7 +22,7 @@ from protocol.cli import parse_settings
 from protocol.redis_conn import exit_on_sigterm, stop_embedded
 from validator.api.attribution import base_model
 from validator.config import ValidatorSettings
-from validator.service import build, run_rounds, serve_api_in_background
+from validator.service import build, close, run_rounds, serve_api_in_background
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -46,8 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         run_rounds(ctx, settings.rounds, settings.round_interval_s)
     finally:
-        if ctx.stages.cot.executor is not None:
-            ctx.stages.cot.executor.close()  # Ray workers, and a local cluster it started
+        close(ctx)
         stop_embedded(store.client)  # a no-op for a server at --redis.url
 
 

@@ -206,6 +206,15 @@ def serve_api_in_background(
     return server
 
 
+def close(ctx: RoundContext) -> None:
+    """Release what ``build`` started beside the context (the entry points' ``finally``).
+
+    The executor's Ray workers, and a local Ray cluster it started.
+    """
+    if ctx.stages.cot.executor is not None:
+        ctx.stages.cot.executor.close()
+
+
 def round_id_for(ctx: RoundContext) -> str:
     """``<hotkey[:8]>-b<block>``, made unique if two rounds start in one block."""
     base = f"{ctx.keypair.ss58_address[:8]}-b{ctx.chain.block()}"
