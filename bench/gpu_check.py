@@ -1,4 +1,4 @@
-"""GPU path check: the validator's model runner on CUDA in bf16, through the Hugging Face loaders.
+"""GPU path check: the validator's model runner on CUDA (bf16 by path, the tiny base float32).
 
 Builds a ~40M-parameter Llama checkpoint with a byte-level BPE tokenizer on disk (nothing is
 downloaded), loads it by path the way ``--model <path> --device cuda`` does, then times the

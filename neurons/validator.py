@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 settings.api_host,
                 settings.api_port,
                 settings.run_dir,
-                base_model(settings.model, settings.device),
+                base_model(settings.model, "cpu"),  # the GPU is the rounds'
             )
             print(
                 f"API and leaderboard page: http://{settings.api_host}:{settings.api_port}/",

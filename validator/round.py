@@ -42,7 +42,7 @@ from typing import Any
 from bittensor.sp_core import Keypair
 from tqdm import tqdm
 
-from protocol.chain import LOCAL_EMBEDDED
+from protocol.chain import LOCAL_EMBEDDED, public_network
 from protocol.chain.base import Chain, ChainError, Neuron
 from protocol.schemas import Competition, SubmissionRequest
 from scoring.weights import combine, update_ema
@@ -238,7 +238,7 @@ def _round_record(
         weights_set=False,
         competitions={c: o.competition for c, o in outcomes.items()},
         base_model=ctx.base_model,
-        network=ctx.network,
+        network=public_network(ctx.network),
         netuid=ctx.chain.netuid,
     )
 

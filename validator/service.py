@@ -193,9 +193,9 @@ def serve_api_in_background(
 ) -> uvicorn.Server:
     """The leaderboard API and web page on a daemon thread (``--serve-api``).
 
-    ``model`` serves ``/v1/attribution``: the validator passes its own base's name and device
-    (``base_model``), a copy of its own loaded on first use, since a round wraps the
-    validator's model in adapters while it trains.
+    ``model`` serves ``/v1/attribution``: the validator passes its own base's name on the CPU
+    (``base_model``), a copy of its own loaded on the first request, since a round wraps the
+    validator's model in adapters while it trains and the GPU's memory is the rounds'.
     """
     server = uvicorn.Server(
         uvicorn.Config(

@@ -9,6 +9,7 @@ knows (``finney``, ``test``, ``archive``, ``devnet``, ``local`` = a subtensor no
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bittensor.settings import NETWORKS
 from bittensor.signing import WalletLike
@@ -47,9 +48,32 @@ __all__ = [
     "SdkChain",
     "WeightRules",
     "conform_weights",
+    "is_endpoint",
     "open_chain",
+    "public_network",
     "sdk_networks",
 ]
+
+
+def public_network(network: str) -> str:
+    """``network`` as a round record may publish it (a name as it is).
+
+    An endpoint URL loses its user, password, query and fragment: a node's API key often
+    rides there.
+    """
+    if not is_endpoint(network):
+        return network
+    parts = urlsplit(network)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def is_endpoint(network: str) -> bool:
+    """Whether ``network`` is a node's URL rather than a network's name."""
+    return network.startswith(("ws://", "wss://"))
 
 
 def sdk_networks() -> list[str]:
@@ -73,7 +97,7 @@ def open_chain(
     """
     if network == LOCAL_EMBEDDED:
         return LocalChain(local_path or DEFAULT_LOCAL_PATH, netuid)
-    if network in NETWORKS or network.startswith(("ws://", "wss://")):
+    if network in NETWORKS or is_endpoint(network):
         return SdkChain(network, netuid, coldkey=coldkey)
     raise ChainError(
         f"unknown network {network!r}: use {LOCAL_EMBEDDED!r}, one of {sdk_networks()}, "

@@ -301,6 +301,12 @@ def test_flags_left_out_come_from_the_record_and_old_records_get_the_old_default
     mine = parse_args([str(audited.round_dir), "--miner", "x", "--model", "/weights/copy"])
     assert with_record_defaults(mine, audited.record).model == "/weights/copy"
     assert "the round used base model 'tiny-random'" in capsys.readouterr().out
+    # A node's URL in the record is the audited validator's say: not followed, the flag is.
+    on_a_node = replace(audited.record, network="wss://node.validator.example:443")
+    with pytest.raises(AuditError, match="give --subtensor.network"):
+        with_record_defaults(parse_args([str(audited.round_dir), "--miner", "x"]), on_a_node)
+    trusted = parse_args([str(audited.round_dir), "--miner", "x", "--subtensor.network", "finney"])
+    assert with_record_defaults(trusted, on_a_node).network == "finney"
 
 
 def test_a_miners_own_signed_file_is_for_one_miner(audited: Audited, tmp_path: Path) -> None:

@@ -112,9 +112,14 @@ def _two_rounds(tmp_path_factory: pytest.TempPathFactory, client: redis.Redis) -
 def evasion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evasion]:
     threads = torch.get_num_threads()
     torch.set_num_threads(TORCH_THREADS)
-    client = start_embedded(tmp_path_factory.mktemp("redis") / "r.rdb")
+    client = None
     try:
+        client = start_embedded(tmp_path_factory.mktemp("redis") / "r.rdb")
         rounds = _two_rounds(tmp_path_factory, client)
+    except BaseException:
+        if client is not None:
+            stop_embedded(client)
+        raise
     finally:
         torch.set_num_threads(threads)
     yield rounds

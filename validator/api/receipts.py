@@ -33,7 +33,7 @@ from validator.store.records import EvalCommitmentRecord, MinerRoundRecord, Roun
 # The file a validator publishes its held-out sets in (validator/store/run_log.py): the one
 # file name the API ever serves from the runs directory.
 EVAL_SET_FILE = "eval_set.json"
-# The validator's default ``--run.dir`` (validator/config.py): where receipts point a reader.
+# The validator's default ``--run-dir`` (validator/config.py): where receipts point a reader.
 VALIDATOR_RUNS = "runs"
 
 
@@ -123,7 +123,7 @@ def audit_command(runs_dir: Path | None, round_id: str, hotkey: str, competition
     """The command line that re-checks and re-scores this miner's round (shell-quoted).
 
     Run on the validator host, in the round's directory under ``runs_dir`` (the validator's
-    ``--run.dir``; ``runs`` when this API was not given it). The base model, network and netuid
+    ``--run-dir``; ``runs`` when this API was not given it). The base model, network and netuid
     come from the round record (round-record/6), so the command needs no more.
     """
     return shlex.join(

@@ -1,7 +1,7 @@
 """The standalone API process (``neurons/api.py``): its settings and the app they describe.
 
 The API reads a validator's Redis (``--redis.url``; it starts no server of its own) and, when
-given the validator's ``--run.dir``, serves the published eval sets from it.
+given the validator's ``--run-dir``, serves the published eval sets from it.
 """
 
 from __future__ import annotations

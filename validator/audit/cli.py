@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from protocol.chain import LOCAL_EMBEDDED, Chain, open_chain
+from protocol.chain import LOCAL_EMBEDDED, Chain, is_endpoint, open_chain
 from protocol.chain.base import ChainError, Commitment
 from protocol.schemas import Competition
 from validator.audit.checks import (
@@ -180,14 +180,24 @@ def with_record_defaults(args: argparse.Namespace, record: RoundRecord) -> argpa
 
     A record from before round-record/6 names none: the old defaults (the embedded base and
     chain). A ``--model`` other than the round's is a choice (a local copy of the weights, say),
-    so it is said, not refused: the scores it gives will not be the recorded ones.
+    so it is said, not refused: the scores it gives will not be the recorded ones. A record
+    that names a node's URL is not followed: the record comes from the validator under audit,
+    and its own node could answer the commitment reads as it likes; ``--subtensor.network``
+    then names the chain the auditor trusts.
     """
     if args.model is None:
         args.model = record.base_model or TINY
     elif record.base_model and args.model != record.base_model:
         print(f"note: the round used base model {record.base_model!r}; auditing on {args.model!r}")
     if args.network is None:
-        args.network = record.network or LOCAL_EMBEDDED
+        recorded = record.network or LOCAL_EMBEDDED
+        if is_endpoint(recorded):
+            raise AuditError(
+                f"the round read the chain through the node {recorded}; give --subtensor.network"
+                " (finney, test, or a node you trust): an audit does not take the audited"
+                " validator's node from its own record"
+            )
+        args.network = recorded
     if args.netuid is None:
         args.netuid = record.netuid if record.netuid is not None else 1
     return args
@@ -258,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         record, published = _load(args)
         args = with_record_defaults(args, record)
+        print(f"base model {args.model!r}; chain {args.network!r}, netuid {args.netuid}")
         chain = open_chain(args.network, args.netuid, args.chain_path)
         return 0 if audit(args, chain, record, published) else 1
     except (AuditError, ChainError, OSError, KeyError, ValueError) as exc:

@@ -17,7 +17,7 @@ top-level fields still describe CoT (empty strings when CoT was switched off).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -171,8 +171,13 @@ class RoundRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
-        """Inverse of ``to_dict``."""
-        data = dict(data)
+        """Inverse of ``to_dict``.
+
+        A key this code does not know (a newer record's) is left out, so an older API or
+        auditor still reads a newer validator's records.
+        """
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
         data["miners"] = [MinerRoundRecord.from_dict(m) for m in data["miners"]]
         data["weights"] = {int(k): float(v) for k, v in data["weights"].items()}
         data["competitions"] = {

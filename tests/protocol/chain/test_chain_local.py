@@ -14,7 +14,9 @@ from protocol.chain import (
     CommitmentSpaceError,
     LocalChain,
     LocalParams,
+    is_endpoint,
     open_chain,
+    public_network,
 )
 from protocol.chain.local import SCHEMA_VERSION
 from protocol.chain.sdk import SdkChain
@@ -181,3 +183,18 @@ def test_open_chain_picks_the_implementation(tmp_path: Path) -> None:
         remote.close()
     with pytest.raises(ChainError, match="unknown network"):
         open_chain("mainnet", 1)
+
+
+@pytest.mark.parametrize(
+    ("given", "published"),
+    [
+        ("finney", "finney"),
+        ("local-embedded", "local-embedded"),
+        ("ws://127.0.0.1:9944", "ws://127.0.0.1:9944"),
+        ("wss://user:secret@node.example:443/ws?apikey=k#x", "wss://node.example:443/ws"),
+        ("ws://[::1]:9944", "ws://[::1]:9944"),
+    ],
+)
+def test_a_record_publishes_a_node_without_its_credentials(given: str, published: str) -> None:
+    assert public_network(given) == published
+    assert is_endpoint(given) == given.startswith(("ws://", "wss://"))

@@ -203,7 +203,7 @@ def test_receipt_of_the_latest_round(api: httpx.Client, runs: Path) -> None:
         "eval_commitment_chain_value": f"dce1:{committed.digest}",
         "eval_commitment_block": 1149,
     }
-    # In the round's directory under this API's runs directory (the validator's --run.dir).
+    # In the round's directory under this API's runs directory (the validator's --run-dir).
     assert shlex.split(receipt["audit_command"]) == [
         *("python", "-m", "validator.audit", f"{runs.as_posix()}/r00003"),
         *("--miner", "5Hotkey0002", "--competition", "cot_sft"),
@@ -230,7 +230,7 @@ def test_receipt_unknowns_are_404_with_a_reason(api: httpx.Client) -> None:
 
 
 def test_the_audit_command_names_the_round_directory_it_runs_in() -> None:
-    # No runs directory given to the API: the validator's default --run.dir.
+    # No runs directory given to the API: the validator's default --run-dir.
     assert audit_command(None, "r1", "5H", "cot_sft") == (
         "python -m validator.audit runs/r1 --miner 5H --competition cot_sft"
     )

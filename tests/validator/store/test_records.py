@@ -34,4 +34,17 @@ def test_competitions_round_trip_through_json() -> None:
         ),
     }
     again = RoundRecord.from_dict(json.loads(json.dumps(record.to_dict())))
-    assert again == record and again.record_version == RECORD_VERSION == "round-record/5"
+    assert again == record and again.record_version == RECORD_VERSION == "round-record/6"
+
+
+def test_an_older_record_loads_and_a_newer_records_unknown_keys_are_left_out() -> None:
+    record = make_round(3, [1, 2])
+    record.base_model, record.network, record.netuid = "Qwen/Qwen2.5-0.5B", "finney", 7
+    older = {
+        k: v for k, v in record.to_dict().items() if k not in ("base_model", "network", "netuid")
+    }
+    older["record_version"] = "round-record/5"
+    again = RoundRecord.from_dict(older)
+    assert (again.base_model, again.network, again.netuid) == ("", "", None)
+    newer = {**record.to_dict(), "a_field_of_round_record_9": {"x": 1}}
+    assert RoundRecord.from_dict(json.loads(json.dumps(newer))) == record
