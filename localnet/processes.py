@@ -100,19 +100,19 @@ class Supervisor:
         """SIGTERM every child, then SIGKILL what is left after the grace period."""
         for child in self.children:
             if child.process.poll() is None:
-                _signal_group(child.process.pid, signal.SIGTERM)
+                signal_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for child in self.children:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(child.process.pid, signal.SIGKILL)
+                signal_group(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         self.children.clear()
 
 
-def _signal_group(pid: int, signum: int) -> None:
-    """Signal a child's process group (its session: it leads it), if it still exists."""
+def signal_group(pid: int, signum: int) -> None:
+    """Signal the process group ``pid`` leads (a child started in its own session), if any."""
     try:
         os.killpg(pid, signum)
     except ProcessLookupError:

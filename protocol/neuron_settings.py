@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
+
+# A subnet uid: a u16 on chain.
+Netuid = Annotated[int, Field(ge=0, le=65535)]
 
 
 class NeuronSettings(BaseSettings):
@@ -30,10 +34,7 @@ class NeuronSettings(BaseSettings):
         description="chain: local-embedded, local, test, finney",
         json_schema_extra={"flag": "--subtensor.network"},
     )
-    # A subnet uid is a u16 on chain.
-    netuid: int = Field(
-        1, ge=0, le=65535, description="subnet uid", json_schema_extra={"flag": "--netuid"}
-    )
+    netuid: Netuid = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
     chain_path: Path = Field(
         Path(".localnet/chain.sqlite"),
         description="embedded chain state file (local-embedded only)",

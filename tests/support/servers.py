@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from localnet.network import free_port
+from localnet.processes import signal_group
 
 __all__ = ["free_port", "serve_in_thread", "stop_process", "wait_healthy"]
 
@@ -92,10 +93,7 @@ def _own_group(process: subprocess.Popen[bytes]) -> bool:
 
 
 def _signal(process: subprocess.Popen[bytes], group: bool, signum: int) -> None:
-    try:
-        if group:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
-    except ProcessLookupError:
-        pass
+    if group:
+        signal_group(process.pid, signum)
+    else:
+        process.send_signal(signum)  # a no-op once the process is reaped

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from protocol.keys import Keys
+from protocol.neuron_settings import Netuid
 from protocol.redis_conn import connect
 from validator.api.app import create_app
 from validator.api.attribution import base_model
@@ -34,10 +35,7 @@ class ApiSettings(BaseSettings):
         description="chain network whose leaderboard to serve",
         json_schema_extra={"flag": "--subtensor.network"},
     )
-    # A subnet uid is a u16 on chain.
-    netuid: int = Field(
-        1, ge=0, le=65535, description="subnet uid", json_schema_extra={"flag": "--netuid"}
-    )
+    netuid: Netuid = Field(1, description="subnet uid", json_schema_extra={"flag": "--netuid"})
     host: str = Field(
         "127.0.0.1", description="address to bind", json_schema_extra={"flag": "--api.host"}
     )

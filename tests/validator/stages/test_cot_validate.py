@@ -10,7 +10,6 @@ step count. Samples of a given quality are made as the quality ladder makes them
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
@@ -25,8 +24,9 @@ from protocol.schemas import CotSample
 from scoring.components import Component
 from scoring.score import WRONG_ANSWER_POWER, SampleCounts
 from tasks.families import generate_many
-from tasks.quality import Quality, degrade
+from tasks.quality import Quality
 from tasks.solve import MIN_REASONING_CHARS
+from tests.support.cot_samples import degraded_samples
 from validator.model.recipe import TrainRecipe
 from validator.stages.cot_validate import BaseEval, Scored, evaluate_base, validate_and_score
 
@@ -35,16 +35,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 RECIPE = TrainRecipe(steps=2, batch_size=4)  # small on purpose: the mechanics, not the gains
 GUARD = ("The morning bus was late again, so she walked the last mile to work.",)
 ITEMS = generate_many(99, 4, near_misses=2)  # the held-out items (with near misses: margins)
-
-
-def _samples(seed: int, quality: Quality, count: int) -> list[CotSample]:
-    """``count`` task samples at ``quality``, as a ladder miner of that quality serves them."""
-    rng = random.Random(seed)
-    out = []
-    for item in generate_many(seed, count):
-        prompt, cot, answer = degrade(item, quality, rng)
-        out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,7 @@ def test_a_repeat_with_the_same_inputs_is_bit_identical(
 ) -> None:
     model, _ = tiny_random
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    samples = _samples(1, Quality.CORRECT, 8)
+    samples = degraded_samples(1, Quality.CORRECT, 8)
     first = _score(tiny_random, samples, base)
     # The base evaluated inside, not passed in: the same numbers as a round's shared one.
     again = _score(tiny_random, samples, None)
@@ -93,7 +83,7 @@ def test_a_repeat_with_the_same_inputs_is_bit_identical(
     assert len(first.measured.train_losses) == RECIPE.steps  # the recipe given, not the default
     assert _fingerprint(first) == _fingerprint(again)
     # Other data, otherwise the same call: other numbers (the equality above is not vacuous).
-    other = _score(tiny_random, _samples(2, Quality.CORRECT, 8), base)
+    other = _score(tiny_random, degraded_samples(2, Quality.CORRECT, 8), base)
     assert other.measured is not None
     assert other.measured.train_losses != first.measured.train_losses
     # The base is handed back as it was: unwrapped, every weight bit for bit.
@@ -106,7 +96,7 @@ def test_a_repeat_with_the_same_inputs_is_bit_identical(
 def test_wrong_answers_are_charged_by_the_check_and_left_to_the_model_without_it(
     tiny_random: tuple[Any, Any], base: BaseEval
 ) -> None:
-    right, wrong = _samples(3, Quality.CORRECT, 6), _samples(4, Quality.WRONG, 6)
+    right, wrong = degraded_samples(3, Quality.CORRECT, 6), degraded_samples(4, Quality.WRONG, 6)
     samples = right + wrong
     checked = _score(tiny_random, samples, base)
     unchecked = _score(tiny_random, samples, base, answer_check=False)
@@ -133,7 +123,7 @@ def test_wrong_answers_are_charged_by_the_check_and_left_to_the_model_without_it
 def test_all_wrong_answers_earn_nothing_with_the_check(
     tiny_random: tuple[Any, Any], base: BaseEval
 ) -> None:
-    scored = _score(tiny_random, _samples(5, Quality.WRONG, 8), base)
+    scored = _score(tiny_random, degraded_samples(5, Quality.WRONG, 8), base)
     assert scored.counts.wrong_answers == 8
     assert scored.score.components[Component.ANSWER_CHECK_FACTOR] == 0.0
     assert scored.score.score == 0.0
@@ -143,7 +133,7 @@ def test_all_wrong_answers_earn_nothing_with_the_check(
 def test_near_empty_data_is_rejected_with_a_reason_and_never_trained_on(
     tiny_random: tuple[Any, Any], base: BaseEval
 ) -> None:
-    empty = _samples(6, Quality.EMPTY, 5)
+    empty = degraded_samples(6, Quality.EMPTY, 5)
     scored = _score(tiny_random, empty, base)
     assert scored.measured is None  # nothing valid: nothing trained
     assert (scored.counts.offered, scored.counts.invalid, scored.counts.accepted) == (5, 5, 0)
@@ -208,7 +198,7 @@ MALFORMED: list[tuple[Any, str]] = [
 def test_malformed_samples_are_dropped_with_their_reasons_and_never_trained_on(
     tiny_random: tuple[Any, Any], base: BaseEval
 ) -> None:
-    valid = _samples(7, Quality.CORRECT, 4)
+    valid = degraded_samples(7, Quality.CORRECT, 4)
     # Valid rows as plain dicts and a read-only mapping too: any Mapping is a sample.
     as_wire: list[Mapping[str, Any]] = [s.model_dump() for s in valid[:2]]
     as_wire.append(MappingProxyType(valid[2].model_dump()))
@@ -233,7 +223,7 @@ def test_malformed_samples_are_dropped_with_their_reasons_and_never_trained_on(
 def test_screening_counts_and_the_request_size_carry_into_the_score(
     tiny_random: tuple[Any, Any], base: BaseEval
 ) -> None:
-    samples = _samples(8, Quality.CORRECT, 8)
+    samples = degraded_samples(8, Quality.CORRECT, 8)
     prior = SampleCounts(
         offered=12, invalid=1, duplicates=2, contaminated=1, contamination_allowance=1
     )
@@ -258,7 +248,7 @@ def test_screening_counts_and_the_request_size_carry_into_the_score(
 def test_an_empty_eval_set_scores_zero_with_the_reason(tiny_random: tuple[Any, Any]) -> None:
     model, tok = tiny_random
     scored = validate_and_score(
-        model, tok, _samples(9, Quality.CORRECT, 4), [], RECIPE, general_texts=GUARD
+        model, tok, degraded_samples(9, Quality.CORRECT, 4), [], RECIPE, general_texts=GUARD
     )
     assert scored.score.score == 0.0
     assert scored.score.reasons == ["no eval items"]

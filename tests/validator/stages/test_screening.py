@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import cast
 
 import pytest
@@ -15,29 +14,21 @@ from scoring.contamination import EvalItem, EvalPoolIndex
 from scoring.dedup import DEDUP_RULE, history_fingerprint
 from scoring.minhash import MinHashParams
 from tasks.families import generate_many
-from tasks.quality import Quality, degrade
+from tasks.quality import Quality
 from tasks.registry import TaskItem
+from tests.support.cot_samples import degraded_samples
 from validator.evalsets.chance import measure_chance
 from validator.evalsets.pool import EvalPool
 from validator.stages.screening import DedupHistory, MinerSubmission, screen_round
 
 
-def _samples(seed: int, quality: Quality, count: int) -> list[CotSample]:
-    rng = random.Random(seed)
-    out = []
-    for item in generate_many(seed, count):
-        prompt, cot, answer = degrade(item, quality, rng)
-        out.append(CotSample(prompt=prompt, chain_of_thought=cot, final_answer=answer))
-    return out
-
-
 def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Keys) -> None:
     history = DedupHistory(redis_client, keys)
-    right = _samples(1, Quality.CORRECT, 20)
-    wrong = _samples(2, Quality.WRONG, 20)
-    mixed_right = _samples(3, Quality.CORRECT, 10)
-    mixed = mixed_right + _samples(4, Quality.WRONG, 10)
-    empty = _samples(6, Quality.EMPTY, 5)
+    right = degraded_samples(1, Quality.CORRECT, 20)
+    wrong = degraded_samples(2, Quality.WRONG, 20)
+    mixed_right = degraded_samples(3, Quality.CORRECT, 10)
+    mixed = mixed_right + degraded_samples(4, Quality.WRONG, 10)
+    empty = degraded_samples(6, Quality.EMPTY, 5)
     teacher = [
         CotSample(
             prompt="Why is the sky blue?", chain_of_thought="Rayleigh.", final_answer="scattering"
@@ -76,7 +67,7 @@ def test_wrong_answers_are_counted_and_kept(redis_client: redis.Redis, keys: Key
 def test_a_zeroed_miner_claims_nothing(redis_client: redis.Redis, keys: Keys) -> None:
     """A contaminator ranked before the honest miner, serving honest's data plus one eval
     item: it is zeroed, honest keeps every sample, and history credits honest only."""
-    honest = _samples(1, Quality.CORRECT, 10)
+    honest = degraded_samples(1, Quality.CORRECT, 10)
     [leak] = generate_many(99, 1)
     pool = EvalPoolIndex(
         [
@@ -149,7 +140,7 @@ def test_the_earlier_commitment_holds_a_duplicate_cluster(
 ) -> None:
     """Two miners serve one dataset: the one that committed it on chain first keeps it (same
     block: the lower uid), whatever the uids; the other's copies earn nothing."""
-    data = _samples(3, Quality.CORRECT, 12)
+    data = degraded_samples(3, Quality.CORRECT, 12)
     out = screen_round(
         {
             1: MinerSubmission("hk-one", data, commit_block=blocks[0]),
@@ -187,9 +178,9 @@ def test_a_chance_match_drops_the_sample_and_a_copier_is_zeroed(
     index = pool.index()
     chance = measure_chance(index, "w3")
     [(published, _)] = pool.published_sets()[:1]
-    honest = _samples(7, Quality.CORRECT, 40)
+    honest = degraded_samples(7, Quality.CORRECT, 40)
     one_match = [*honest[:39], _as_sample(published.items[0])]
-    copier = [*_samples(8, Quality.CORRECT, 30), *map(_as_sample, published.items[:30])]
+    copier = [*degraded_samples(8, Quality.CORRECT, 30), *map(_as_sample, published.items[:30])]
     history = DedupHistory(redis_client, keys)
     out = screen_round(
         {1: MinerSubmission("hk-lucky", one_match), 2: MinerSubmission("hk-copier", copier)},
@@ -229,11 +220,13 @@ def test_a_canary_with_its_tag_is_proof_without_it_a_coincidence(
         chain_of_thought=canary.chain_of_thought,
         final_answer=canary.final_answer,
     )
-    honest = _samples(9, Quality.CORRECT, 20)
+    honest = degraded_samples(9, Quality.CORRECT, 20)
     out = screen_round(
         {
             1: MinerSubmission("hk-tagged", [*honest, canary]),
-            2: MinerSubmission("hk-untagged", [*_samples(10, Quality.CORRECT, 20), untagged]),
+            2: MinerSubmission(
+                "hk-untagged", [*degraded_samples(10, Quality.CORRECT, 20), untagged]
+            ),
         },
         "w3",
         DedupHistory(redis_client, keys),
@@ -256,7 +249,7 @@ def test_without_a_chance_model_any_match_zeroes(redis_client: redis.Redis, keys
     out = screen_round(
         {
             1: MinerSubmission(
-                "hk", [*_samples(11, Quality.CORRECT, 20), _as_sample(published.items[0])]
+                "hk", [*degraded_samples(11, Quality.CORRECT, 20), _as_sample(published.items[0])]
             )
         },
         "w3",
