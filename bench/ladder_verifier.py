@@ -35,6 +35,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from tasks.registry import Difficulty, Share
 from validator.model.base import load_base
 from validator.model.pretrain import (
     DEFAULT_PRETRAIN,
+    Row,
     batches,
     competence,
     encode_rows,
@@ -87,13 +89,38 @@ def verify_rows(count: int, kinds: tuple[str, ...], seed: int) -> list[tuple[str
     return rows
 
 
-def train_verifier(steps: int, kinds: tuple[str, ...], lr: float) -> tuple[Any, Any]:
-    """The shipped base, trained further on its own rows and verdict rows, one to one."""
+def continue_pretraining(model: Any, planned: Sequence[list[Row]], steps: int, lr: float) -> Any:
+    """``model`` trained ``steps`` more AdamW steps over ``planned`` batches, in eval mode.
+
+    Every weight trains (as in pretraining), warmup over the first 2%, a linear decay over
+    the last 20%, gradients clipped at 1, one torch thread.
+    """
     torch.set_num_threads(1)
-    model, tok = load_base()
     model.train()
     for p in model.parameters():
         p.requires_grad_(True)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    warm, decay = max(1, steps // 50), max(1, steps // 5)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, 1.0, (steps - s) / decay)
+    )
+    t0 = time.perf_counter()
+    for step in range(steps):
+        ids, mask, labels = collate(list(planned[step % len(planned)]), PAD_ID)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if (step + 1) % 250 == 0:
+            print(f"step {step + 1} loss {loss.item():.4f} {time.perf_counter() - t0:.0f}s")
+    return model.eval()
+
+
+def train_verifier(steps: int, kinds: tuple[str, ...], lr: float) -> tuple[Any, Any]:
+    """The shipped base, trained further on batches of its own rows and of verdict rows."""
+    model, tok = load_base()
     recipe = replace(DEFAULT_PRETRAIN, steps=steps, seed=1)
     # Alternate batches: the base's own rows, then verdict rows. A batch's loss is the mean
     # over its labelled tokens, so a verdict batch teaches the verdict at full strength (mixed
@@ -103,23 +130,7 @@ def train_verifier(steps: int, kinds: tuple[str, ...], lr: float) -> tuple[Any, 
     own = batches(recipe, encode_rows(tok, pretrain_texts(recipe)[:half]))
     judged = batches(recipe, encode_rows(tok, verify_rows(half, kinds, VERIFY_SEED)))
     planned = [b for pair in zip(own, judged, strict=False) for b in pair]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    warm, decay = max(1, steps // 50), max(1, steps // 5)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, 1.0, (steps - s) / decay)
-    )
-    t0 = time.perf_counter()
-    for step in range(steps):
-        ids, mask, labels = collate(planned[step % len(planned)], PAD_ID)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        if (step + 1) % 250 == 0:
-            print(f"step {step + 1} loss {loss.item():.4f} {time.perf_counter() - t0:.0f}s")
-    return model.eval(), tok
+    return continue_pretraining(model, planned, steps, lr), tok
 
 
 @torch.no_grad()
