@@ -27,6 +27,7 @@ import random
 import re
 import sys
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: the repo root holds the bench package
@@ -35,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: the repo root holds the bench 
 from bench.ladder import seed_samples
 from bench.ladder_verifier import continue_pretraining
 from bench.ladder_wrong_signals import judge
+from protocol.schemas import CotSample
 from tasks.families import NAMES
 from tasks.quality import Quality
 from tasks.registry import REGISTRY
@@ -54,12 +56,24 @@ from validator.model.recipe import ANSWER_MARKER, PROMPT_SUFFIX
 # base learns from them is to find the task inside other text, not a teacher's wording.
 BEFORE = ("", "Task: ", "Question: ", "{name} asks: ", "Homework. ", "Quick one. ", "Try this: ")
 AFTER = ("", " Thanks.", " Show the steps.", " Be careful.", " Take your time.", " Go on.")
+
+
+class Arm(StrEnum):
+    """What the shipped base is trained further on, if anything."""
+
+    SHIPPED = "shipped"  # nothing: the base as it ships
+    CONTROL = "control"  # its own pretraining rows
+    WIDENED = "widened"  # the same rows, task prompts inside other sentences
+    RELISTED = "relisted"  # the same, lists of numbers also written other ways
+
+
 JUDGED = (Quality.CORRECT, Quality.CORRECT_OTHER_WORDS, Quality.WRONG, Quality.WRONG_OTHER_WORDS)
 
 
-# A list of numbers as the registry writes it (spaces or commas), and other ways to write it.
+# A list of numbers as the registry writes it (spaces or commas), and other ways to write it:
+# (opening, separator, closing).
 _LIST = re.compile(r"\[?\d+(?:(?:, | )\d+)+\]?")
-_LIST_FORMS = ("{} ", "{}, ", "[{}, ]", "{}; ", "({}, )")
+_LIST_FORMS = (("", " ", ""), ("", ", ", ""), ("[", ", ", "]"), ("", "; ", ""), ("(", ", ", ")"))
 
 
 def _relisted(task: str, rng: random.Random) -> str:
@@ -67,13 +81,9 @@ def _relisted(task: str, rng: random.Random) -> str:
     match = _LIST.search(task)
     if match is None:
         return task
-    numbers = re.findall(r"\d+", match.group())
-    form = rng.choice(_LIST_FORMS)
-    head, sep, tail = form.partition("{}")
-    joiner = tail[:-1] if tail.endswith(")") or tail.endswith("]") else tail
-    joined = joiner.join(numbers) if joiner else " ".join(numbers)
-    close = tail[-1] if tail[-1:] in ")]" else ""
-    return task[: match.start()] + head + joined.strip() + close + task[match.end() :]
+    opening, separator, closing = rng.choice(_LIST_FORMS)
+    listed = opening + separator.join(re.findall(r"\d+", match.group())) + closing
+    return task[: match.start()] + listed + task[match.end() :]
 
 
 def widened(rows: list[TextRow], seed: int, relist: bool = False) -> list[TextRow]:
@@ -94,10 +104,11 @@ def widened(rows: list[TextRow], seed: int, relist: bool = False) -> list[TextRo
     return out
 
 
-def families_of(seed: int) -> list[str]:
-    """The family of each ladder sample of ``seed`` (the rungs serve the same tasks in order)."""
+def families_of(correct: list[CotSample]) -> list[str]:
+    """The family of each of a seed's correct ladder samples (every rung serves the same tasks
+    in the same order, so it is each rung's sample's family too)."""
     out = []
-    for sample in seed_samples(seed, Quality.CORRECT):
+    for sample in correct:
         readers = [f for f in REGISTRY if sample.final_answer in (f.answers(sample.prompt) or ())]
         out.append(readers[0].name if readers else "?")
     return out
@@ -105,7 +116,7 @@ def families_of(seed: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--arm", choices=("widened", "relisted", "control", "shipped"), required=True)
+    ap.add_argument("--arm", type=Arm, choices=list(Arm), required=True)
     ap.add_argument("--save", type=Path, help="write the trained model here")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -113,32 +124,33 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     args = ap.parse_args()
     model, tok = load_base()
-    if args.arm != "shipped":
+    if args.arm is not Arm.SHIPPED:
         recipe = replace(DEFAULT_PRETRAIN, steps=args.steps, seed=1)
         rows = pretrain_texts(recipe)[: max(args.steps, 100) * recipe.batch_size]
-        if args.arm in ("widened", "relisted"):
-            rows = widened(rows, seed=3, relist=args.arm == "relisted")
+        if args.arm in (Arm.WIDENED, Arm.RELISTED):
+            rows = widened(rows, seed=3, relist=args.arm is Arm.RELISTED)
         model = continue_pretraining(
             model, batches(recipe, encode_rows(tok, rows)), args.steps, args.lr
         )
     if args.save:
-        save_base(args.save, model, tok, {"arm": args.arm, "steps": args.steps})
+        save_base(args.save, model, tok, {"arm": args.arm.value, "steps": args.steps})
     trained = (
-        "no further training" if args.arm == "shipped" else f"{args.steps} steps, lr {args.lr}"
+        "no further training" if args.arm is Arm.SHIPPED else f"{args.steps} steps, lr {args.lr}"
     )
-    print(f"arm {args.arm} ({trained})")
+    print(f"arm {args.arm.value} ({trained})")
     print(f"competence {competence(model, tok)}")
     print("seed " + " ".join(f"{q.value:>24}" for q in JUDGED) + "   (agree, dispute)")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        cells = [judge(model, tok, seed_samples(seed, q)) for q in JUDGED]
+        served = {q: seed_samples(seed, q) for q in JUDGED}
+        cells = [judge(model, tok, served[q]) for q in JUDGED]
         print(
             f"{seed:>4} " + " ".join(f"{f'{a:.2f}, {d:.2f}':>24}" for a, d in cells),
             flush=True,
         )
-        family = families_of(seed)
+        family = families_of(served[Quality.CORRECT])
         for name in REGISTRY.names():
             picks = [i for i, f in enumerate(family) if f == name]
-            sub = [judge(model, tok, [seed_samples(seed, q)[i] for i in picks]) for q in JUDGED]
+            sub = [judge(model, tok, [served[q][i] for i in picks]) for q in JUDGED]
             print(
                 f"{'':>4} {name:<12}({len(picks)}) "
                 + " ".join(f"{f'{a:.2f}, {d:.2f}':>24}" for a, d in sub)

@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,17 @@ from validator.model.pretrain import (
     encode_rows,
     pretrain_texts,
     save_base,
+    train_steps,
 )
-from validator.model.recipe import collate, format_completion, format_prompt
-from validator.model.tokenizer import PAD_ID
+from validator.model.recipe import format_completion, format_prompt
+
+
+class WrongKind(StrEnum):
+    """Which wrong solutions the verifier is shown."""
+
+    NEAR_MISS = "near_miss"  # the eval items' own: a swapped pair, a wrong comparison, a slip
+    MISREAD = "misread"  # the ladder's: one operand misread, then reasoned from correctly
+
 
 VERDICT = "\nRight?\n"
 YES, NO = " yes", " no"
@@ -68,7 +77,7 @@ VERIFY_SEED = 0x7E21_F1E5  # far from the ladder's data seeds (small ints hashed
 FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
 
-def verify_rows(count: int, kinds: tuple[str, ...], seed: int) -> list[tuple[str, str, int]]:
+def verify_rows(count: int, kinds: tuple[WrongKind, ...], seed: int) -> list[tuple[str, str, int]]:
     """``count`` verdict rows from EASY items in PUBLIC phrasings, half right, half wrong."""
     rng = random.Random(seed)
     rows: list[tuple[str, str, int]] = []
@@ -76,7 +85,7 @@ def verify_rows(count: int, kinds: tuple[str, ...], seed: int) -> list[tuple[str
         verdict, reasoning, answer = YES, item.chain_of_thought, item.final_answer
         if rng.random() < 0.5:
             kind = rng.choice(kinds)
-            if kind == "near_miss":
+            if kind is WrongKind.NEAR_MISS:
                 family, ops = operands_of(item)
                 miss = family.near_miss(ops, rng)
                 if miss is not None and miss[1] != item.final_answer:
@@ -90,35 +99,26 @@ def verify_rows(count: int, kinds: tuple[str, ...], seed: int) -> list[tuple[str
 
 
 def continue_pretraining(model: Any, planned: Sequence[list[Row]], steps: int, lr: float) -> Any:
-    """``model`` trained ``steps`` more AdamW steps over ``planned`` batches, in eval mode.
+    """``model`` trained ``steps`` more steps over ``planned`` batches, in eval mode.
 
-    Every weight trains (as in pretraining), warmup over the first 2%, a linear decay over
-    the last 20%, gradients clipped at 1, one torch thread.
+    Pretraining's own loop and schedule (``train_steps``: every weight, warmup over the first
+    2%, a linear decay over the last 20%, gradients clipped at 1, one torch thread) at peak
+    rate ``lr``.
     """
-    torch.set_num_threads(1)
-    model.train()
     for p in model.parameters():
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    warm, decay = max(1, steps // 50), max(1, steps // 5)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, 1.0, (steps - s) / decay)
-    )
+    recipe = replace(DEFAULT_PRETRAIN, steps=steps, lr=lr)
     t0 = time.perf_counter()
-    for step in range(steps):
-        ids, mask, labels = collate(list(planned[step % len(planned)]), PAD_ID)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        if (step + 1) % 250 == 0:
-            print(f"step {step + 1} loss {loss.item():.4f} {time.perf_counter() - t0:.0f}s")
-    return model.eval()
+
+    def report(step: int, _model: Any, _tok: Any, loss: float) -> None:
+        if step % 250 == 0:
+            print(f"step {step} loss {loss:.4f} {time.perf_counter() - t0:.0f}s", flush=True)
+
+    train_steps(model, planned, recipe, report)
+    return model
 
 
-def train_verifier(steps: int, kinds: tuple[str, ...], lr: float) -> tuple[Any, Any]:
+def train_verifier(steps: int, kinds: tuple[WrongKind, ...], lr: float) -> tuple[Any, Any]:
     """The shipped base, trained further on batches of its own rows and of verdict rows."""
     model, tok = load_base()
     recipe = replace(DEFAULT_PRETRAIN, steps=steps, seed=1)
@@ -162,8 +162,10 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--save", type=Path)
     args = ap.parse_args()
-    kinds = tuple(args.kinds.split(","))
-    print(f"verifier: {args.steps} steps, lr {args.lr}, wrong kinds {kinds}")
+    kinds = tuple(WrongKind(k) for k in args.kinds.split(","))
+    print(
+        f"verifier: {args.steps} steps, lr {args.lr}, wrong kinds {tuple(k.value for k in kinds)}"
+    )
     model, tok = train_verifier(args.steps, kinds, args.lr)
     if args.save:
         save_base(args.save, model, tok, {"steps": args.steps, "kinds": list(kinds)})

@@ -239,21 +239,21 @@ def _lr_factor(recipe: PretrainRecipe) -> Callable[[int], float]:
     return factor
 
 
-def pretrain_tiny(
-    recipe: PretrainRecipe = DEFAULT_PRETRAIN,
+def train_steps(
+    model: LlamaForCausalLM,
+    planned: Sequence[list[Row]],
+    recipe: PretrainRecipe,
     on_step: Callable[[int, Any, Any, float], None] | None = None,
     stop_after: int | None = None,
-) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, list[float]]:
-    """Pretrain the tiny model from its fixed init; returns the model, its tokenizer, the losses.
+    tokenizer: Any = None,
+) -> list[float]:
+    """``recipe.steps`` full-parameter AdamW steps of ``model`` over ``planned``; the losses.
 
-    ``stop_after`` ends the run early on the full run's schedule, so its losses are the
-    first ``stop_after`` of the full run's (the regeneration test compares them).
+    The recipe's schedule (``_lr_factor``), gradients clipped at 1, ``recipe.threads`` torch
+    threads. ``stop_after`` ends the run early on the full run's schedule. ``on_step`` gets
+    the step, the model, ``tokenizer`` and the loss.
     """
     torch.set_num_threads(recipe.threads)
-    texts = pretrain_texts(recipe)
-    tokenizer = train_tokenizer(recipe, texts)
-    model = build_tiny(len(tokenizer))
-    planned = batches(recipe, encode_rows(tokenizer, texts))
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(recipe))
     losses: list[float] = []
@@ -271,7 +271,26 @@ def pretrain_tiny(
         losses.append(float(loss.item()))
         if on_step is not None:
             on_step(step + 1, model, tokenizer, losses[-1])
-    return model.eval(), tokenizer, losses
+    model.eval()
+    return losses
+
+
+def pretrain_tiny(
+    recipe: PretrainRecipe = DEFAULT_PRETRAIN,
+    on_step: Callable[[int, Any, Any, float], None] | None = None,
+    stop_after: int | None = None,
+) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, list[float]]:
+    """Pretrain the tiny model from its fixed init; returns the model, its tokenizer, the losses.
+
+    ``stop_after`` ends the run early on the full run's schedule, so its losses are the
+    first ``stop_after`` of the full run's (the regeneration test compares them).
+    """
+    texts = pretrain_texts(recipe)
+    tokenizer = train_tokenizer(recipe, texts)
+    model = build_tiny(len(tokenizer))
+    planned = batches(recipe, encode_rows(tokenizer, texts))
+    losses = train_steps(model, planned, recipe, on_step, stop_after, tokenizer)
+    return model, tokenizer, losses
 
 
 def competence(model: Any, tokenizer: Any, seed: int = 77, per_cell: int = 16) -> dict[str, float]:
